@@ -1,0 +1,46 @@
+"""Admin for portal users."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from accounts.models import User
+from portal.admin_utils import AuditedAdmin
+
+
+class PortalUserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("display_email", "full_name", "role", "partner")
+
+
+class PortalUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict[str, type[forms.Field]] = {}
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    form = PortalUserChangeForm
+    add_form = PortalUserCreationForm
+    list_display = ("display_email", "full_name", "role", "partner", "is_active", "last_login")
+    list_filter = ("role", "is_active", "is_staff", "partner")
+    list_select_related = ("partner",)
+    search_fields = ("email", "display_email", "full_name")
+    ordering = ("email",)
+    readonly_fields = ("email", "last_login", "date_joined")
+    raw_id_fields = ("directory_user",)
+    autocomplete_fields = ("partner",)
+    fieldsets = (
+        (None, {"fields": ("display_email", "email", "password")}),
+        ("Person", {"fields": ("full_name", "role", "partner", "directory_user")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "two_factor_required_since")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("display_email", "full_name", "role", "partner",
+                                                  "usable_password", "password1", "password2")}),
+    )

@@ -1,0 +1,138 @@
+"""The portal's user: the email address is the identity, stored normalised, one role each."""
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from portal.emails import InvalidEmail, normalize_email
+
+
+class Role(models.TextChoices):
+    PARTNER_STAFF = "partner_staff", "Partner staff"
+    PARTNER_ADMIN = "partner_admin", "Partner admin"
+    ACCOUNT_MANAGER = "account_manager", "Account manager"
+    ADMIN = "admin", "Administrator"
+
+
+PARTNER_ROLES = (Role.PARTNER_STAFF, Role.PARTNER_ADMIN)
+VENDOR_ROLES = (Role.ACCOUNT_MANAGER, Role.ADMIN)
+
+
+class UserManager(BaseUserManager):
+    """Creates users with a normalised email; looks them up by any spelling of it."""
+
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.get(email=normalize_email(username))
+
+    def _create(self, email: str, password: str | None, **fields) -> "User":
+        user = self.model(email=normalize_email(email), display_email=email.strip(), **fields)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("role", Role.PARTNER_STAFF)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.update(role=Role.ADMIN, is_staff=True, is_superuser=True)
+        return self._create(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who can sign in to the portal.
+
+    `email` is the normalised identity (lower-case local part, IDNA domain); `display_email`
+    keeps the spelling the person or directory used. Partner staff and partner admins belong
+    to exactly one partner; account managers and admins belong to none.
+    """
+
+    email = models.CharField("email (normalised)", max_length=254, editable=False)
+    display_email = models.CharField("email", max_length=254)
+    full_name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTNER_STAFF)
+    partner = models.ForeignKey(
+        "onboarding.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        help_text="The partner a partner staff member or partner admin belongs to.",
+    )
+    # The person on the partner's account this portal user is (set by recipient validation).
+    directory_user = models.OneToOneField(
+        "directory_sync.DirectoryUser",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="portal_user",
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField("may use the Django admin", default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    two_factor_required_since = models.DateTimeField(
+        null=True, blank=True, help_text="When a two-factor policy started to apply (grace period start)."
+    )
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(fields=["email"], name="user_email_unique"),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="user_email_is_normalised"),
+            models.CheckConstraint(
+                condition=(Q(role__in=PARTNER_ROLES) & Q(partner__isnull=False))
+                | (Q(role__in=VENDOR_ROLES) & Q(partner__isnull=True)),
+                name="user_partner_matches_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_staff=False) | Q(role__in=VENDOR_ROLES), name="user_only_vendor_staff_in_admin"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_email or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.display_email:
+            return
+        try:
+            self.email = normalize_email(self.display_email)
+        except InvalidEmail as exc:
+            raise ValidationError({"display_email": str(exc)}) from exc
+        # `email` is not editable, so model forms skip its unique check: do it here.
+        if User.objects.filter(email=self.email).exclude(pk=self.pk).exists():
+            raise ValidationError({"display_email": "A user with this email address already exists."})
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.display_email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.display_email
+
+    @property
+    def is_vendor_staff(self) -> bool:
+        return self.role in VENDOR_ROLES
+
+    @property
+    def is_partner_admin(self) -> bool:
+        return self.role == Role.PARTNER_ADMIN
+
+    @property
+    def is_account_manager(self) -> bool:
+        return self.role == Role.ACCOUNT_MANAGER

@@ -1,0 +1,1 @@
+"""Directory connections, the people and addresses of each partner's account, and sync runs."""

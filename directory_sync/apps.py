@@ -1,0 +1,8 @@
+"""App config for directory_sync."""
+
+from django.apps import AppConfig
+
+
+class DirectorySyncConfig(AppConfig):
+    name = "directory_sync"
+    verbose_name = "Directory sync"

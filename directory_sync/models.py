@@ -1,0 +1,260 @@
+"""Directory connections, the people and addresses of each account, and the record of sync runs.
+
+This app knows the account (partner) it syncs for and nothing of requests, invites or sign-in.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+from portal.fields import EncryptedTextField
+
+
+class SourceKind(models.TextChoices):
+    LDAP = "ldap", "LDAP / Active Directory"
+    CSV = "csv", "CSV upload (no directory)"
+
+
+class Preset(models.TextChoices):
+    ACTIVE_DIRECTORY = "active-directory", "Active Directory"
+    OPENLDAP = "openldap", "OpenLDAP"
+
+
+class DirectoryConnection(models.Model):
+    """Where an account's people come from: an LDAP/AD server, or CSV uploads. One per account."""
+
+    partner = models.OneToOneField(
+        "onboarding.Partner", on_delete=models.CASCADE, related_name="directory_connection"
+    )
+    kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.LDAP)
+    preset = models.CharField(max_length=24, choices=Preset.choices, default=Preset.ACTIVE_DIRECTORY)
+    uri = models.CharField(
+        "LDAP URI", max_length=255, blank=True, help_text="ldap://host (with StartTLS) or ldaps://host"
+    )
+    start_tls = models.BooleanField("StartTLS", default=True, help_text="For ldap:// URIs.")
+    ca_certificate = models.TextField("CA certificate (PEM)", blank=True)
+    bind_dn = models.CharField("bind DN", max_length=500, blank=True)
+    bind_password = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown back.")
+    base_dn = models.CharField("base DN", max_length=500, blank=True)
+    user_filter = models.CharField(max_length=1000, blank=True, help_text="Empty: the preset's filter.")
+    page_size = models.PositiveIntegerField(default=1000)
+    attribute_overrides = models.JSONField(
+        default=dict, blank=True, help_text='Overrides of the preset\'s mapping, e.g. {"changed": "modifyTimestamp"}.'
+    )
+    incremental_every_minutes = models.PositiveIntegerField(
+        default=15, help_text="Scheduled incremental runs; 0 turns the schedule off."
+    )
+    full_every_hours = models.PositiveIntegerField(
+        default=24, help_text="A full run catches removals; 0 turns the schedule off."
+    )
+    removal_brake_percent = models.PositiveSmallIntegerField(
+        default=10, help_text="Refuse a run that would remove or disable more than this share, unless forced."
+    )
+    is_enabled = models.BooleanField(default=True)
+    high_water_mark = models.CharField(
+        max_length=64, blank=True, help_text="Change marker of the last successful run (incremental start)."
+    )
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=SourceKind.CSV) | (~Q(uri="") & ~Q(base_dn="")),
+                name="directory_ldap_needs_uri_and_base",
+            ),
+            models.CheckConstraint(
+                condition=Q(page_size__gte=1) & Q(page_size__lte=10000), name="directory_page_size_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(removal_brake_percent__lte=100), name="directory_brake_is_a_percentage"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == SourceKind.CSV:
+            return f"{self.partner} (CSV)"
+        return f"{self.partner} ({self.uri})"
+
+
+class DirectoryUserStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DISABLED = "disabled", "Disabled"
+    REMOVED = "removed", "Removed"
+
+
+class DirectoryUser(models.Model):
+    """A person on a partner's account, matched on the directory's stable id (never the DN).
+
+    Disabled and removed people stay recorded (for the audit trail and R9), but are not valid.
+    """
+
+    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="directory_users")
+    external_id = models.CharField(
+        max_length=255, help_text="objectGUID / entryUUID (canonical text form), or the CSV key."
+    )
+    dn = models.TextField("DN", blank=True)
+    display_name = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=DirectoryUserStatus.choices, default=DirectoryUserStatus.ACTIVE)
+    content_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the mapped fields.")
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "external_id"], name="directory_user_unique_stable_id"),
+        ]
+        indexes = [models.Index(fields=["partner", "status"], name="directory_user_partner_status")]
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id
+
+    @property
+    def is_valid(self) -> bool:
+        return self.status == DirectoryUserStatus.ACTIVE
+
+
+class AddressKind(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    ALIAS = "alias", "Alias"
+    FORWARDING = "forwarding", "Forwarding"
+
+
+class DirectoryAddress(models.Model):
+    """An address of a directory user. Only a primary address can sign in or be invited (R7)."""
+
+    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+")
+    directory_user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="addresses")
+    address = models.CharField("address (normalised)", max_length=254)
+    display_address = models.CharField("address", max_length=254)
+    kind = models.CharField(max_length=16, choices=AddressKind.choices)
+
+    class Meta:
+        ordering = ["kind", "address"]
+        verbose_name_plural = "directory addresses"
+        # Constraints, not unique=True: Django would add a varchar_pattern_ops LIKE index the
+        # portal never uses, and it costs about a third of the sync's write time (PERF-NOTES).
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "address"], name="directory_address_unique_per_account"),
+            models.UniqueConstraint(
+                fields=["directory_user"],
+                condition=Q(kind=AddressKind.PRIMARY),
+                name="directory_user_one_primary_address",
+            ),
+            models.CheckConstraint(condition=Q(address=Lower("address")), name="directory_address_normalised"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_address} ({self.kind})"
+
+
+class SyncMode(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
+    CSV = "csv", "CSV import"
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REFUSED = "refused", "Refused by the removal brake"
+
+
+class SyncRun(models.Model):
+    """One run of a connection: what it saw and changed, how long it took, and how it ended."""
+
+    connection = models.ForeignKey(DirectoryConnection, on_delete=models.CASCADE, related_name="runs")
+    mode = models.CharField(max_length=16, choices=SyncMode.choices)
+    status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    dry_run = models.BooleanField(default=False)
+    forced = models.BooleanField(default=False, help_text="Started with the removal brake overridden.")
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages_done = models.PositiveIntegerField(default=0)
+    seen = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    disabled = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        get_latest_by = "started_at"
+        constraints = [
+            # The "one run per connection at a time" lock lives in the database, not the broker.
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(status=SyncStatus.RUNNING),
+                name="sync_run_one_running_per_connection",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(finished_at__gte=F("started_at")),
+                name="sync_run_finishes_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=SyncStatus.RUNNING) | Q(finished_at__isnull=False),
+                name="sync_run_ended_has_finish_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()} run of {self.connection.partner} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at if self.finished_at else None
+
+
+class ProblemKind(models.TextChoices):
+    SKIPPED = "skipped", "Entry skipped"
+    CONFLICT = "conflict", "Address conflict"
+
+
+class SyncProblem(models.Model):
+    """An entry a run skipped (with its reason), or an address several people claimed."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="problems")
+    kind = models.CharField(max_length=16, choices=ProblemKind.choices)
+    external_id = models.CharField(max_length=255, blank=True)
+    dn = models.TextField("DN / row", blank=True)
+    address = models.CharField(max_length=254, blank=True)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["run", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.dn or self.external_id or self.address}"
+
+
+class AddressConflict(models.Model):
+    """An address currently claimed by several people of one account: given to none of them."""
+
+    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=254)
+    claimants = models.ManyToManyField(DirectoryUser, related_name="address_conflicts")
+    detected_by = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    detected_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "address"], name="address_conflict_unique_per_account"),
+            models.CheckConstraint(condition=Q(address=Lower("address")), name="address_conflict_normalised"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address

@@ -1,0 +1,1 @@
+"""Partners, agreements, portal-user requests, approval, recipient validation and invites."""

@@ -1,0 +1,8 @@
+"""App config for onboarding."""
+
+from django.apps import AppConfig
+
+
+class OnboardingConfig(AppConfig):
+    name = "onboarding"
+    verbose_name = "Onboarding"

@@ -1,0 +1,356 @@
+"""Partners, their account settings and agreements, portal-user requests, and invites."""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from portal.fields import EncryptedTextField, HttpsURLField
+
+
+class PartnerKind(models.TextChoices):
+    RESELLER = "reseller", "Reseller"
+    MSP = "msp", "Managed service provider"
+
+
+class Partner(models.Model):
+    """A reseller or MSP, and through it its account: the partner's tenant and its people."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, help_text="Short name used in commands and URLs.")
+    kind = models.CharField(max_length=16, choices=PartnerKind.choices)
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="managed_partners",
+        limit_choices_to={"role": "account_manager"},
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug"], name="partner_slug_unique"),
+            models.CheckConstraint(condition=Q(slug=Lower("slug")), name="partner_slug_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_msp(self) -> bool:
+        return self.kind == PartnerKind.MSP
+
+
+class AuthMethod(models.TextChoices):
+    CLOUD_PASSWORD = "cloud_password", "Cloud password (stored by the portal)"
+    DOMAIN_PASSWORD = "domain_password", "Domain password (checked against the directory)"
+    SSO = "sso", "Single sign-on (OpenID Connect)"
+
+
+class TwoFactorPolicy(models.TextChoices):
+    OFF = "off", "Off"
+    OPTIONAL = "optional", "Optional"
+    REQUIRED = "required", "Required"
+
+
+class AccountSettings(models.Model):
+    """How the people of a partner's account sign in (R5, R6, R8)."""
+
+    partner = models.OneToOneField(
+        Partner, on_delete=models.CASCADE, primary_key=True, related_name="account_settings"
+    )
+    auth_method = models.CharField(max_length=24, choices=AuthMethod.choices, default=AuthMethod.CLOUD_PASSWORD)
+    self_service_reset = models.BooleanField(
+        default=True, help_text="Cloud-password users may reset their own password by email link."
+    )
+    reset_contact = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="Whom people should contact for a password reset when self-service reset is off.",
+    )
+    two_factor_policy = models.CharField(
+        max_length=16, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.OPTIONAL
+    )
+    two_factor_grace_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days a person may still sign in without a second factor once it is required."
+    )
+    sso_issuer = HttpsURLField(blank=True, help_text="OpenID Connect issuer (discovery at /.well-known/).")
+    sso_client_id = models.CharField(max_length=255, blank=True)
+    sso_client_secret = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown back.")
+    sso_scopes = models.CharField(max_length=255, default="openid email profile")
+    sso_enforced = models.BooleanField(default=False, help_text="People of this account may not use passwords.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "account settings"
+        verbose_name_plural = "account settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(auth_method=AuthMethod.SSO) | (~Q(sso_issuer="") & ~Q(sso_client_id="")),
+                name="account_sso_needs_issuer_and_client",
+            ),
+            models.CheckConstraint(
+                condition=Q(sso_enforced=False) | Q(auth_method=AuthMethod.SSO),
+                name="account_sso_enforced_needs_sso",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Account settings of {self.partner}"
+
+
+class AccountDomain(models.Model):
+    """A mail domain of a partner's account: decides which account an address signs in to."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, help_text="Normalised: lower-case, IDNA (punycode).")
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain"], name="account_domain_unique"),
+            models.CheckConstraint(condition=Q(domain=Lower("domain")), name="account_domain_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Agreement(models.Model):
+    """A signed partner agreement (R1). The latest current one gates everything else."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="agreements")
+    version = models.CharField(max_length=32)
+    signed_at = models.DateTimeField()
+    signed_by_name = models.CharField(max_length=200)
+    signed_by_email = models.EmailField(blank=True)
+    valid_until = models.DateField(null=True, blank=True, help_text="Empty: valid until superseded.")
+    document = models.FileField(upload_to="agreements/%Y/", blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-signed_at"]
+        get_latest_by = "signed_at"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "version"], name="agreement_version_unique_per_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} agreement v{self.version}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.valid_until and self.signed_at and self.valid_until < self.signed_at.date():
+            raise ValidationError({"valid_until": "An agreement cannot end before it was signed."})
+
+    def is_current(self, *, today: datetime.date | None = None) -> bool:
+        today = today or timezone.localdate()
+        return self.valid_until is None or self.valid_until >= today
+
+
+class RequestSource(models.TextChoices):
+    FORM = "form", "Form"
+    CSV = "csv", "CSV upload"
+    ON_BEHALF = "on_behalf", "Entered by the account manager"
+
+
+class PortalUserRequest(models.Model):
+    """A list of people a partner needs portal access for (R2)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="requests")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submitted_requests"
+    )
+    source = models.CharField(max_length=16, choices=RequestSource.choices)
+    received_from = models.EmailField(
+        blank=True, help_text="For lists entered on the partner's behalf: who sent it."
+    )
+    note = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return f"Request #{self.pk} from {self.partner}"
+
+
+class ItemState(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    AWAITING_VALIDATION = "awaiting_validation", "Awaiting recipient validation"
+    VALIDATED = "validated", "Validated"
+    INVALID_ADDRESS = "invalid_address", "Invalid address"
+    INVITED = "invited", "Invited"
+    ACCOUNT_CREATED = "account_created", "Account created"
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class CheckResult(models.TextChoices):
+    """How an entered address looked against the partner's directory when it was checked."""
+
+    PRIMARY = "primary", "Primary address"
+    ALIAS = "alias", "Alias"
+    FORWARDING = "forwarding", "Forwarding address"
+    DISABLED = "disabled", "Disabled in the directory"
+    CONFLICT = "conflict", "Claimed by several people"
+    NOT_FOUND = "not_found", "Not found yet"
+    HAS_ACCESS = "has_access", "Already has portal access"
+    DUPLICATE = "duplicate", "Duplicate in this list"
+
+
+class RequestItem(models.Model):
+    """One person on a request, and where they are on the way to portal access."""
+
+    request = models.ForeignKey(PortalUserRequest, on_delete=models.CASCADE, related_name="items")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="request_items")
+    name = models.CharField(max_length=200)
+    email = models.CharField("email (normalised)", max_length=254)
+    display_email = models.CharField("email", max_length=254)
+    state = models.CharField(max_length=24, choices=ItemState.choices, default=ItemState.SUBMITTED)
+    check_result = models.CharField(max_length=16, choices=CheckResult.choices, blank=True)
+    suggested_email = models.CharField(
+        max_length=254, blank=True, help_text="The person's primary address, when an alias was asked for."
+    )
+    rejection_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    awaiting_until = models.DateTimeField(
+        null=True, blank=True, help_text="When a held item (awaiting validation) expires."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="request_items",
+        help_text="The portal account this item led to.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["request", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "email"], name="request_item_unique_email_per_list"),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="request_item_email_normalised"),
+            models.CheckConstraint(
+                condition=~Q(state=ItemState.REJECTED) | ~Q(rejection_reason=""),
+                name="request_item_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=ItemState.SUBMITTED) | Q(decided_at__isnull=False),
+                name="request_item_decision_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=ItemState.AWAITING_VALIDATION) | Q(awaiting_until__isnull=False),
+                name="request_item_held_has_expiry",
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "state"], name="request_item_partner_state")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.display_email}>"
+
+
+class InviteKind(models.TextChoices):
+    INVITE = "invite", "Invite (MSP)"
+    WELCOME = "welcome", "Welcome (reseller)"
+
+
+class InviteState(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Sending failed"
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+OPEN_INVITE_STATES = (InviteState.PENDING, InviteState.SENT, InviteState.FAILED)
+
+
+class Invite(models.Model):
+    """A single-use link to portal access. Only the SHA-256 of its token is stored."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="invites")
+    item = models.ForeignKey(
+        RequestItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="invites"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invites"
+    )
+    kind = models.CharField(max_length=16, choices=InviteKind.choices, default=InviteKind.INVITE)
+    email = models.CharField("email (normalised)", max_length=254)
+    display_email = models.CharField("email", max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=16, choices=InviteState.choices, default=InviteState.PENDING)
+    # NULL until the first send: several unsent invites must not collide on the unique hash.
+    token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    renewal_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="The person asked for a new invite from an expired link."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "email"],
+                condition=Q(state__in=OPEN_INVITE_STATES),
+                name="invite_one_open_per_person_and_partner",
+            ),
+            models.UniqueConstraint(fields=["token_hash"], name="invite_token_hash_unique"),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="invite_email_normalised"),
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="invite_expires_after_creation"),
+            models.CheckConstraint(
+                condition=~Q(state=InviteState.SENT) | (Q(sent_at__isnull=False) & Q(token_hash__isnull=False)),
+                name="invite_sent_has_token_and_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=InviteState.ACCEPTED) | Q(accepted_at__isnull=False),
+                name="invite_accepted_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=InviteState.REVOKED) | Q(revoked_at__isnull=False),
+                name="invite_revoked_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.display_email}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_INVITE_STATES
+
+    def is_expired(self, *, now: datetime.datetime | None = None) -> bool:
+        return self.state == InviteState.EXPIRED or (self.is_open and (now or timezone.now()) >= self.expires_at)
+
+    def can_accept(self, *, now: datetime.datetime | None = None) -> bool:
+        return self.state == InviteState.SENT and not self.is_expired(now=now)

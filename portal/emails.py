@@ -1,0 +1,53 @@
+"""Email address normalisation: one rule for users, directory addresses, requests and lookups.
+
+Addresses are compared case-insensitively (R7 and DESIGN.md's non-negotiables): the local
+part is NFC-normalised and case-folded, the domain is converted to its IDNA (punycode)
+ASCII form and lower-cased, so that `Ünïcode@Exämple.test`, its NFD spelling and
+`ünïcode@xn--exmple-cua.test` are one address.
+"""
+
+import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+
+class InvalidEmail(ValueError):
+    """The text is not an email address."""
+
+
+def normalize_email(address: str) -> str:
+    """Return the normalised form of an address, or raise InvalidEmail."""
+    if not isinstance(address, str):
+        raise InvalidEmail("An email address must be text.")
+    text = unicodedata.normalize("NFC", address.strip())
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or not domain:
+        raise InvalidEmail(f"{address!r} is not an email address.")
+    try:
+        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise InvalidEmail(f"{address!r} has an invalid domain.") from exc
+    # Django's validator accepts only ASCII local parts; directories hold internationalised
+    # ones (RFC 6531), so the local part gets a structural check and the domain Django's.
+    if (
+        len(local) > 64
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+        or any(ch.isspace() or unicodedata.category(ch)[0] == "C" or ch in '@<>()[]\\,;:"' for ch in local)
+    ):
+        raise InvalidEmail(f"{address!r} is not a valid email address.")
+    try:
+        validate_email(f"postmaster@{ascii_domain}")
+    except ValidationError as exc:
+        raise InvalidEmail(f"{address!r} has an invalid domain.") from exc
+    normalised = f"{local.lower()}@{ascii_domain}"
+    if len(normalised) > 254:
+        raise InvalidEmail(f"{address!r} is too long for an email address.")
+    return normalised
+
+
+def domain_of(address: str) -> str:
+    """The normalised domain of a normalised address."""
+    return address.rpartition("@")[2]

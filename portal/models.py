@@ -1,0 +1,72 @@
+"""The audit trail shared by every app: append-only events of who did what to which object."""
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events cannot be changed.")
+
+    def delete(self):
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEvent(models.Model):
+    """One state change: the actor (None for the system), the action, its object and partner.
+
+    Append-only: the model refuses updates and deletes, and a database trigger refuses them
+    too (see migration 0002). The actor and partner are kept as plain ids with a label copied
+    at the time, so that the trail outlives the rows it talks about.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=254, blank=True, help_text="The actor's email at the time.")
+    action = models.CharField(max_length=64, db_index=True, help_text="What happened, e.g. invite.sent.")
+    partner = models.ForeignKey(
+        "onboarding.Partner",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    target_type = models.CharField(max_length=100, blank=True, help_text="app_label.model of the object.")
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["partner", "created_at"], name="audit_partner_time"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_label or "system"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.target_label}".strip()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")

@@ -1,0 +1,23 @@
+"""Root URLs."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import health, views
+
+admin.site.site_header = "Partner Portal administration"
+admin.site.site_title = "Partner Portal admin"
+admin.site.index_title = "Partners, people and onboarding"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

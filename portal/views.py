@@ -1,0 +1,18 @@
+"""The dashboard shell: what each role sees first after signing in."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from onboarding.selectors import agreement_is_current, partner_overview, partners_visible_to
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The partners the signed-in person may see, with their agreement and onboarding state."""
+    partners = list(partner_overview(partners=partners_visible_to(user=request.user)))
+    for partner in partners:
+        partner.agreement_current = agreement_is_current(
+            signed_at=partner.agreement_signed_at, valid_until=partner.agreement_valid_until
+        )
+    return render(request, "portal/dashboard.html", {"partners": partners})
