@@ -1,5 +1,6 @@
 """Admin for directory connections (secrets write-only), synced people, and sync runs (read-only)."""
 
+from django import forms
 from django.contrib import admin
 
 from directory_sync.models import (
@@ -15,6 +16,7 @@ from portal.admin_utils import AuditedAdmin, ReadOnlyAdmin, WriteOnlySecretsForm
 
 class DirectoryConnectionForm(WriteOnlySecretsForm):
     secret_fields = ("bind_password",)
+    bind_password_clear = forms.BooleanField(required=False, label="Remove the stored bind password")
 
     class Meta:
         model = DirectoryConnection
@@ -32,7 +34,9 @@ class DirectoryConnectionAdmin(AuditedAdmin):
     readonly_fields = ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("partner", "kind", "preset", "is_enabled")}),
-        ("Server", {"fields": ("uri", "start_tls", "ca_certificate", "bind_dn", "bind_password")}),
+        ("Server", {
+            "fields": ("uri", "start_tls", "ca_certificate", "bind_dn", "bind_password", "bind_password_clear"),
+        }),
         ("Search", {"fields": ("base_dn", "user_filter", "page_size", "attribute_overrides")}),
         ("Schedule and safety", {
             "fields": ("incremental_every_minutes", "full_every_hours", "removal_brake_percent"),

@@ -1,5 +1,6 @@
 """Admin for partners, their account settings, agreements, requests and invites."""
 
+from django import forms
 from django.contrib import admin
 
 from onboarding.models import (
@@ -16,6 +17,7 @@ from portal.admin_utils import AuditedAdmin, WriteOnlySecretsForm
 
 class AccountSettingsForm(WriteOnlySecretsForm):
     secret_fields = ("sso_client_secret",)
+    sso_client_secret_clear = forms.BooleanField(required=False, label="Remove the stored client secret")
 
     class Meta:
         model = AccountSettings
@@ -30,7 +32,8 @@ class AccountSettingsInline(admin.StackedInline):
         ("Sign-in", {"fields": ("auth_method", "self_service_reset", "reset_contact")}),
         ("Two-factor", {"fields": ("two_factor_policy", "two_factor_grace_days")}),
         ("Single sign-on (OpenID Connect)", {
-            "fields": ("sso_issuer", "sso_client_id", "sso_client_secret", "sso_scopes", "sso_enforced"),
+            "fields": ("sso_issuer", "sso_client_id", "sso_client_secret", "sso_client_secret_clear", "sso_scopes",
+                       "sso_enforced"),
         }),
     )
 

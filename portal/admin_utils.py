@@ -16,7 +16,8 @@ class SecretInput(forms.PasswordInput):
 class WriteOnlySecretsForm(forms.ModelForm):
     """A model form whose `secret_fields` are write-only: blank on edit keeps the stored secret.
 
-    The help text says whether a secret is stored, never what it is.
+    The help text says whether a secret is stored, never what it is. A subclass may declare a
+    `<name>_clear` BooleanField to let the operator remove a stored secret.
     """
 
     secret_fields: tuple[str, ...] = ()
@@ -40,7 +41,11 @@ class WriteOnlySecretsForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         for name in self.secret_fields:
-            if not cleaned.get(name) and self.instance.pk:
+            if cleaned.get(f"{name}_clear"):
+                if cleaned.get(name):
+                    self.add_error(name, "Either type a new secret or remove the stored one, not both.")
+                cleaned[name] = ""
+            elif not cleaned.get(name) and self.instance.pk:
                 # Keep what is stored: the box is always empty on edit.
                 cleaned[name] = type(self.instance).objects.filter(pk=self.instance.pk).values_list(
                     name, flat=True
@@ -49,35 +54,31 @@ class WriteOnlySecretsForm(forms.ModelForm):
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """Records an audit event for every add, change and delete made through the admin."""
+    """Records an audit event for everything the admin logs: adds, changes (inlines and password
+    changes included, with Django's change message) and deletions, single or bulk."""
 
     def audit_partner(self, obj):
         """The partner an object belongs to, for scoping its audit events."""
         return getattr(obj, "partner", None)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def _audit(self, request, action: str, obj, message=None) -> None:
+        data = {"change": message} if message else {}
         audit_record(
-            actor=request.user,
-            action=f"admin.{'change' if change else 'add'}",
-            target=obj,
-            partner=self.audit_partner(obj),
-            data={"fields": sorted(form.changed_data)},
-            request=request,
+            actor=request.user, action=action, target=obj, partner=self.audit_partner(obj), data=data, request=request
         )
 
-    def delete_model(self, request, obj):
-        audit_record(
-            actor=request.user, action="admin.delete", target=obj, partner=self.audit_partner(obj), request=request
-        )
-        super().delete_model(request, obj)
+    def log_addition(self, request, obj, message):
+        self._audit(request, "admin.add", obj, message)
+        return super().log_addition(request, obj, message)
 
-    def delete_queryset(self, request, queryset):
+    def log_change(self, request, obj, message):
+        self._audit(request, "admin.change", obj, message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
         for obj in queryset:
-            audit_record(
-                actor=request.user, action="admin.delete", target=obj, partner=self.audit_partner(obj), request=request
-            )
-        super().delete_queryset(request, queryset)
+            self._audit(request, "admin.delete", obj)
+        return super().log_deletions(request, queryset)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -54,4 +54,7 @@ def decrypt(token: str) -> str:
 
 def rotate(token: str) -> str:
     """Re-encrypt a stored value with the first (newest) key."""
-    return _fernet().rotate(token.encode()).decode()
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("A stored secret could not be decrypted: check FIELD_ENCRYPTION_KEY.") from exc

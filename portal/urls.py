@@ -13,6 +13,7 @@ admin.site.index_title = "Partners, people and onboarding"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

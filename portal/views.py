@@ -2,7 +2,8 @@
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from onboarding.selectors import agreement_is_current, partner_overview, partners_visible_to
 
@@ -16,3 +17,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             signed_at=partner.agreement_signed_at, valid_until=partner.agreement_valid_until
         )
     return render(request, "portal/dashboard.html", {"partners": partners})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico; the icon is a static file (hashed name in production)."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -76,7 +76,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
 }
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if secret("DATABASE_PASSWORD"):
+    # DATABASE_PASSWORD(_FILE) keeps the password out of the URL (container secrets).
+    DATABASES["default"]["PASSWORD"] = secret("DATABASE_PASSWORD")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default has a web server, a worker and beat writing to one file:
@@ -177,13 +179,14 @@ def broker_transport_options(broker_url: str) -> dict:
     if not broker_url.startswith("filesystem://"):
         return {}
     # Producer and worker must share ONE folder in both directions; kombu does not create it.
-    queue_dir, processed_dir = VAR_DIR / "broker" / "queue", VAR_DIR / "broker" / "processed"
-    for folder in (queue_dir, processed_dir):
+    queue_dir, processed_dir, control_dir = (VAR_DIR / "broker" / name for name in ("queue", "processed", "control"))
+    for folder in (queue_dir, processed_dir, control_dir):
         folder.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue_dir),
         "data_folder_out": str(queue_dir),
         "processed_folder": str(processed_dir),
+        "control_folder": str(control_dir),  # broadcast (inspect/ping); default is ./control
         "store_processed": False,
         "polling_interval": 0.2,
     }

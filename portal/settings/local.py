@@ -28,3 +28,7 @@ if not secret("SECRET_KEY") or not secret("FIELD_ENCRYPTION_KEY"):
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+
+# Static files come straight from the app folders while developing (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG

@@ -23,3 +23,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default="/tmp/partner-portal-test-media")  # noqa: S108
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
+# Argon2 as in production, with test-sized cost parameters (the hash format is the same).
+PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405

@@ -1,0 +1,60 @@
+# Partner Portal: `make run` (embedded default) and `make test` (the whole suite on real services).
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install install-dev run test lint check-deploy migrate seed clean
+
+help:
+	@echo "make run           set up and run the portal at http://127.0.0.1:8000 (SQLite, file broker, worker, beat, demo data)"
+	@echo "make test          set up and run the whole test suite against PostgreSQL, Redis, slapd, an OIDC provider, SMTP and Chromium"
+	@echo "make lint          ruff"
+	@echo "make check-deploy  Django's deployment checks under production settings"
+	@echo "make clean         remove the virtual environment and var/ (the embedded database, mail and logs)"
+
+# --- installation ------------------------------------------------------------
+$(VENV)/.runtime: pyproject.toml constraints.txt
+	scripts/system-deps.sh build
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# --- the embedded default ------------------------------------------------------
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	scripts/run-embedded.sh
+
+# --- tests -----------------------------------------------------------------------
+test: install-dev
+	scripts/system-deps.sh test
+	@set -euo pipefail; eval "$$(scripts/test-services.sh)"; \
+	  $(BIN)/ruff check .; \
+	  DJANGO_SETTINGS_MODULE=portal.settings.test $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null \
+	    || { echo "Models and migrations differ: run makemigrations." >&2; exit 1; }; \
+	  $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+check-deploy: install
+	@scripts/check-deploy.sh
+
+clean:
+	-scripts/test-services.sh --stop
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,172 @@
+"""Load the demo data of the embedded default, idempotently (running it twice changes nothing)."""
+
+import datetime
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from directory_sync.models import (
+    AddressKind,
+    DirectoryAddress,
+    DirectoryConnection,
+    DirectoryUser,
+    DirectoryUserStatus,
+    SourceKind,
+)
+from onboarding.models import (
+    AccountDomain,
+    AccountSettings,
+    Agreement,
+    AuthMethod,
+    Partner,
+    PartnerKind,
+    TwoFactorPolicy,
+)
+from portal.audit import audit_record
+from portal.emails import normalize_email
+
+DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
+
+VENDOR_PEOPLE = [
+    ("admin@vendor.example", "Ada Admin", Role.ADMIN),
+    ("am@vendor.example", "Alex Morgan", Role.ACCOUNT_MANAGER),
+]
+
+PARTNERS = [
+    {
+        "slug": "demo-msp",
+        "name": "Demo MSP Ltd",
+        "kind": PartnerKind.MSP,
+        "domain": "msp.example",
+        "people": [
+            ("pat.admin@msp.example", "Pat Adams", Role.PARTNER_ADMIN),
+            ("sam.staff@msp.example", "Sam Stone", Role.PARTNER_STAFF),
+        ],
+        # (stable id, name, status, primary, aliases, forwarding)
+        "directory": [
+            ("msp-0001", "Pat Adams", DirectoryUserStatus.ACTIVE, "Pat.Admin@msp.example", ["pat@msp.example"], ""),
+            ("msp-0002", "Sam Stone", DirectoryUserStatus.ACTIVE, "Sam.Staff@msp.example", ["sam@msp.example"],
+             "sam.stone@msp-mail.example"),
+            ("msp-0003", "Jo Newman", DirectoryUserStatus.ACTIVE, "Jo.Newman@msp.example",
+             ["jo@msp.example", "support@msp.example"], "jo.newman@msp-mail.example"),
+            ("msp-0004", "Kim Lee", DirectoryUserStatus.ACTIVE, "Kim.Lee@msp.example", ["kim@msp.example"], ""),
+            ("msp-0005", "Olly Oldtimer", DirectoryUserStatus.DISABLED, "Olly.Oldtimer@msp.example", [], ""),
+        ],
+    },
+    {
+        "slug": "demo-reseller",
+        "name": "Demo Reseller GmbH",
+        "kind": PartnerKind.RESELLER,
+        "domain": "reseller.example",
+        "people": [
+            ("rita.admin@reseller.example", "Rita Reiter", Role.PARTNER_ADMIN),
+            ("ralf.staff@reseller.example", "Ralf Rot", Role.PARTNER_STAFF),
+        ],
+        "directory": [],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo partners, people and directory of the embedded default (idempotent)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            created = self._seed()
+        if created:
+            self.stdout.write(self.style.SUCCESS(f"Demo data loaded ({created} records created)."))
+        else:
+            self.stdout.write("Demo data already present; nothing changed.")
+        self._print_sign_ins()
+
+    def _seed(self) -> int:
+        created = 0
+        users = {}
+        for email, name, role in VENDOR_PEOPLE:
+            users[email], was_created = self._user(email=email, name=name, role=role, partner=None)
+            created += was_created
+        manager = users["am@vendor.example"]
+        for spec in PARTNERS:
+            partner, was_created = Partner.objects.get_or_create(
+                slug=spec["slug"], defaults={"name": spec["name"], "kind": spec["kind"], "account_manager": manager}
+            )
+            created += was_created
+            _, was_created = AccountSettings.objects.get_or_create(
+                partner=partner,
+                defaults={
+                    "auth_method": AuthMethod.CLOUD_PASSWORD,
+                    "two_factor_policy": TwoFactorPolicy.OPTIONAL,
+                    "reset_contact": manager.email,
+                },
+            )
+            created += was_created
+            _, was_created = AccountDomain.objects.get_or_create(partner=partner, domain=spec["domain"])
+            created += was_created
+            _, was_created = Agreement.objects.get_or_create(
+                partner=partner,
+                version="2026.1",
+                defaults={
+                    "signed_at": timezone.now() - datetime.timedelta(days=30),
+                    "signed_by_name": spec["people"][0][1],
+                    "signed_by_email": spec["people"][0][0],
+                    "recorded_by": users["admin@vendor.example"],
+                },
+            )
+            created += was_created
+            created += self._directory(partner=partner, entries=spec["directory"])
+            for email, name, role in spec["people"]:
+                user, was_created = self._user(email=email, name=name, role=role, partner=partner)
+                created += was_created
+                person = DirectoryUser.objects.filter(partner=partner, addresses__address=user.email).first()
+                if person and user.directory_user_id is None:
+                    user.directory_user = person
+                    user.save(update_fields=["directory_user"])
+        if created:
+            audit_record(actor=None, action="demo.seeded", data={"created": created})
+        return created
+
+    def _user(self, *, email: str, name: str, role: str, partner: Partner | None) -> tuple[User, bool]:
+        user = User.objects.filter(email=normalize_email(email)).first()
+        if user:
+            return user, False
+        is_admin = role == Role.ADMIN
+        user = User.objects.create_user(
+            email, DEMO_PASSWORD, full_name=name, role=role, partner=partner, is_staff=is_admin, is_superuser=is_admin
+        )
+        return user, True
+
+    def _directory(self, *, partner: Partner, entries: list) -> int:
+        if not entries:
+            return 0
+        created = 0
+        _, was_created = DirectoryConnection.objects.get_or_create(partner=partner, defaults={"kind": SourceKind.CSV})
+        created += was_created
+        now = timezone.now()
+        for external_id, name, status, primary, aliases, forwarding in entries:
+            person, was_created = DirectoryUser.objects.get_or_create(
+                partner=partner,
+                external_id=external_id,
+                defaults={"display_name": name, "status": status, "last_seen_at": now, "changed_at": now},
+            )
+            created += was_created
+            addresses = [(primary, AddressKind.PRIMARY)] + [(a, AddressKind.ALIAS) for a in aliases]
+            if forwarding:
+                addresses.append((forwarding, AddressKind.FORWARDING))
+            for display, kind in addresses:
+                _, was_created = DirectoryAddress.objects.get_or_create(
+                    partner=partner,
+                    address=normalize_email(display),
+                    defaults={"directory_user": person, "display_address": display, "kind": kind},
+                )
+                created += was_created
+        return created
+
+    def _print_sign_ins(self) -> None:
+        self.stdout.write(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD}):")
+        rows = [(email, role.label, "vendor") for email, _, role in VENDOR_PEOPLE]
+        for spec in PARTNERS:
+            rows += [(email, role.label, spec["slug"]) for email, _, role in spec["people"]]
+        for email, role, where in rows:
+            self.stdout.write(f"  {email:<32} {role:<16} {where}")

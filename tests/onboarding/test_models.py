@@ -1,0 +1,391 @@
+"""Every database constraint of the onboarding models, tried and broken, plus the model helpers."""
+
+import datetime
+import secrets
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from onboarding.models import (
+    AccountDomain,
+    AccountSettings,
+    Agreement,
+    AuthMethod,
+    Invite,
+    InviteState,
+    ItemState,
+    Partner,
+    RequestItem,
+)
+from tests.accounts.factories import AccountManagerFactory
+from tests.onboarding.factories import (
+    AgreementFactory,
+    InviteFactory,
+    PartnerFactory,
+    PortalUserRequestFactory,
+    RequestItemFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 3, 2, 12, 0, tzinfo=datetime.UTC)
+
+
+def _refused(constraint: str):
+    """Expect the database to refuse a write on `constraint`, leaving the test's transaction usable."""
+    return pytest.raises(IntegrityError, match=constraint)
+
+
+# --- Partner -------------------------------------------------------------------------------------------------------
+
+
+def test_partner_slug_is_unique():
+    PartnerFactory(slug="acme")
+
+    with _refused("partner_slug_unique"), transaction.atomic():
+        PartnerFactory(slug="acme")
+
+    assert Partner.objects.filter(slug="acme").count() == 1
+
+
+def test_partner_slug_must_be_lower_case():
+    with _refused("partner_slug_lowercase"), transaction.atomic():
+        PartnerFactory(slug="Acme")
+
+    assert not Partner.objects.filter(slug__iexact="acme").exists()
+
+
+# --- Account settings ----------------------------------------------------------------------------------------------
+
+
+def test_sso_without_issuer_is_refused():
+    settings = PartnerFactory().account_settings
+    settings.auth_method = AuthMethod.SSO
+    settings.sso_client_id = "portal"
+
+    with _refused("account_sso_needs_issuer_and_client"), transaction.atomic():
+        settings.save()
+
+
+def test_sso_without_client_id_is_refused():
+    settings = PartnerFactory().account_settings
+    settings.auth_method = AuthMethod.SSO
+    settings.sso_issuer = "https://idp.partner.example/"
+
+    with _refused("account_sso_needs_issuer_and_client"), transaction.atomic():
+        settings.save()
+
+
+def test_sso_with_issuer_and_client_is_stored():
+    settings = PartnerFactory().account_settings
+    settings.auth_method = AuthMethod.SSO
+    settings.sso_issuer = "https://idp.partner.example/"
+    settings.sso_client_id = "portal"
+    settings.sso_enforced = True
+
+    settings.save()
+
+    assert AccountSettings.objects.get(pk=settings.pk).sso_enforced
+
+
+@pytest.mark.parametrize("method", [AuthMethod.CLOUD_PASSWORD, AuthMethod.DOMAIN_PASSWORD])
+def test_sso_enforced_without_sso_is_refused(method):
+    settings = PartnerFactory().account_settings
+    settings.auth_method = method
+    settings.sso_issuer = "https://idp.partner.example/"
+    settings.sso_client_id = "portal"
+    settings.sso_enforced = True
+
+    with _refused("account_sso_enforced_needs_sso"), transaction.atomic():
+        settings.save()
+
+    assert not AccountSettings.objects.get(pk=settings.pk).sso_enforced
+
+
+# --- Account domains -----------------------------------------------------------------------------------------------
+
+
+def test_account_domain_is_unique_across_partners():
+    AccountDomain.objects.create(partner=PartnerFactory(), domain="partner.example")
+
+    with _refused("account_domain_unique"), transaction.atomic():
+        AccountDomain.objects.create(partner=PartnerFactory(), domain="partner.example")
+
+    assert AccountDomain.objects.filter(domain="partner.example").count() == 1
+
+
+def test_account_domain_must_be_lower_case():
+    with _refused("account_domain_lowercase"), transaction.atomic():
+        AccountDomain.objects.create(partner=PartnerFactory(), domain="Partner.Example")
+
+
+# --- Agreements ----------------------------------------------------------------------------------------------------
+
+
+def test_agreement_version_is_unique_per_partner():
+    partner = PartnerFactory()
+    AgreementFactory(partner=partner, version="2026.1")
+
+    with _refused("agreement_version_unique_per_partner"), transaction.atomic():
+        AgreementFactory(partner=partner, version="2026.1")
+
+    assert partner.agreements.count() == 1
+
+
+def test_same_agreement_version_for_another_partner_is_fine():
+    AgreementFactory(version="2026.1")
+    AgreementFactory(version="2026.1")
+
+    assert Agreement.objects.filter(version="2026.1").count() == 2
+
+
+def test_agreement_ending_before_signing_is_refused_by_clean():
+    agreement = AgreementFactory.build(
+        partner=PartnerFactory(), signed_at=NOW, valid_until=NOW.date() - datetime.timedelta(days=1)
+    )
+
+    with pytest.raises(ValidationError) as excinfo:
+        agreement.full_clean()
+
+    assert excinfo.value.message_dict["valid_until"] == ["An agreement cannot end before it was signed."]
+
+
+def test_agreement_ending_on_signing_day_is_valid():
+    agreement = AgreementFactory.build(partner=PartnerFactory(), signed_at=NOW, valid_until=NOW.date())
+
+    agreement.full_clean()
+
+
+def test_agreement_without_end_is_current():
+    agreement = AgreementFactory.build(signed_at=NOW, valid_until=None)
+
+    assert agreement.is_current(today=datetime.date(2040, 1, 1))
+
+
+def test_agreement_is_current_through_its_last_day():
+    agreement = AgreementFactory.build(signed_at=NOW, valid_until=datetime.date(2026, 12, 31))
+
+    assert agreement.is_current(today=datetime.date(2026, 12, 31))
+
+
+def test_agreement_is_not_current_after_its_last_day():
+    agreement = AgreementFactory.build(signed_at=NOW, valid_until=datetime.date(2026, 12, 31))
+
+    assert not agreement.is_current(today=datetime.date(2027, 1, 1))
+
+
+def test_agreement_is_current_uses_local_date_by_default():
+    agreement = AgreementFactory.build(signed_at=NOW, valid_until=timezone.localdate())
+
+    assert agreement.is_current()
+
+
+# --- Request items -------------------------------------------------------------------------------------------------
+
+
+def test_request_item_email_is_unique_per_list():
+    item = RequestItemFactory(display_email="jane@partner.example")
+
+    with _refused("request_item_unique_email_per_list"), transaction.atomic():
+        RequestItemFactory(request=item.request, display_email="Jane@Partner.example")
+
+    assert item.request.items.count() == 1
+
+
+def test_same_email_on_another_list_is_fine():
+    first = RequestItemFactory(display_email="jane@partner.example")
+    second_list = PortalUserRequestFactory(partner=first.partner)
+
+    RequestItemFactory(request=second_list, display_email="jane@partner.example")
+
+    assert RequestItem.objects.filter(email="jane@partner.example").count() == 2
+
+
+def test_request_item_email_must_be_normalised():
+    with _refused("request_item_email_normalised"), transaction.atomic():
+        RequestItemFactory(display_email="Jane@Partner.example", email="Jane@Partner.example")
+
+
+def test_rejected_item_needs_a_reason():
+    item = RequestItemFactory()
+    item.state = ItemState.REJECTED
+    item.decided_at = NOW
+
+    with _refused("request_item_rejection_has_reason"), transaction.atomic():
+        item.save()
+
+    item.rejection_reason = "Not an employee of the partner."
+    item.save()
+    assert RequestItem.objects.get(pk=item.pk).state == ItemState.REJECTED
+
+
+@pytest.mark.parametrize("state", [ItemState.APPROVED, ItemState.VALIDATED, ItemState.INVITED])
+def test_decided_item_needs_a_decision_time(state):
+    item = RequestItemFactory()
+    item.state = state
+
+    with _refused("request_item_decision_has_time"), transaction.atomic():
+        item.save()
+
+    assert RequestItem.objects.get(pk=item.pk).state == ItemState.SUBMITTED
+
+
+def test_held_item_needs_an_expiry():
+    item = RequestItemFactory()
+    item.state = ItemState.AWAITING_VALIDATION
+    item.decided_at = NOW
+
+    with _refused("request_item_held_has_expiry"), transaction.atomic():
+        item.save()
+
+    item.awaiting_until = NOW + datetime.timedelta(days=30)
+    item.save()
+    assert RequestItem.objects.get(pk=item.pk).state == ItemState.AWAITING_VALIDATION
+
+
+# --- Invites -------------------------------------------------------------------------------------------------------
+
+
+def _sent(**fields) -> Invite:
+    fields.setdefault("token_hash", secrets.token_hex(32))
+    return InviteFactory(state=InviteState.SENT, sent_at=timezone.now(), **fields)
+
+
+@pytest.mark.parametrize("open_state", [InviteState.PENDING, InviteState.SENT, InviteState.FAILED])
+def test_second_open_invite_for_same_person_and_partner_is_refused(open_state):
+    first = InviteFactory(display_email="jane@partner.example")
+
+    with _refused("invite_one_open_per_person_and_partner"), transaction.atomic():
+        extra = {"sent_at": timezone.now(), "token_hash": "b" * 64} if open_state == InviteState.SENT else {}
+        InviteFactory(partner=first.partner, display_email="JANE@partner.example", state=open_state, **extra)
+
+    assert first.partner.invites.count() == 1
+
+
+def test_new_invite_after_the_first_was_accepted_is_fine():
+    first = _sent(display_email="jane@partner.example")
+    Invite.objects.filter(pk=first.pk).update(state=InviteState.ACCEPTED, accepted_at=timezone.now())
+
+    InviteFactory(partner=first.partner, display_email="jane@partner.example")
+
+    assert first.partner.invites.count() == 2
+
+
+def test_new_invite_after_the_first_was_revoked_is_fine():
+    first = InviteFactory(display_email="jane@partner.example")
+    Invite.objects.filter(pk=first.pk).update(state=InviteState.REVOKED, revoked_at=timezone.now())
+
+    InviteFactory(partner=first.partner, display_email="jane@partner.example")
+
+    assert first.partner.invites.count() == 2
+
+
+def test_open_invites_for_same_person_on_two_partners_are_fine():
+    InviteFactory(display_email="jane@partner.example")
+    InviteFactory(display_email="jane@partner.example")
+
+    assert Invite.objects.filter(email="jane@partner.example").count() == 2
+
+
+def test_invite_token_hash_is_unique():
+    _sent(token_hash="c" * 64)
+
+    with _refused("invite_token_hash_unique"), transaction.atomic():
+        _sent(token_hash="c" * 64)
+
+
+def test_unsent_invites_may_share_an_empty_token_hash():
+    InviteFactory()
+    InviteFactory()
+
+    assert Invite.objects.filter(token_hash__isnull=True).count() == 2
+
+
+def test_invite_email_must_be_normalised():
+    with _refused("invite_email_normalised"), transaction.atomic():
+        InviteFactory(display_email="Jane@Partner.example", email="Jane@Partner.example")
+
+
+def test_sent_invite_needs_a_token_hash():
+    with _refused("invite_sent_has_token_and_time"), transaction.atomic():
+        InviteFactory(state=InviteState.SENT, sent_at=timezone.now())
+
+
+def test_sent_invite_needs_a_send_time():
+    with _refused("invite_sent_has_token_and_time"), transaction.atomic():
+        InviteFactory(state=InviteState.SENT, token_hash="d" * 64)
+
+
+def test_accepted_invite_needs_an_accept_time():
+    invite = _sent()
+
+    with _refused("invite_accepted_has_time"), transaction.atomic():
+        Invite.objects.filter(pk=invite.pk).update(state=InviteState.ACCEPTED)
+
+    assert Invite.objects.get(pk=invite.pk).state == InviteState.SENT
+
+
+def test_revoked_invite_needs_a_revoke_time():
+    invite = InviteFactory()
+
+    with _refused("invite_revoked_has_time"), transaction.atomic():
+        Invite.objects.filter(pk=invite.pk).update(state=InviteState.REVOKED)
+
+
+def test_invite_must_expire_after_its_creation():
+    with _refused("invite_expires_after_creation"), transaction.atomic():
+        InviteFactory(expires_at=timezone.now() - datetime.timedelta(minutes=1))
+
+
+def _invite(state: InviteState) -> Invite:
+    return Invite(state=state, created_at=NOW, expires_at=NOW + datetime.timedelta(days=7))
+
+
+def test_sent_invite_before_expiry_can_be_accepted():
+    invite = _invite(InviteState.SENT)
+
+    assert not invite.is_expired(now=NOW + datetime.timedelta(days=6))
+    assert invite.can_accept(now=NOW + datetime.timedelta(days=6))
+
+
+def test_sent_invite_at_expiry_is_expired_and_cannot_be_accepted():
+    invite = _invite(InviteState.SENT)
+
+    assert invite.is_expired(now=invite.expires_at)
+    assert not invite.can_accept(now=invite.expires_at)
+
+
+def test_invite_in_expired_state_is_expired_before_its_time():
+    assert _invite(InviteState.EXPIRED).is_expired(now=NOW)
+
+
+@pytest.mark.parametrize("state", [InviteState.ACCEPTED, InviteState.REVOKED])
+def test_closed_invite_is_not_expired_and_cannot_be_accepted(state):
+    invite = _invite(state)
+
+    assert not invite.is_expired(now=NOW + datetime.timedelta(days=30))
+    assert not invite.can_accept(now=NOW)
+
+
+@pytest.mark.parametrize("state", [InviteState.PENDING, InviteState.FAILED])
+def test_unsent_invite_cannot_be_accepted(state):
+    assert not _invite(state).can_accept(now=NOW)
+
+
+def test_invite_expiry_uses_the_clock_by_default():
+    invite = InviteFactory(state=InviteState.FAILED)
+
+    assert not invite.is_expired()
+    invite.expires_at = timezone.now() - datetime.timedelta(seconds=1)
+    assert invite.is_expired()
+
+
+def test_partner_account_manager_cannot_be_deleted_while_managing():
+    manager = AccountManagerFactory()
+    PartnerFactory(account_manager=manager)
+
+    with pytest.raises(ProtectedError), transaction.atomic():
+        manager.delete()
