@@ -15,7 +15,8 @@ stop() {
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM  # Ctrl-C is the normal way to stop: not an error
+trap stop EXIT
 
 "$BIN/celery" -A portal worker --concurrency=2 --loglevel=INFO --hostname="embedded@%h" \
   >var/log/worker.log 2>&1 &

@@ -62,6 +62,11 @@ SQL
     pg_answers "$(maintenance_url "$database_url")" || { log "PostgreSQL did not come up"; exit 1; }
   fi
 fi
+# The suite creates test_<name>; the named database itself only has to exist for Django's
+# migration-history check (makemigrations --check).
+db_name="${database_url##*/}"
+psql "$(maintenance_url "$database_url")" -qAtc "SELECT 1 FROM pg_database WHERE datname = '$db_name'" | grep -q 1 \
+  || psql "$(maintenance_url "$database_url")" -qAtc "CREATE DATABASE \"$db_name\"" >&2
 log "PostgreSQL: $(psql "$(maintenance_url "$database_url")" -qAtc 'SHOW server_version')"
 
 redis_answers() { [ "$(redis-cli -u "$1" ping 2>/dev/null)" = PONG ]; }
