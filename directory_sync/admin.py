@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin
 
 from directory_sync.models import (
-    AddressConflict,
     DirectoryAddress,
     DirectoryConnection,
     DirectoryUser,
@@ -47,7 +46,7 @@ class DirectoryConnectionAdmin(AuditedAdmin):
 
 class DirectoryAddressInline(admin.TabularInline):
     model = DirectoryAddress
-    fields = ("display_address", "address", "kind")
+    fields = ("display_address", "address", "kind", "in_conflict")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -69,8 +68,8 @@ class DirectoryUserAdmin(ReadOnlyAdmin):
 
 @admin.register(DirectoryAddress)
 class DirectoryAddressAdmin(ReadOnlyAdmin):
-    list_display = ("display_address", "kind", "directory_user", "partner")
-    list_filter = ("kind", "partner")
+    list_display = ("display_address", "kind", "in_conflict", "directory_user", "partner")
+    list_filter = ("kind", "in_conflict", "partner")
     list_select_related = ("directory_user", "partner")
     search_fields = ("address", "display_address", "directory_user__display_name")
 
@@ -95,11 +94,3 @@ class SyncRunAdmin(ReadOnlyAdmin):
     search_fields = ("connection__partner__name", "error")
     date_hierarchy = "started_at"
     inlines = (SyncProblemInline,)
-
-
-@admin.register(AddressConflict)
-class AddressConflictAdmin(ReadOnlyAdmin):
-    list_display = ("address", "partner", "detected_at")
-    list_filter = ("partner",)
-    list_select_related = ("partner",)
-    search_fields = ("address",)

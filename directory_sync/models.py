@@ -92,7 +92,10 @@ class DirectoryUser(models.Model):
     Disabled and removed people stay recorded (for the audit trail and R9), but are not valid.
     """
 
-    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="directory_users")
+    # No separate index on partner: the unique (partner, external_id) index serves it.
+    partner = models.ForeignKey(
+        "onboarding.Partner", on_delete=models.CASCADE, related_name="directory_users", db_index=False
+    )
     external_id = models.CharField(
         max_length=255, help_text="objectGUID / entryUUID (canonical text form), or the CSV key."
     )
@@ -126,13 +129,22 @@ class AddressKind(models.TextChoices):
 
 
 class DirectoryAddress(models.Model):
-    """An address of a directory user. Only a primary address can sign in or be invited (R7)."""
+    """An address a directory user claims. Only a primary address can sign in or be invited (R7).
 
-    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+")
-    directory_user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="addresses")
+    An address claimed by several people of one account is kept for each of them with
+    `in_conflict` set: it then belongs to none of them until only one claims it again.
+    """
+
+    # The composite unique indexes below serve the foreign-key lookups; separate FK indexes
+    # would only slow the sync's writes down.
+    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+", db_index=False)
+    directory_user = models.ForeignKey(
+        DirectoryUser, on_delete=models.CASCADE, related_name="addresses", db_index=False
+    )
     address = models.CharField("address (normalised)", max_length=254)
     display_address = models.CharField("address", max_length=254)
     kind = models.CharField(max_length=16, choices=AddressKind.choices)
+    in_conflict = models.BooleanField(default=False, help_text="Also claimed by someone else on this account.")
 
     class Meta:
         ordering = ["kind", "address"]
@@ -140,7 +152,12 @@ class DirectoryAddress(models.Model):
         # Constraints, not unique=True: Django would add a varchar_pattern_ops LIKE index the
         # portal never uses, and it costs about a third of the sync's write time (PERF-NOTES).
         constraints = [
-            models.UniqueConstraint(fields=["partner", "address"], name="directory_address_unique_per_account"),
+            models.UniqueConstraint(
+                fields=["partner", "address"],
+                condition=Q(in_conflict=False),
+                name="directory_address_unique_per_account",
+            ),
+            models.UniqueConstraint(fields=["directory_user", "address"], name="directory_address_once_per_person"),
             models.UniqueConstraint(
                 fields=["directory_user"],
                 condition=Q(kind=AddressKind.PRIMARY),
@@ -189,6 +206,9 @@ class SyncRun(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     conflicts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of a running run; a stale one is taken as abandoned."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -238,23 +258,3 @@ class SyncProblem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.dn or self.external_id or self.address}"
-
-
-class AddressConflict(models.Model):
-    """An address currently claimed by several people of one account: given to none of them."""
-
-    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+")
-    address = models.CharField(max_length=254)
-    claimants = models.ManyToManyField(DirectoryUser, related_name="address_conflicts")
-    detected_by = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    detected_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["address"]
-        constraints = [
-            models.UniqueConstraint(fields=["partner", "address"], name="address_conflict_unique_per_account"),
-            models.CheckConstraint(condition=Q(address=Lower("address")), name="address_conflict_normalised"),
-        ]
-
-    def __str__(self) -> str:
-        return self.address

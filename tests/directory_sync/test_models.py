@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from directory_sync.admin import DirectoryConnectionForm
 from directory_sync.models import (
-    AddressConflict,
     AddressKind,
     DirectoryAddress,
     DirectoryConnection,
@@ -24,7 +23,6 @@ from tests.directory_sync.factories import (
     DirectoryUserFactory,
     SyncRunFactory,
 )
-from tests.onboarding.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +122,25 @@ def test_address_is_unique_per_account():
     assert DirectoryAddress.objects.filter(address="jane@partner.example").count() == 1
 
 
+def test_conflicting_claims_may_coexist_only_when_marked_in_conflict():
+    first = DirectoryAddressFactory(display_address="shared@partner.example", in_conflict=True)
+    colleague = DirectoryUserFactory(partner=first.partner)
+
+    DirectoryAddressFactory(directory_user=colleague, display_address="shared@partner.example", in_conflict=True)
+
+    assert DirectoryAddress.objects.filter(address="shared@partner.example", in_conflict=True).count() == 2
+
+
+def test_a_person_claims_an_address_once():
+    first = DirectoryAddressFactory(display_address="jane@partner.example", kind=AddressKind.PRIMARY)
+
+    with _refused("directory_address_once_per_person"), transaction.atomic():
+        DirectoryAddressFactory(
+            directory_user=first.directory_user, display_address="jane@partner.example", kind=AddressKind.ALIAS,
+            in_conflict=True,
+        )
+
+
 def test_same_address_on_another_partner_is_fine():
     DirectoryAddressFactory(display_address="jane@partner.example")
     DirectoryAddressFactory(display_address="jane@partner.example")
@@ -134,22 +151,6 @@ def test_same_address_on_another_partner_is_fine():
 def test_address_must_be_normalised():
     with _refused("directory_address_normalised"), transaction.atomic():
         DirectoryAddressFactory(display_address="Jane@Partner.example", address="Jane@Partner.example")
-
-
-def test_address_conflict_must_be_normalised():
-    with _refused("address_conflict_normalised"), transaction.atomic():
-        AddressConflict.objects.create(partner=PartnerFactory(), address="Shared@Partner.example")
-
-
-def test_address_conflict_is_unique_per_account():
-    partner = PartnerFactory()
-    AddressConflict.objects.create(partner=partner, address="shared@partner.example")
-
-    with _refused("address_conflict_unique_per_account"), transaction.atomic():
-        AddressConflict.objects.create(partner=partner, address="shared@partner.example")
-
-
-# --- Sync runs -----------------------------------------------------------------------------------------------------
 
 
 def test_second_running_sync_of_a_connection_is_refused():

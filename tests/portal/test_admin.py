@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from directory_sync.models import AddressConflict, DirectoryConnection, SourceKind, SyncProblem, SyncStatus
+from directory_sync.models import DirectoryConnection, SourceKind, SyncProblem, SyncStatus
 from onboarding.admin import AccountSettingsForm
 from onboarding.models import AccountDomain, AccountSettings, AuthMethod, Partner, PartnerKind
 from portal.audit import audit_record
@@ -34,7 +34,6 @@ READ_ONLY_MODELS = [
     "directory_sync.SyncRun",
     "directory_sync.DirectoryUser",
     "directory_sync.DirectoryAddress",
-    "directory_sync.AddressConflict",
 ]
 
 
@@ -65,10 +64,14 @@ def _seed_partner(actor, **partner_fields) -> Partner:
     connection = DirectoryConnectionFactory(partner=partner)
     run = SyncRunFactory(connection=connection)
     SyncProblem.objects.create(run=run, kind="skipped", dn="cn=broken", reason="no stable id")
-    conflict = AddressConflict.objects.create(
-        partner=partner, address=f"shared@{partner.slug}.example", detected_by=run
+    DirectoryAddressFactory(
+        directory_user__partner=partner, display_address=f"shared@{partner.slug}.example", kind="alias",
+        in_conflict=True,
     )
-    conflict.claimants.add(address.directory_user)
+    DirectoryAddressFactory(
+        directory_user=address.directory_user, display_address=f"shared@{partner.slug}.example", kind="alias",
+        in_conflict=True,
+    )
     audit_record(actor=actor, action="test.seeded", target=partner, partner=partner)
     return partner
 
