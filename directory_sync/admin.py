@@ -59,7 +59,7 @@ class DirectoryAddressInline(admin.TabularInline):
 class DirectoryUserAdmin(ReadOnlyAdmin):
     """People come from the directory or a CSV upload; edits here would be overwritten by the next run."""
 
-    list_display = ("display_name", "partner", "status", "external_id", "last_seen_at")
+    list_display = ("display_name", "partner", "status", "external_id", "changed_at")
     list_filter = ("status", "partner")
     list_select_related = ("partner",)
     search_fields = ("display_name", "external_id", "dn", "addresses__address")

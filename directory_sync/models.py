@@ -57,6 +57,9 @@ class DirectoryConnection(models.Model):
     )
     last_full_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    sync_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a run was last queued (keeps the scheduler from queueing twice)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,8 +107,9 @@ class DirectoryUser(models.Model):
     status = models.CharField(max_length=16, choices=DirectoryUserStatus.choices, default=DirectoryUserStatus.ACTIVE)
     content_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the mapped fields.")
     first_seen_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
-    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sync last wrote this person (unchanged people are not rewritten)."
+    )
 
     class Meta:
         ordering = ["display_name", "id"]
@@ -164,6 +168,12 @@ class DirectoryAddress(models.Model):
                 name="directory_user_one_primary_address",
             ),
             models.CheckConstraint(condition=Q(address=Lower("address")), name="directory_address_normalised"),
+        ]
+        indexes = [
+            # Conflicts are rare: this index holds only them, so checking a batch for them is cheap.
+            models.Index(
+                fields=["partner", "address"], condition=Q(in_conflict=True), name="directory_address_conflicts"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -240,6 +250,7 @@ class SyncRun(models.Model):
 
 class ProblemKind(models.TextChoices):
     SKIPPED = "skipped", "Entry skipped"
+    IGNORED_VALUE = "ignored_value", "Value ignored"
     CONFLICT = "conflict", "Address conflict"
 
 

@@ -211,3 +211,8 @@ LOGGING = {
 # ---------------------------------------------------------------------------
 INVITE_EXPIRY_DAYS = env.int("INVITE_EXPIRY_DAYS", default=7)
 AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", default=30)
+
+# Periodic work; django-celery-beat copies this into its tables, where the admin can change it.
+CELERY_BEAT_SCHEDULE = {
+    "directory-sync-dispatch": {"task": "directory_sync.dispatch_due", "schedule": 60.0},
+}

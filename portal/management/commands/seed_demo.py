@@ -1,20 +1,16 @@
 """Load the demo data of the embedded default, idempotently (running it twice changes nothing)."""
 
+import csv
 import datetime
+import io
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
-from directory_sync.models import (
-    AddressKind,
-    DirectoryAddress,
-    DirectoryConnection,
-    DirectoryUser,
-    DirectoryUserStatus,
-    SourceKind,
-)
+from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryUserStatus, SourceKind
+from directory_sync.services.runs import directory_csv_import
 from onboarding.models import (
     AccountDomain,
     AccountSettings,
@@ -44,15 +40,15 @@ PARTNERS = [
             ("pat.admin@msp.example", "Pat Adams", Role.PARTNER_ADMIN),
             ("sam.staff@msp.example", "Sam Stone", Role.PARTNER_STAFF),
         ],
-        # (stable id, name, status, primary, aliases, forwarding)
+        # (name, status, primary, aliases, forwarding): loaded as a CSV upload would be.
         "directory": [
-            ("msp-0001", "Pat Adams", DirectoryUserStatus.ACTIVE, "Pat.Admin@msp.example", ["pat@msp.example"], ""),
-            ("msp-0002", "Sam Stone", DirectoryUserStatus.ACTIVE, "Sam.Staff@msp.example", ["sam@msp.example"],
+            ("Pat Adams", DirectoryUserStatus.ACTIVE, "Pat.Admin@msp.example", ["pat@msp.example"], ""),
+            ("Sam Stone", DirectoryUserStatus.ACTIVE, "Sam.Staff@msp.example", ["sam@msp.example"],
              "sam.stone@msp-mail.example"),
-            ("msp-0003", "Jo Newman", DirectoryUserStatus.ACTIVE, "Jo.Newman@msp.example",
+            ("Jo Newman", DirectoryUserStatus.ACTIVE, "Jo.Newman@msp.example",
              ["jo@msp.example", "support@msp.example"], "jo.newman@msp-mail.example"),
-            ("msp-0004", "Kim Lee", DirectoryUserStatus.ACTIVE, "Kim.Lee@msp.example", ["kim@msp.example"], ""),
-            ("msp-0005", "Olly Oldtimer", DirectoryUserStatus.DISABLED, "Olly.Oldtimer@msp.example", [], ""),
+            ("Kim Lee", DirectoryUserStatus.ACTIVE, "Kim.Lee@msp.example", ["kim@msp.example"], ""),
+            ("Olly Oldtimer", DirectoryUserStatus.DISABLED, "Olly.Oldtimer@msp.example", [], ""),
         ],
     },
     {
@@ -138,30 +134,20 @@ class Command(BaseCommand):
         return user, True
 
     def _directory(self, *, partner: Partner, entries: list) -> int:
+        """Load the demo directory through the CSV import, so it is written exactly as uploads are."""
         if not entries:
             return 0
-        created = 0
-        _, was_created = DirectoryConnection.objects.get_or_create(partner=partner, defaults={"kind": SourceKind.CSV})
-        created += was_created
-        now = timezone.now()
-        for external_id, name, status, primary, aliases, forwarding in entries:
-            person, was_created = DirectoryUser.objects.get_or_create(
-                partner=partner,
-                external_id=external_id,
-                defaults={"display_name": name, "status": status, "last_seen_at": now, "changed_at": now},
-            )
-            created += was_created
-            addresses = [(primary, AddressKind.PRIMARY)] + [(a, AddressKind.ALIAS) for a in aliases]
-            if forwarding:
-                addresses.append((forwarding, AddressKind.FORWARDING))
-            for display, kind in addresses:
-                _, was_created = DirectoryAddress.objects.get_or_create(
-                    partner=partner,
-                    address=normalize_email(display),
-                    defaults={"directory_user": person, "display_address": display, "kind": kind},
-                )
-                created += was_created
-        return created
+        connection, was_created = DirectoryConnection.objects.get_or_create(
+            partner=partner, defaults={"kind": SourceKind.CSV}
+        )
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(["name", "primary", "aliases", "forwarding", "enabled"])
+        for name, status, primary, aliases, forwarding in entries:
+            enabled = "no" if status == DirectoryUserStatus.DISABLED else "yes"
+            writer.writerow([name, primary, ";".join(aliases), forwarding, enabled])
+        run = directory_csv_import(connection=connection, data=rows.getvalue().encode())
+        return was_created + run.created + run.updated
 
     def _print_sign_ins(self) -> None:
         self.stdout.write(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,197 @@
+"""From a directory entry to a person: presets, attribute roles and the content hash."""
+
+import hashlib
+from dataclasses import dataclass, field
+
+from directory_sync.models import AddressKind, DirectoryUserStatus, Preset
+from directory_sync.vendors import active_directory, openldap
+from directory_sync.vendors.active_directory import MalformedValue
+from portal.emails import InvalidEmail, normalize_email
+
+# The roles an attribute can play. `--attribute ROLE=NAME` overrides one of them; an empty
+# name switches a role off (e.g. `disabled=` for a directory without a lock attribute).
+ROLES = {
+    "id": "stable id of the person (matched across runs; never the DN)",
+    "name": "display name",
+    "mail": "primary address (Active Directory: only when no SMTP: proxy address exists)",
+    "proxy": "Active Directory proxyAddresses (SMTP: primary, smtp: aliases)",
+    "aliases": "alias addresses",
+    "forwarding": "forwarding address(es)",
+    "disabled": "disabled flag (Active Directory: userAccountControl bit 2)",
+    "changed": "change marker for incremental runs (uSNChanged, whenChanged, modifyTimestamp, …)",
+}
+
+PRESETS: dict[str, dict[str, str]] = {
+    Preset.ACTIVE_DIRECTORY: {
+        "id": "objectGUID",
+        "name": "displayName",
+        "mail": "mail",
+        "proxy": "proxyAddresses",
+        "aliases": "",
+        "forwarding": "targetAddress",
+        "disabled": "userAccountControl",
+        "changed": "uSNChanged",
+    },
+    Preset.OPENLDAP: {
+        "id": "entryUUID",
+        "name": "displayName",
+        "mail": "mail",
+        "proxy": "",
+        "aliases": "mailAlternateAddress",
+        "forwarding": "mailForwardingAddress",
+        "disabled": "",
+        "changed": "modifyTimestamp",
+    },
+}
+
+DEFAULT_FILTERS = {
+    Preset.ACTIVE_DIRECTORY: "(&(objectCategory=person)(objectClass=user))",
+    Preset.OPENLDAP: "(objectClass=inetOrgPerson)",
+}
+
+
+class UnknownRole(ValueError):
+    """An attribute override names a role that does not exist."""
+
+
+def resolve_mapping(*, preset: str, overrides: dict[str, str]) -> dict[str, str]:
+    """The preset's attribute for each role, with the connection's overrides applied."""
+    unknown = sorted(set(overrides) - set(ROLES))
+    if unknown:
+        raise UnknownRole(f"Unknown attribute role(s): {', '.join(unknown)}. Roles: {', '.join(ROLES)}.")
+    return {**PRESETS[preset], **{role: (name or "").strip() for role, name in overrides.items()}}
+
+
+def requested_attributes(mapping: dict[str, str]) -> list[str]:
+    """Only the attributes the mapping needs (a smaller search is a faster one), plus cn for names."""
+    return sorted({name for name in mapping.values() if name} | {"cn"})
+
+
+class SkipEntry(Exception):
+    """This entry cannot be synced; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    address: str  # normalised
+    display: str
+    kind: str
+
+
+@dataclass(slots=True)
+class Person:
+    """A directory entry mapped to what the portal keeps of it."""
+
+    external_id: str
+    dn: str
+    name: str
+    status: str
+    addresses: tuple[Address, ...]
+    changed: str = ""
+    ignored: list[str] = field(default_factory=list)
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = content_hash(self)
+
+    @property
+    def primary(self) -> Address:
+        return next(a for a in self.addresses if a.kind == AddressKind.PRIMARY)
+
+
+def content_hash(person: Person) -> str:
+    """A digest over every field the portal stores: equal digests mean nothing to write."""
+    parts = [person.dn, person.name, person.status]
+    parts += sorted(f"{a.kind}\x1f{a.address}\x1f{a.display}" for a in person.addresses)
+    return hashlib.blake2b("\x1e".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _texts(attrs: dict[str, list[bytes]], name: str) -> list[str]:
+    if not name:
+        return []
+    values = attrs.get(name) or []
+    try:
+        return [v.decode("utf-8").strip() for v in values if v.strip()]
+    except UnicodeDecodeError as exc:
+        raise SkipEntry(f"{name} is not UTF-8 text") from exc
+
+
+def _first(attrs: dict[str, list[bytes]], name: str) -> str:
+    values = _texts(attrs, name)
+    return values[0] if values else ""
+
+
+def build_person(
+    *, external_id: str, dn: str, name: str, disabled: bool, primary: str, aliases: list[str],
+    forwarding: list[str], changed: str = "",
+) -> Person:
+    """Normalise and de-duplicate the addresses of one person; raise SkipEntry when none is usable."""
+    ignored: list[str] = []
+    if not primary:
+        raise SkipEntry("no primary address")
+    try:
+        main = Address(normalize_email(primary), primary, AddressKind.PRIMARY)
+    except InvalidEmail as exc:
+        raise SkipEntry(f"the primary address is malformed: {exc}") from exc
+    addresses = {main.address: main}
+    for kind, values in ((AddressKind.ALIAS, aliases), (AddressKind.FORWARDING, forwarding)):
+        for value in values:
+            try:
+                address = normalize_email(value)
+            except InvalidEmail:
+                ignored.append(f"malformed {kind} address {value!r} ignored")
+                continue
+            # An address listed twice keeps its strongest kind: primary, then alias, then forwarding.
+            addresses.setdefault(address, Address(address, value, kind))
+    return Person(
+        external_id=external_id,
+        dn=dn,
+        name=name or main.display,
+        status=DirectoryUserStatus.DISABLED if disabled else DirectoryUserStatus.ACTIVE,
+        addresses=tuple(sorted(addresses.values(), key=lambda a: (a.kind != AddressKind.PRIMARY, a.address))),
+        changed=changed,
+        ignored=ignored,
+    )
+
+
+def map_entry(*, dn: str, attrs: dict[str, list[bytes]], mapping: dict[str, str], preset: str) -> Person:
+    """Map one LDAP entry; raise SkipEntry (with the reason) for an entry that cannot be used."""
+    try:
+        raw_ids = attrs.get(mapping["id"]) or []
+        if not raw_ids:
+            raise SkipEntry(f"no {mapping['id']} (stable id)")
+        if mapping["id"].lower() == "objectguid":
+            external_id = active_directory.decode_guid(raw_ids[0])
+        elif mapping["id"].lower() == "entryuuid":
+            external_id = openldap.decode_entry_uuid(raw_ids[0])
+        else:
+            external_id = raw_ids[0].decode("utf-8", errors="strict").strip()
+
+        mails = _texts(attrs, mapping["mail"])
+        aliases = _texts(attrs, mapping["aliases"])
+        primaries: list[str] = []
+        if mapping["proxy"]:
+            primaries, proxy_aliases = active_directory.split_proxy_addresses(_texts(attrs, mapping["proxy"]))
+            aliases += proxy_aliases
+            if len(primaries) > 1:
+                raise SkipEntry(f"{len(primaries)} primary (SMTP:) proxy addresses")
+        if not primaries and mails:
+            primaries, aliases = mails[:1], mails[1:] + aliases
+        forwarding = [active_directory.strip_address_prefix(v) for v in _texts(attrs, mapping["forwarding"])]
+
+        disabled = False
+        if mapping["disabled"]:
+            values = _texts(attrs, mapping["disabled"])
+            if mapping["disabled"].lower() == "useraccountcontrol":
+                disabled = bool(values) and active_directory.is_disabled(values[0])
+            else:
+                disabled = openldap.is_disabled(mapping["disabled"], values)
+        name = _first(attrs, mapping["name"]) or _first(attrs, "cn")
+        return build_person(
+            external_id=external_id, dn=dn, name=name, disabled=disabled,
+            primary=primaries[0] if primaries else "", aliases=aliases, forwarding=forwarding,
+            changed=_first(attrs, mapping["changed"]),
+        )
+    except (MalformedValue, UnicodeDecodeError) as exc:
+        raise SkipEntry(str(exc)) from exc

@@ -1,0 +1,108 @@
+"""Starting runs: a directory sync of an LDAP connection, or the import of a CSV file.
+
+Tasks, commands and admin actions all call these two functions.
+"""
+
+import logging
+from functools import partial
+
+from django.db import transaction
+
+from directory_sync import errors
+from directory_sync.mapping import DEFAULT_FILTERS, map_entry, requested_attributes, resolve_mapping
+from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun
+from directory_sync.services.sync import Progress, sync_apply, sync_run_fail, sync_run_start
+from directory_sync.sources import ldap as ldap_source
+from directory_sync.sources.csv_file import parse_csv
+from portal.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+
+def directory_sync_run(
+    *, connection: DirectoryConnection, full: bool = False, dry_run: bool = False, force: bool = False,
+    actor=None, progress: Progress | None = None,
+) -> SyncRun:
+    """Run one sync of an LDAP connection and return its run (succeeded, failed or refused).
+
+    Without `full`, the run is incremental when an earlier run left a change marker. Raises
+    SyncAlreadyRunning when the connection's lock is taken, and DirectoryError (or its subclass
+    DirectoryUnavailable) when the directory fails: the failed run is recorded and on `exc.run`.
+    """
+    if connection.kind != SourceKind.LDAP:
+        raise errors.SyncError(errors.CSV_ACCOUNT)
+    if not connection.is_enabled:
+        raise errors.SyncError(errors.DISABLED_CONNECTION)
+    mapping = resolve_mapping(preset=connection.preset, overrides=connection.attribute_overrides)
+    incremental = not full and bool(connection.high_water_mark) and bool(mapping["changed"])
+    run = sync_run_start(
+        connection=connection, mode=SyncMode.INCREMENTAL if incremental else SyncMode.FULL,
+        dry_run=dry_run, forced=force, actor=actor,
+    )
+    search = ldap_source.search_filter(
+        user_filter=connection.user_filter or DEFAULT_FILTERS[connection.preset],
+        changed_attribute=mapping["changed"],
+        changed_since=connection.high_water_mark if incremental else "",
+    )
+    pages = ldap_source.pages(connection, search=search, attributes=requested_attributes(mapping))
+    mapper = partial(_map_ldap_entry, mapping=mapping, preset=connection.preset)
+    try:
+        run = sync_apply(
+            run=run, pages=pages, mapper=mapper, full=not incremental, force=force,
+            brake_percent=connection.removal_brake_percent, progress=progress,
+        )
+    except errors.DirectoryError as exc:
+        # sync_apply recorded the failure on the run; callers get both (tasks retry on unavailability).
+        _audit_run(run=run, actor=actor)
+        exc.run = run
+        raise
+    except BaseException as exc:
+        logger.exception("directory sync of %s crashed", connection)
+        sync_run_fail(run=run, error=f"Internal error: {exc.__class__.__name__}: {exc}")
+        raise
+    _audit_run(run=run, actor=actor)
+    return run
+
+
+def _map_ldap_entry(entry, *, mapping, preset):
+    dn, attrs = entry
+    return map_entry(dn=dn, attrs=attrs, mapping=mapping, preset=preset)
+
+
+def directory_csv_import(
+    *, connection: DirectoryConnection, data: bytes, force: bool = False, dry_run: bool = False, actor=None
+) -> SyncRun:
+    """Replace an account's people with a CSV file: validated whole first, then written all or nothing.
+
+    Raises CsvInvalid (nothing written) for a file with bad rows. A file that would remove or
+    disable more people than the brake allows is refused (the run says so) unless forced.
+    """
+    if connection.kind != SourceKind.CSV:
+        raise errors.SyncError(errors.LDAP_ACCOUNT)
+    people = parse_csv(data)
+    run = sync_run_start(connection=connection, mode=SyncMode.CSV, dry_run=dry_run, forced=force, actor=actor)
+    try:
+        run = sync_apply(
+            run=run, pages=[people], mapper=lambda person: person, full=True, force=force,
+            brake_percent=connection.removal_brake_percent, all_or_nothing=True,
+        )
+    except BaseException as exc:
+        logger.exception("CSV import for %s crashed", connection)
+        sync_run_fail(run=run, error=f"Internal error: {exc.__class__.__name__}: {exc}")
+        raise
+    _audit_run(run=run, actor=actor)
+    return run
+
+
+def _audit_run(*, run: SyncRun, actor) -> None:
+    if run.dry_run:
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action=f"directory.sync.{run.status}", target=run, partner=run.connection.partner,
+            data={
+                "mode": run.mode, "forced": run.forced, "seen": run.seen, "created": run.created,
+                "updated": run.updated, "disabled": run.disabled, "removed": run.removed,
+                "skipped": run.skipped, "conflicts": run.conflicts, "error": run.error[:500],
+            },
+        )

@@ -1,0 +1,239 @@
+"""The sync engine: one run of a connection, from a stream of entries to the account's people.
+
+A run holds the connection's lock (one RUNNING row per connection, a database constraint),
+streams the directory page by page, and writes only people whose content hash changed, in
+batches of their own transaction. Destructive changes — disabling and removing people — wait
+for the end of a complete run and pass the brake first; a run that fails midway changes
+nothing about them. Removals need a full run (an incremental one cannot see deletions).
+"""
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from directory_sync.errors import BRAKE, DirectoryError, SyncAlreadyRunning
+from directory_sync.mapping import Person, SkipEntry
+from directory_sync.models import (
+    DirectoryConnection,
+    DirectoryUser,
+    DirectoryUserStatus,
+    ProblemKind,
+    SyncProblem,
+    SyncRun,
+    SyncStatus,
+)
+from directory_sync.services.writer import Writer
+from directory_sync.signals import sync_run_succeeded
+
+BATCH_SIZE = 5000  # people per write transaction: 5,000 beat 1,000 by ~20% (PERF-NOTES.md)
+MAX_PROBLEMS = 1000  # problems kept per run; the counts stay exact
+STALE_AFTER = datetime.timedelta(minutes=10)  # a run with no heartbeat for this long is abandoned
+
+ACTIVE, DISABLED, REMOVED = DirectoryUserStatus.ACTIVE, DirectoryUserStatus.DISABLED, DirectoryUserStatus.REMOVED
+
+Mapper = Callable[[object], Person]
+Progress = Callable[[SyncRun], None]
+
+
+class RefusedByBrake(Exception):
+    """Raised inside an all-or-nothing apply to roll it back when the brake refuses."""
+
+
+def sync_run_start(
+    *, connection: DirectoryConnection, mode: str, dry_run: bool, forced: bool, actor=None
+) -> SyncRun:
+    """Take the connection's lock by creating its RUNNING run, or raise SyncAlreadyRunning."""
+    now = timezone.now()
+    # A worker killed mid-run leaves its row RUNNING forever; without a heartbeat it is abandoned.
+    SyncRun.objects.filter(connection=connection, status=SyncStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER).update(
+        status=SyncStatus.FAILED, finished_at=now, error="Abandoned: the run stopped giving signs of life."
+    )
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                connection=connection, mode=mode, dry_run=dry_run, forced=forced,
+                triggered_by=actor if getattr(actor, "pk", None) else None, started_at=now, heartbeat_at=now,
+            )
+    except IntegrityError as exc:
+        raise SyncAlreadyRunning() from exc
+
+
+def sync_run_fail(*, run: SyncRun, error: str) -> SyncRun:
+    """End a run as failed with its error, keeping the counts it reached."""
+    run.status = SyncStatus.FAILED
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def newer_marker(current: str, candidate: str) -> str:
+    """The later of two change markers: numbers (uSNChanged) numerically, timestamps as text."""
+    if not candidate:
+        return current
+    if not current:
+        return candidate
+    if current.isdigit() and candidate.isdigit():
+        return candidate if int(candidate) > int(current) else current
+    return max(current, candidate)
+
+
+@dataclass
+class _State:
+    run: SyncRun
+    writer: Writer
+    dry_run: bool
+    stored: dict[str, tuple[str, str]]
+    batch: dict[str, Person] = field(default_factory=dict)
+    deferred: list[Person] = field(default_factory=list)
+    problems: list[SyncProblem] = field(default_factory=list)
+    marker: str = ""
+    problem_count: int = 0
+
+    def problem(self, kind: str, *, reason: str, external_id: str = "", dn: str = "", address: str = "") -> None:
+        self.problem_count += 1
+        if self.problem_count <= MAX_PROBLEMS:
+            self.problems.append(SyncProblem(
+                run=self.run, kind=kind, external_id=external_id[:255], dn=dn, address=address[:254], reason=reason
+            ))
+
+    def flush(self) -> None:
+        if not self.dry_run and self.batch:
+            with transaction.atomic():
+                for conflict in self.writer.write_people(list(self.batch.values())):
+                    others = ", ".join(f"{dn or ext} ({ext})" for ext, dn in conflict.holders)
+                    self.problem(
+                        ProblemKind.CONFLICT, external_id=conflict.claimant_external_id, dn=conflict.claimant_dn,
+                        address=conflict.address, reason=f"{conflict.address} is also claimed by {others}",
+                    )
+        self.batch.clear()
+        if self.problems:
+            SyncProblem.objects.bulk_create(self.problems)
+            self.problems.clear()
+
+
+def _stored_people(partner_id: int) -> dict[str, tuple[str, str]]:
+    """(content hash, status) of every person the account has, by stable id: read once per run."""
+    rows = DirectoryUser.objects.filter(partner_id=partner_id).values_list("external_id", "content_hash", "status")
+    return {external_id: (digest, status) for external_id, digest, status in rows.iterator(chunk_size=10_000)}
+
+
+def _take(state: _State, person: Person) -> None:
+    run = state.run
+    run.seen += 1
+    for note in person.ignored:
+        state.problem(ProblemKind.IGNORED_VALUE, external_id=person.external_id, dn=person.dn, reason=note)
+    state.marker = newer_marker(state.marker, person.changed)
+    before = state.stored.pop(person.external_id, None)
+    if before is None:
+        run.created += 1
+        state.batch[person.external_id] = person
+    elif before[0] == person.content_hash and before[1] != REMOVED:
+        run.unchanged += 1
+    elif before[1] == ACTIVE and person.status == DISABLED:
+        state.deferred.append(person)  # destructive: applied at the end, after the brake
+    else:
+        run.updated += 1
+        state.batch[person.external_id] = person
+    if len(state.batch) >= BATCH_SIZE:
+        state.flush()
+
+
+def sync_apply(
+    *, run: SyncRun, pages: Iterable[list], mapper: Mapper, full: bool, force: bool, brake_percent: int,
+    all_or_nothing: bool = False, progress: Progress | None = None,
+) -> SyncRun:
+    """Apply a stream of entries to the account of `run`'s connection and finish the run.
+
+    `mapper` turns an entry into a Person or raises SkipEntry. With `all_or_nothing` (CSV
+    files) everything happens in one transaction and a refusal by the brake writes nothing.
+    """
+    connection = run.connection
+    stored = _stored_people(connection.partner_id)
+    present = sum(1 for _, status in stored.values() if status != REMOVED)
+    state = _State(run=run, writer=Writer(partner_id=connection.partner_id), dry_run=run.dry_run, stored=stored)
+
+    def stream() -> None:
+        for page in pages:
+            for entry in page:
+                try:
+                    person = mapper(entry)
+                except SkipEntry as exc:
+                    run.skipped += 1
+                    dn = entry[0] if isinstance(entry, tuple) else ""
+                    state.problem(ProblemKind.SKIPPED, dn=str(dn), reason=str(exc))
+                    continue
+                _take(state, person)
+            state.flush()
+            run.pages_done += 1
+            run.heartbeat_at = timezone.now()
+            SyncRun.objects.filter(pk=run.pk).update(
+                pages_done=run.pages_done, seen=run.seen, skipped=run.skipped, heartbeat_at=run.heartbeat_at
+            )
+            if progress:
+                progress(run)
+
+    def finish() -> None:
+        removals = [ext for ext, (_, status) in state.stored.items() if status != REMOVED] if full else []
+        destructive = len(state.deferred) + len(removals)
+        if destructive and not force and destructive * 100 > brake_percent * max(present, 1):
+            run.status = SyncStatus.REFUSED
+            run.error = BRAKE.format(
+                removed=len(removals), disabled=len(state.deferred), present=present,
+                share=100 * destructive / max(present, 1), limit=brake_percent,
+            )
+            if all_or_nothing:
+                raise RefusedByBrake(run.error)
+            return
+        run.disabled, run.removed = len(state.deferred), len(removals)
+        if not run.dry_run:
+            with transaction.atomic():
+                state.batch.update({p.external_id: p for p in state.deferred})
+                state.flush()
+                state.writer.remove_people(removals)
+                state.writer.resolve_conflicts()
+        run.status = SyncStatus.SUCCEEDED
+
+    try:
+        if all_or_nothing:
+            try:
+                with transaction.atomic():
+                    stream()
+                    finish()
+            except RefusedByBrake:
+                run.created = run.updated = run.unchanged = 0
+        else:
+            stream()
+            finish()
+    except DirectoryError as exc:
+        sync_run_fail(run=run, error=str(exc))
+        raise
+    return _finish(run=run, state=state, full=full)
+
+
+def _finish(*, run: SyncRun, state: _State, full: bool) -> SyncRun:
+    connection = run.connection
+    now = timezone.now()
+    with transaction.atomic():
+        if not run.dry_run:
+            run.conflicts = state.writer.open_conflicts()
+        run.finished_at = now
+        run.save()
+        if state.problems:
+            SyncProblem.objects.bulk_create(state.problems)
+        if state.problem_count > MAX_PROBLEMS:
+            SyncProblem.objects.create(
+                run=run, kind=ProblemKind.SKIPPED, reason=f"… and {state.problem_count - MAX_PROBLEMS} more problems"
+            )
+        if run.status == SyncStatus.SUCCEEDED and not run.dry_run:
+            connection.last_sync_at = now
+            if full:
+                connection.last_full_sync_at = now
+            connection.high_water_mark = newer_marker(connection.high_water_mark, state.marker)
+            connection.save(update_fields=["last_sync_at", "last_full_sync_at", "high_water_mark", "updated_at"])
+            transaction.on_commit(lambda: sync_run_succeeded.send(sender=SyncRun, run=run))
+    return run
+

@@ -1,0 +1,80 @@
+"""Celery tasks of directory_sync: thin wrappers around the services."""
+
+import datetime
+import logging
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from directory_sync.errors import DirectoryUnavailable, SyncAlreadyRunning
+from directory_sync.models import DirectoryConnection, SourceKind, SyncRun, SyncStatus
+from directory_sync.services.runs import directory_sync_run
+
+logger = logging.getLogger(__name__)
+
+# A directory sync may take minutes on a large directory; the global limits are for mail.
+SYNC_SOFT_TIME_LIMIT = 60 * 60
+SYNC_TIME_LIMIT = SYNC_SOFT_TIME_LIMIT + 5 * 60
+
+
+@shared_task(
+    name="directory_sync.run",
+    autoretry_for=(DirectoryUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=15 * 60,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
+    time_limit=SYNC_TIME_LIMIT,
+    acks_late=False,  # a redelivered half-done sync would only wait for the lock; a new run is scheduled anyway
+)
+def run_sync(connection_id: int, full: bool = False, force: bool = False, actor_id: int | None = None) -> dict:
+    """Sync one connection; retried with backoff while the directory is unreachable."""
+    connection = DirectoryConnection.objects.filter(pk=connection_id).select_related("partner").first()
+    if connection is None:
+        return {"skipped": "connection gone"}
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    try:
+        run = directory_sync_run(connection=connection, full=full, force=force, actor=actor)
+    except SyncAlreadyRunning:
+        logger.info("sync of %s skipped: another run holds the lock", connection)
+        return {"skipped": "already running"}
+    return {"run": run.pk, "status": run.status}
+
+
+def _due(connection: DirectoryConnection, now: datetime.datetime) -> bool | None:
+    """None when nothing is due, else whether a full run (True) or an incremental one (False) is."""
+    full_every = datetime.timedelta(hours=connection.full_every_hours)
+    incremental_every = datetime.timedelta(minutes=connection.incremental_every_minutes)
+    if connection.full_every_hours and (
+        connection.last_full_sync_at is None or connection.last_full_sync_at <= now - full_every
+    ):
+        return True
+    if connection.incremental_every_minutes and (
+        connection.last_sync_at is None or connection.last_sync_at <= now - incremental_every
+    ):
+        return False
+    return None
+
+
+@shared_task(name="directory_sync.dispatch_due")
+def dispatch_due() -> list[int]:
+    """Queue the runs that are due by each connection's schedule (beat calls this every minute)."""
+    now = timezone.now()
+    busy = set(SyncRun.objects.filter(status=SyncStatus.RUNNING).values_list("connection_id", flat=True))
+    queued = []
+    for connection in DirectoryConnection.objects.filter(kind=SourceKind.LDAP, is_enabled=True):
+        full = _due(connection, now)
+        if full is None or connection.pk in busy:
+            continue
+        # Once queued, wait for that run (or its retries) to finish before queueing again.
+        requested = connection.sync_requested_at
+        if requested and requested > now - datetime.timedelta(minutes=10) and not (
+            connection.last_sync_at and connection.last_sync_at >= requested
+        ):
+            continue
+        DirectoryConnection.objects.filter(pk=connection.pk).update(sync_requested_at=now)
+        run_sync.delay(connection.pk, full=full)
+        queued.append(connection.pk)
+    return queued

@@ -1,0 +1,1 @@
+"""Vendor quirks, one module per directory vendor."""
