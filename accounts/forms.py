@@ -1,18 +1,49 @@
-"""Forms of the accounts app."""
+"""Forms of sign-in, two-factor and passwords."""
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import SetPasswordForm
+
+from portal.emails import InvalidEmail, normalize_email
 
 
-class EmailAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form with the email address as the identifier."""
+class EmailForm(forms.Form):
+    """Step one of sign-in: the address only."""
 
-    username = forms.CharField(
+    email = forms.CharField(
         label="Email address",
         max_length=254,
-        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username", "inputmode": "email"}),
     )
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "invalid_login": "That email address and password do not match an account that can sign in.",
-    }
+
+    def clean_email(self) -> str:
+        value = self.cleaned_data["email"]
+        try:
+            normalize_email(value)
+        except InvalidEmail as exc:
+            raise forms.ValidationError("Enter your email address, e.g. name@company.example.") from exc
+        return value.strip()
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autofocus": True,
+                                                                       "autocomplete": "current-password"})
+    )
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label="Code",
+        max_length=16,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "pattern": "[0-9 ]*"}),
+        help_text="The 6-digit code from your authenticator app, or one of your 8-digit backup codes.",
+    )
+
+
+class PasswordResetRequestForm(EmailForm):
+    pass
+
+
+class PortalSetPasswordForm(SetPasswordForm):
+    """Django's set-password form: its validators (length, common passwords, similarity) apply."""

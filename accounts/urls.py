@@ -1,21 +1,25 @@
-"""Sign-in and sign-out."""
+"""Sign-in, single sign-on, two-factor and passwords."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts.forms import EmailAuthenticationForm
+from accounts import sso
+from accounts.views import passwords, signin, two_factor
 
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html",
-            authentication_form=EmailAuthenticationForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", signin.login_email, name="login"),
+    path("login/password/", signin.login_password, name="login_password"),
+    path("login/verify/", signin.login_verify, name="login_verify"),
+    path("logout/", signin.logout, name="logout"),
+    path("sso/start/", sso.SSOStartView.as_view(), name="sso_start"),
+    path("sso/callback/", sso.SSOCallbackView.as_view(), name="sso_callback"),
+    path("security/", two_factor.security, name="security"),
+    path("two-factor/setup/", two_factor.setup, name="two_factor_setup"),
+    path("two-factor/later/", two_factor.skip_setup, name="two_factor_skip"),
+    path("two-factor/backup-codes/", two_factor.backup_codes, name="two_factor_backup_codes"),
+    path("two-factor/backup-codes/renew/", two_factor.backup_codes_renew, name="two_factor_backup_codes_renew"),
+    path("password/reset/", passwords.reset_request, name="password_reset"),
+    path("password/reset/<uidb64>/<token>/", passwords.reset_confirm, name="password_reset_confirm"),
+    path("password/change/", passwords.change, name="password_change"),
 ]

@@ -6,3 +6,4 @@ from django.apps import AppConfig
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = "Partner Portal"
+

@@ -6,10 +6,6 @@ from django.urls import include, path
 
 from portal import health, views
 
-admin.site.site_header = "Partner Portal administration"
-admin.site.site_title = "Partner Portal admin"
-admin.site.index_title = "Partners, people and onboarding"
-
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),

@@ -167,3 +167,32 @@ def phone_page(browser):
 def pytest_collection_modifyitems(items):
     # Browser tests are the slowest: run them last so a broken model fails fast.
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+def login_with_second_factor(client, user) -> None:
+    """Sign `user` in on a test client as if they had given a two-factor code (the admin needs it)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def totp_code(secret: str | bytes, *, at: float | None = None) -> str:
+    """The current code of an authenticator, from its key (raw bytes, or base32 as shown to people)."""
+    import base64
+
+    from django_otp.oath import TOTP
+
+    if isinstance(secret, str):
+        compact = secret.replace(" ", "").upper()
+        secret = base64.b32decode(compact + "=" * (-len(compact) % 8))
+    generator = TOTP(secret)
+    if at is not None:
+        generator.time = at
+    return f"{generator.token():06d}"

@@ -22,6 +22,11 @@ overlaps loading), returning what the writer returned:
 
 Failure simulations for sync tests: `stop()` / `restart()` (server down, then back with the same data and port)
 and `pause()` / `resume()` (SIGSTOP/SIGCONT: the port still accepts connections, but nothing answers).
+
+`Slapd(workdir, tls=True)` also serves TLS: a throwaway CA (`throwaway_ca()`, made with `cryptography`) signs a
+server certificate for 127.0.0.1 and localhost; slapd offers StartTLS on `uri` and listens for LDAPS on
+`ldaps_uri`. Clients verify against `ca_pem` (or the file `ca_path`); `throwaway_ca()` also makes an unrelated CA
+for "wrong CA" tests.
 """
 
 from __future__ import annotations
@@ -32,15 +37,23 @@ import io
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TextIO, TypeVar
 
 import ldap
 import ldap.modlist
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.ldap_data import DEFAULT_SUFFIX, SERVICE_PASSWORD, people_dn, service_dn, write_base
 
@@ -50,6 +63,8 @@ SCHEMA = Path(__file__).resolve().parent / "ldap" / "ad-lite.schema"
 SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson")
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
+TLS_HOST = "127.0.0.1"  # the URIs use the IP: the server certificate names it (and localhost, see _dns_names)
+CERT_VALIDITY = timedelta(days=30)
 
 AttrValues = Iterable[bytes | str]
 T = TypeVar("T")
@@ -76,6 +91,84 @@ def _encode(values: AttrValues | None) -> list[bytes]:
     return [v.encode() if isinstance(v, str) else bytes(v) for v in values or ()]
 
 
+def _dns_names() -> list[str]:
+    """DNS names for the server certificate: localhost, and this machine's names, because libldap checks a
+    `ldap://localhost` URI against the local FQDN (`ldap_pvt_get_fqdn`), not against "localhost"."""
+    names = ["localhost", socket.gethostname(), socket.getfqdn()]
+    return [name for i, name in enumerate(names) if name and name not in names[:i]]
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@dataclass(frozen=True)
+class ThrowawayCA:
+    """A self-signed CA made for one test run (P-256 keys: fast to generate, and GnuTLS and OpenSSL take them)."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def pem(self) -> str:
+        return _pem(self.cert)
+
+    def issue_server_certificate(self, ips: Iterable[str] = (TLS_HOST,),
+                                 dns_names: Iterable[str] = ("localhost",)) -> tuple[str, bytes]:
+        """A server certificate for `ips` and `dns_names` signed by this CA: (certificate PEM, unencrypted key PEM)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(UTC)
+        names: list[x509.GeneralName] = [x509.IPAddress(IPv4Address(ip)) for ip in ips]
+        names += [x509.DNSName(name) for name in dns_names]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))  # tolerate a little clock skew
+            .not_valid_after(now + CERT_VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                         data_encipherment=False, key_agreement=True, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        return _pem(cert), _key_pem(key)
+
+
+def throwaway_ca(common_name: str = "Partner Portal test CA") -> ThrowawayCA:
+    """A new self-signed CA; each call makes an unrelated one (its own key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + CERT_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, key_encipherment=False, content_commitment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return ThrowawayCA(cert=cert, key=key)
+
+
 class SlapdError(RuntimeError):
     """slapd, slaptest or slapadd failed; the message carries their output."""
 
@@ -86,19 +179,36 @@ class Slapd:
     root_password = "admin-secret"  # a throwaway server's well-known test credentials
     service_password = SERVICE_PASSWORD
 
-    def __init__(self, workdir: Path, *, suffix: str = DEFAULT_SUFFIX, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, suffix: str = DEFAULT_SUFFIX, port: int | None = None, tls: bool = False,
+                 tls_port: int | None = None) -> None:
+        """`tls=True` makes a throwaway CA and server certificate (written into `workdir` on start), offers
+        StartTLS on `uri` and listens for LDAPS on `ldaps_uri` (port `tls_port`, a free one by default)."""
         self.workdir = Path(workdir)
         self.suffix = suffix
         self.root_dn = f"cn=admin,{suffix}"
         self.service_dn = service_dn(suffix)
         self.people_dn = people_dn(suffix)
+        self.tls = tls
         self._fixed_port = port is not None
+        self._fixed_tls_port = tls_port is not None
         self.port = port if port is not None else free_port()
+        self.tls_port: int | None = None
+        self.ca: ThrowawayCA | None = None
+        if tls:
+            self.tls_port = tls_port if tls_port is not None else self._other_free_port()
+            self.ca = throwaway_ca()
+            self._server_cert_pem, self._server_key_pem = self.ca.issue_server_certificate(dns_names=_dns_names())
+        elif tls_port is not None:
+            raise ValueError("tls_port needs tls=True")
+        self.ca_path = self.workdir / "tls" / "ca.pem"
+        self.cert_path = self.workdir / "tls" / "server.pem"
+        self.key_path = self.workdir / "tls" / "server.key"
         self.conf = self.workdir / "slapd.conf"
         self.db_dir = self.workdir / "db"
         self.log_path = self.workdir / "slapd.log"
         self.pid_path = self.workdir / "slapd.pid"
         self._process: subprocess.Popen[bytes] | None = None
+        self._probe_error = ""  # why the last readiness check failed, for the start timeout's message
         self._paused = False
         self._loaded = False  # the database holds data: restart() must not load again
 
@@ -107,6 +217,25 @@ class Slapd:
     @property
     def uri(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_uri(self) -> str:
+        """Where slapd listens for LDAPS (TLS from the first byte); only with `tls=True`."""
+        if self.tls_port is None:
+            raise SlapdError(f"{self!r} was made without tls=True")
+        return f"ldaps://{TLS_HOST}:{self.tls_port}"
+
+    @property
+    def ca_pem(self) -> str:
+        """The PEM of the CA that signed the server certificate (what clients configure to verify it)."""
+        if self.ca is None:
+            raise SlapdError(f"{self!r} was made without tls=True")
+        return self.ca.pem
+
+    @property
+    def listen_uris(self) -> list[str]:
+        """slapd's `-h` listeners."""
+        return [f"{self.uri}/"] + ([f"{self.ldaps_uri}/"] if self.tls else [])
 
     @property
     def pid(self) -> int | None:
@@ -134,7 +263,7 @@ class Slapd:
         # -q skips consistency checks slapadd would otherwise do per entry: several times faster for 100k.
         self._run_tool([SLAPADD, "-q", "-f", str(self.conf), "-l", str(seed_ldif)], "slapadd")
         self._loaded = True
-        self._launch(new_port_if_taken=not self._fixed_port)
+        self._launch(new_port_if_taken=True)
         return self
 
     def start_streaming(self, writer: Callable[[TextIO], T], *, base: bool = True) -> T:
@@ -168,7 +297,7 @@ class Slapd:
         if code or not finished:
             raise SlapdError(f"slapadd failed (exit {code}):\n{log.read_text(errors='replace')}")
         self._loaded = True
-        self._launch(new_port_if_taken=not self._fixed_port)
+        self._launch(new_port_if_taken=True)
         return result
 
     def stop(self) -> None:
@@ -189,7 +318,7 @@ class Slapd:
             process.wait()
 
     def restart(self) -> Self:
-        """Stop and start again on the same port with the same data (no reseed): "server down, then back"."""
+        """Stop and start again on the same port(s) with the same data (no reseed): "server down, then back"."""
         if not self._loaded:
             raise SlapdError(f"{self!r} was never started")
         self.stop()
@@ -294,6 +423,8 @@ class Slapd:
             raise SlapdError(f"{self!r} already holds data: use restart(), or a new workdir to load another seed")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.db_dir.mkdir(exist_ok=True)
+        if self.tls:
+            self._write_tls_files()
         self._write_config()
         self._run_tool([SLAPD, "-Tt", "-u", "-f", str(self.conf)], "slaptest")
 
@@ -302,6 +433,13 @@ class Slapd:
         schema = self.workdir / SCHEMA.name
         shutil.copyfile(SCHEMA, schema)
         includes = "\n".join(f"include  /etc/ldap/schema/{name}.schema" for name in SYSTEM_SCHEMAS)
+        tls = "" if not self.tls else f"""
+# StartTLS on the ldap:// listener and LDAPS on the ldaps:// one; clients are not asked for a certificate.
+TLSCACertificateFile  {self.ca_path}
+TLSCertificateFile    {self.cert_path}
+TLSCertificateKeyFile {self.key_path}
+TLSVerifyClient never
+"""
         self.conf.write_text(f"""\
 {includes}
 include  {schema}
@@ -310,6 +448,7 @@ pidfile  {self.pid_path}
 argsfile {self.workdir / "slapd.args"}
 modulepath /usr/lib/ldap
 moduleload back_mdb
+{tls}
 # slapadd -q builds the indexes in parallel: with them, 2 threads load 100,000 people ~15 % faster on 2 cores.
 tool-threads 2
 
@@ -344,6 +483,32 @@ access to *
   by * none
 """)
 
+    def _write_tls_files(self) -> None:
+        # slapd reads these as whoever runs it (root here, or the developer): owner-only is enough for the key.
+        tls_dir = self.ca_path.parent
+        tls_dir.mkdir(exist_ok=True)
+        self.ca_path.write_text(self.ca_pem, encoding="ascii")
+        self.cert_path.write_text(self._server_cert_pem, encoding="ascii")
+        self.key_path.touch(mode=0o600)
+        self.key_path.write_bytes(self._server_key_pem)
+
+    def _other_free_port(self) -> int:
+        """A free port other than `self.port` (the kernel may hand out the same one twice in a row)."""
+        while (port := free_port()) == self.port:
+            pass
+        return port
+
+    def _pick_new_ports(self) -> bool:
+        """New free ports for the listeners that were not given explicitly; False if all were."""
+        changed = False
+        if not self._fixed_port:
+            self.port = free_port()
+            changed = True
+        if self.tls and not self._fixed_tls_port:
+            self.tls_port = self._other_free_port()
+            changed = True
+        return changed
+
     def _run_tool(self, argv: list[str], name: str) -> None:
         log = self.workdir / f"{name}.log"
         with open(log, "wb") as out:
@@ -361,19 +526,21 @@ access to *
                 # A port picked by free_port() can be taken by someone else before slapd binds it.
                 if not new_port_if_taken or "Address already in use" not in str(exc) or attempt == attempts - 1:
                     raise
-                self.port = free_port()
+                if not self._pick_new_ports():
+                    raise
 
     def _launch_once(self) -> None:
         # slapd writes its pidfile only once it has bound the port: until then an answer on the port may come
         # from someone else (another server that holds it), so a stale pidfile must not count.
         self.pid_path.unlink(missing_ok=True)
+        self._probe_error = ""
         with open(self.log_path, "ab") as out:
             log_start = out.tell()  # the log accumulates over restarts; errors quote this run's part only
             # Any -d keeps slapd in the foreground, so it stays our child and stop() can wait for it. Level "none"
             # logs only what is always logged (start, stop, errors such as "bind failed: Address already in
             # use"); "-d 0" would log nothing at all, not even why slapd refused to start.
             process = self._process = subprocess.Popen(
-                [SLAPD, "-f", str(self.conf), "-h", f"{self.uri}/", "-d", "none"],
+                [SLAPD, "-f", str(self.conf), "-h", " ".join(self.listen_uris), "-d", "none"],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         _RUNNING.add(self)
@@ -382,13 +549,14 @@ access to *
             if process.poll() is not None:
                 self._process = None
                 _RUNNING.discard(self)
-                raise SlapdError(f"slapd exited with {process.returncode} on {self.uri}:\n{self.log(log_start)}")
+                raise SlapdError(f"slapd exited with {process.returncode} on {' '.join(self.listen_uris)}:\n"
+                                 f"{self.log(log_start)}")
             if self._pidfile_is(process.pid) and self._answers():
                 return
             if time.monotonic() > deadline:
                 self.stop()
-                raise SlapdError(
-                    f"slapd did not answer on {self.uri} within {START_TIMEOUT} s:\n{self.log(log_start)}")
+                raise SlapdError(f"slapd did not answer on {' '.join(self.listen_uris)} within {START_TIMEOUT} s "
+                                 f"(last try: {self._probe_error or 'no pidfile'}):\n{self.log(log_start)}")
             time.sleep(0.02)
 
     def _pidfile_is(self, pid: int) -> bool:
@@ -398,7 +566,22 @@ access to *
             return False
 
     def _answers(self) -> bool:
-        """An anonymous read of the RootDSE succeeds."""
+        """An anonymous read of the RootDSE succeeds; with `tls`, a TLS handshake on the LDAPS port verifies too."""
+        return self._answers_ldap() and (not self.tls or self._handshakes())
+
+    def _handshakes(self) -> bool:
+        # Python's ssl rather than libldap: libldap's TLS handshake has no timeout (a stalled server would hang
+        # start() forever), and this leaves libldap's TLS state alone. It checks the chain and the IP SAN as well.
+        context = ssl.create_default_context(cafile=str(self.ca_path))
+        try:
+            with (socket.create_connection((TLS_HOST, self.tls_port), timeout=1.0) as sock,
+                  context.wrap_socket(sock, server_hostname=TLS_HOST)):
+                return True
+        except OSError as exc:  # ssl.SSLError included
+            self._probe_error = f"TLS handshake on {self.ldaps_uri}: {exc}"
+            return False
+
+    def _answers_ldap(self) -> bool:
         conn = ldap.initialize(self.uri)
         try:
             conn.protocol_version = ldap.VERSION3
@@ -406,7 +589,8 @@ access to *
             conn.set_option(ldap.OPT_TIMEOUT, 1.0)
             conn.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"])
             return True
-        except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR):
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as exc:
+            self._probe_error = f"LDAP on {self.uri}: {exc}"
             return False
         finally:
             with contextlib.suppress(ldap.LDAPError):

@@ -56,6 +56,19 @@ def translate(exc: ldap.LDAPError) -> DirectoryError:
     return DirectoryError(describe(exc))
 
 
+def tls_failure(diagnostic: str) -> DirectoryError:
+    """The TLS handshake failed: the directory is reachable, and retrying will not help until someone fixes the
+    certificate or the CA configured for it."""
+    # libldap's own certificate checks (chain, host name) fail with -1, which GnuTLS words "(unknown error code)";
+    # other failures carry the TLS library's reason.
+    unknown = diagnostic.strip() in ("", "(unknown error code)")
+    reason = "its certificate could not be verified" if unknown else diagnostic.strip().rstrip(".")
+    return DirectoryError(
+        f"TLS with the directory failed ({reason}). Its certificate must be signed by the configured CA "
+        "certificate (or, with none configured, by a CA this server trusts) and name the host in the URI."
+    )
+
+
 @contextmanager
 def connect(connection: DirectoryConnection) -> Iterator[ldap.ldapobject.LDAPObject]:
     """A bound connection to the account's directory, closed on exit."""
@@ -72,13 +85,26 @@ def connect(connection: DirectoryConnection) -> Iterator[ldap.ldapobject.LDAPObj
             with os.fdopen(fd, "w") as fh:
                 fh.write(connection.ca_certificate)
             conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_path)
-        if connection.uri.lower().startswith("ldaps://") or connection.start_tls:
+        ldaps = connection.uri.lower().startswith("ldaps://")
+        if ldaps or connection.start_tls:
             # Certificates are always verified; a self-signed directory needs its CA configured.
             conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+            # Last: the handle's own TLS context is built from the options set so far (not libldap's global one).
             conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
-        if connection.start_tls and connection.uri.lower().startswith("ldap://"):
-            conn.start_tls_s()
-        conn.simple_bind_s(connection.bind_dn, connection.bind_password)
+        try:
+            if ldaps:
+                conn.simple_bind_s(connection.bind_dn, connection.bind_password)  # connects: the TLS handshake
+            elif connection.start_tls:
+                conn.start_tls_s()
+        except (ldap.CONNECT_ERROR, ldap.SERVER_DOWN) as exc:
+            # libldap reports a failed handshake as a connect error, like an unreachable server, but only a TLS
+            # failure leaves a diagnostic message on the handle.
+            diagnostic = conn.get_option(ldap.OPT_DIAGNOSTIC_MESSAGE)
+            if not diagnostic:
+                raise
+            raise tls_failure(diagnostic) from exc
+        if not ldaps:
+            conn.simple_bind_s(connection.bind_dn, connection.bind_password)
         yield conn
     except ldap.LDAPError as exc:
         raise translate(exc) from exc

@@ -1,5 +1,6 @@
 """Settings shared by every environment; the environment-specific modules import * from here."""
 
+import datetime
 from pathlib import Path
 
 from portal.settings.env import BASE_DIR, env, secret
@@ -26,7 +27,7 @@ USE_I18N = True
 USE_TZ = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.admin_config.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_celery_beat",
+    "axes",
     "portal",
     "accounts",
     "onboarding",
@@ -51,8 +53,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.TwoFactorEnforcementMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a lockout flagged during authentication into the sign-in page's lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -99,6 +105,41 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# Each backend handles the people of the accounts using its method and returns None for the
+# others; axes goes first so that a locked-out address never reaches a password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.CloudPasswordBackend",
+    "accounts.backends.DomainPasswordBackend",
+    "accounts.backends.AccountOIDCBackend",
+]
+
+# Password reset links: single use (Django's token changes with the password) and short-lived.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+
+# Brute force (django-axes): five failures lock the address and the client address for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.services.signin.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.views.signin.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+
+# Two-factor (django-otp). Vendor staff always need it; partners per their account's policy.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Partner Portal")
+OTP_BACKUP_CODES = 10
+
+# OpenID Connect (mozilla-django-oidc): settings per account come from AccountSettings; these
+# are the fixed parts of the flow.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_CREATE_USER = False
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:sso_callback"
+OIDC_VERIFY_SSL = env.bool("OIDC_VERIFY_SSL", default=True)
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -117,6 +158,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)  # absolute lifetime
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)  # signed out after this much inactivity
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

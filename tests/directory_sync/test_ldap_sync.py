@@ -58,7 +58,7 @@ def configure(slapd, *, preset=Preset.ACTIVE_DIRECTORY, partner=None, **fields):
     return directory_connection_configure(
         partner=partner or PartnerFactory(), preset=preset, uri=slapd.uri, start_tls=False,
         bind_dn=slapd.service_dn, bind_password=slapd.service_password, base_dn=slapd.people_dn,
-        user_filter=user_filter, page_size=25, **fields,
+        user_filter=user_filter, **{"page_size": 25, **fields},
     )
 
 
@@ -169,7 +169,8 @@ def test_a_person_disabled_in_the_directory_is_disabled_after_the_run(ad):
 
 def test_server_stopped_midway_fails_the_run_and_removes_nothing(ad):
     slapd, _ = ad
-    connection = configure(slapd)
+    # Small pages: the reader thread reads two pages ahead, so the server must stop well before the end.
+    connection = configure(slapd, page_size=3)
     directory_sync_run(connection=connection, full=True)
     before = dict(DirectoryUser.objects.values_list("external_id", "status"))
 

@@ -11,6 +11,7 @@ from directory_sync.models import DirectoryConnection, DirectoryUser, SourceKind
 from directory_sync.services.connections import directory_connection_configure
 from directory_sync.tasks import _due, dispatch_due, run_sync
 from tests.accounts.factories import AdminFactory
+from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryConnectionFactory, SyncRunFactory
 from tests.ldap_data import write_ad_people, write_base
 from tests.ldap_server import Slapd
@@ -91,7 +92,7 @@ def test_a_sync_queued_through_redis_runs_in_a_real_worker(slapd, celery_worker_
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(AdminFactory())
+    login_with_second_factor(client, AdminFactory())
     return client
 
 

@@ -15,6 +15,7 @@ from onboarding.models import AccountDomain, AccountSettings, AuthMethod, Partne
 from portal.audit import audit_record
 from portal.models import AuditEvent
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, UserFactory
+from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryConnectionFactory, SyncRunFactory
 from tests.onboarding.factories import (
     AgreementFactory,
@@ -49,7 +50,7 @@ def admin_user():
 
 @pytest.fixture
 def admin_client(client, admin_user):
-    client.force_login(admin_user)
+    login_with_second_factor(client, admin_user)
     return client
 
 

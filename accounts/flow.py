@@ -1,0 +1,83 @@
+"""The sign-in flow after the first factor, shared by passwords and single sign-on.
+
+A person with an authenticator is not signed in until they gave a code: the first factor's
+result waits in the session (`PENDING`) for a few minutes. Signing in rotates the session key,
+records when the session started (for the absolute timeout) and sends people who must enrol
+in two-factor to enrolment.
+"""
+
+import time
+
+import django_otp
+from django.conf import settings
+from django.contrib import auth, messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts.models import User
+from accounts.services import two_factor
+from accounts.services.audit import audit_signin_success
+
+PENDING = "signin_pending"
+NEXT = "signin_next"
+ENROL_REQUIRED = "two_factor_enrol_required"
+SIGNED_IN_AT = "signed_in_at"
+LAST_ACTIVITY = "last_activity"
+PENDING_SECONDS = 5 * 60  # time to type the code from the app
+
+
+def remember_next(request: HttpRequest) -> None:
+    """Keep a safe ?next= for after sign-in (never an address on another site)."""
+    target = request.GET.get("next") or request.POST.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        request.session[NEXT] = target
+
+
+def first_factor_passed(request: HttpRequest, user: User, *, backend: str, method: str) -> HttpResponse:
+    """The password or provider said yes: ask for the second factor when the person has one."""
+    if two_factor.has_device(user):
+        request.session[PENDING] = {"user": user.pk, "backend": backend, "method": method, "at": time.time()}
+        return redirect("accounts:login_verify")
+    return complete_sign_in(request, user, backend=backend, method=method)
+
+
+def pending_user(request: HttpRequest) -> tuple[User, dict] | None:
+    """The person waiting to give their second factor, while the wait has not run out."""
+    pending = request.session.get(PENDING)
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        request.session.pop(PENDING, None)
+        return None
+    user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    return (user, pending) if user else None
+
+
+def complete_sign_in(
+    request: HttpRequest, user: User, *, backend: str, method: str, device=None
+) -> HttpResponse:
+    """Sign the person in (new session key), note the second factor, and say where to go next."""
+    next_url = request.session.pop(NEXT, None)
+    request.session.pop(PENDING, None)
+    auth.login(request, user, backend=backend)
+    if device is not None:
+        django_otp.login(request, device)
+    now = time.time()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_ACTIVITY] = now
+    audit_signin_success(request=request, user=user, method=method,
+                         second_factor=type(device).__name__ if device else "")
+    if device is None:
+        need = two_factor.requirement(user)
+        if need == two_factor.REQUIRED:
+            request.session[ENROL_REQUIRED] = True
+            messages.info(request, "Your account needs two-factor authentication: set up your authenticator app.")
+            return redirect("accounts:two_factor_setup")
+        if need == two_factor.GRACE:
+            two_factor.grace_start(user)
+            deadline = two_factor.grace_deadline(user)
+            messages.info(
+                request,
+                f"Your account will require two-factor authentication from {deadline:%Y-%m-%d}. Set it up now?",
+            )
+            return redirect("accounts:two_factor_setup")
+    return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))

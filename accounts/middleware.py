@@ -1,0 +1,56 @@
+"""Session rules: idle and absolute timeouts, and two-factor enrolment for those who must enrol."""
+
+import time
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from accounts.flow import ENROL_REQUIRED, LAST_ACTIVITY, SIGNED_IN_AT
+
+ACTIVITY_WRITE_INTERVAL = 60  # seconds: do not write the session on every request
+
+
+class SessionTimeoutMiddleware:
+    """Sign people out after SESSION_IDLE_TIMEOUT without a request, or SESSION_COOKIE_AGE after signing in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = time.time()
+            started = request.session.get(SIGNED_IN_AT, now)
+            last = request.session.get(LAST_ACTIVITY, now)
+            reason = None
+            if now - started > settings.SESSION_COOKIE_AGE:
+                reason = "Your session ended: please sign in again."
+            elif now - last > settings.SESSION_IDLE_TIMEOUT:
+                reason = "You were signed out after a period of inactivity."
+            if reason:
+                auth.logout(request)
+                messages.info(request, reason)
+                return redirect(f"{reverse('accounts:login')}?{urlencode({'next': request.get_full_path()})}")
+            if now - last > ACTIVITY_WRITE_INTERVAL:
+                request.session[LAST_ACTIVITY] = now
+        return self.get_response(request)
+
+
+class TwoFactorEnforcementMiddleware:
+    """People who must enrol in two-factor can reach only the enrolment pages until they do."""
+
+    ALLOWED_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/static/", "/healthz", "/favicon.ico")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            request.user.is_authenticated
+            and request.session.get(ENROL_REQUIRED)
+            and not request.path.startswith(self.ALLOWED_PREFIXES)
+        ):
+            return redirect("accounts:two_factor_setup")
+        return self.get_response(request)

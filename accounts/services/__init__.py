@@ -1,0 +1,1 @@
+"""Services of the accounts app: sign-in rules, two-factor, passwords."""

@@ -1,0 +1,159 @@
+"""Single sign-on with OpenID Connect, configured per account (mozilla-django-oidc underneath).
+
+mozilla-django-oidc knows one provider from global settings; here the provider is the one of
+the account chosen at the email step (kept in the session), and its endpoints come from the
+issuer's discovery document. State, nonce and PKCE (S256) are mozilla-django-oidc's.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.shortcuts import redirect
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+
+from accounts import errors
+from accounts.flow import first_factor_passed
+from accounts.services.audit import audit_signin_failure
+from onboarding.models import AccountSettings, AuthMethod
+
+logger = logging.getLogger(__name__)
+
+SESSION_PARTNER = "sso_partner_id"
+SESSION_EMAIL = "sso_login_hint"
+DISCOVERY_CACHE_SECONDS = 60 * 60
+
+
+@dataclass(frozen=True)
+class Provider:
+    partner_id: int
+    issuer: str
+    client_id: str
+    client_secret: str
+    scopes: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+    signing_algorithm: str
+
+
+def discover(issuer: str) -> dict:
+    """The issuer's discovery document (cached): it must name itself as the configured issuer."""
+    issuer = issuer.rstrip("/")
+    key = f"oidc-discovery:{issuer}"
+    document = cache.get(key)
+    if document is None:
+        try:
+            response = requests.get(
+                f"{issuer}/.well-known/openid-configuration", timeout=settings.OIDC_TIMEOUT,
+                verify=settings.OIDC_VERIFY_SSL,
+            )
+            response.raise_for_status()
+            document = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise errors.SsoError(f"discovery of {issuer} failed: {exc}") from exc
+        if document.get("issuer", "").rstrip("/") != issuer:
+            raise errors.SsoError(f"{issuer} names itself {document.get('issuer')!r}")
+        missing = [k for k in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
+                   if not document.get(k)]
+        if missing:
+            raise errors.SsoError(f"{issuer} does not announce {', '.join(missing)}")
+        cache.set(key, document, DISCOVERY_CACHE_SECONDS)
+    return document
+
+
+def provider_of(account: AccountSettings) -> Provider:
+    """The OpenID Connect provider of an account, from its settings and the issuer's discovery."""
+    if account.auth_method != AuthMethod.SSO or not account.sso_issuer or not account.sso_client_id:
+        raise errors.SsoError("single sign-on is not configured for this account")
+    document = discover(account.sso_issuer)
+    algorithms = document.get("id_token_signing_alg_values_supported") or ["RS256"]
+    # Asymmetric signatures only: HS256 would make the client secret the verification key.
+    algorithm = next((a for a in ("RS256", "ES256", "PS256") if a in algorithms), None)
+    if algorithm is None:
+        raise errors.SsoError(f"{account.sso_issuer} signs ID tokens only with {', '.join(algorithms)}")
+    return Provider(
+        partner_id=account.partner_id,
+        issuer=account.sso_issuer.rstrip("/"),
+        client_id=account.sso_client_id,
+        client_secret=account.sso_client_secret,
+        scopes=account.sso_scopes or "openid email profile",
+        authorization_endpoint=document["authorization_endpoint"],
+        token_endpoint=document["token_endpoint"],
+        userinfo_endpoint=document["userinfo_endpoint"],
+        jwks_uri=document["jwks_uri"],
+        signing_algorithm=algorithm,
+    )
+
+
+def provider_for_request(request) -> Provider | None:
+    """The provider of the account this browser started single sign-on with, if any."""
+    partner_id = request.session.get(SESSION_PARTNER)
+    account = AccountSettings.objects.filter(partner_id=partner_id, partner__is_active=True).first()
+    if account is None:
+        return None
+    try:
+        return provider_of(account)
+    except errors.SsoError:
+        logger.exception("single sign-on of partner %s unavailable", partner_id)
+        return None
+
+
+class SSOStartView(OIDCAuthenticationRequestView):
+    """Send the browser to the account's provider (authorization code flow, state, nonce, PKCE)."""
+
+    def __init__(self, *args, **kwargs):
+        # The provider is chosen per request (below), not from global settings.
+        super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)
+
+    def get(self, request):
+        account = AccountSettings.objects.filter(
+            partner_id=request.session.get(SESSION_PARTNER), partner__is_active=True
+        ).first()
+        try:
+            self.provider = provider_of(account) if account else None
+        except errors.SsoError:
+            logger.exception("single sign-on start failed")
+            self.provider = None
+        if self.provider is None:
+            messages.error(request, errors.SSO_UNAVAILABLE)
+            return redirect("accounts:login")
+        self.OIDC_OP_AUTH_ENDPOINT = self.provider.authorization_endpoint
+        self.OIDC_RP_CLIENT_ID = self.provider.client_id
+        return super().get(request)
+
+    def get_settings(self, attr, *args):
+        if attr == "OIDC_RP_SCOPES":
+            return self.provider.scopes
+        return super().get_settings(attr, *args)
+
+    def get_extra_params(self, request):
+        hint = request.session.get(SESSION_EMAIL)
+        return {"login_hint": hint} if hint else {}
+
+
+class SSOCallbackView(OIDCAuthenticationCallbackView):
+    """Back from the provider: the backend checks the claims; sign-in then goes on as for passwords."""
+
+    def get(self, request):
+        try:
+            return super().get(request)
+        except (requests.RequestException, errors.SsoError):
+            logger.exception("single sign-on callback failed")
+            request.sso_failure = "your provider could not be reached."
+            return self.login_failure()
+
+    def login_failure(self):
+        reason = getattr(self.request, "sso_failure", "the provider did not confirm who you are.")
+        audit_signin_failure(request=self.request, email=self.request.session.get(SESSION_EMAIL, ""),
+                             method=AuthMethod.SSO, reason=reason)
+        messages.error(self.request, errors.SSO_FAILED.format(reason=reason))
+        return redirect("accounts:login")
+
+    def login_success(self):
+        return first_factor_passed(self.request, self.user, backend="accounts.backends.AccountOIDCBackend",
+                                   method=AuthMethod.SSO)

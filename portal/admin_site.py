@@ -1,0 +1,18 @@
+"""The Django admin, behind two-factor: only vendor staff who signed in with a second factor enter."""
+
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django_otp.admin import OTPAdminSite
+
+
+class PortalAdminSite(OTPAdminSite):
+    site_header = "Partner Portal administration"
+    site_title = "Partner Portal admin"
+    index_title = "Partners, people and onboarding"
+
+    def login(self, request, extra_context=None):
+        """Sign-in happens on the portal's own pages (identifier first, then the second factor)."""
+        target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+        return redirect(f"{reverse('accounts:login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
