@@ -87,11 +87,12 @@ def _stop(process: subprocess.Popen, timeout: float = 15) -> None:
 
 
 @pytest.fixture
-def celery_worker_process(redis_url, tmp_path):
+def celery_worker_process(redis_url, tmp_path, mail_server_session, live_server):
     """A real `celery worker` process consuming from Redis, on the test database.
 
     Tests that use it need `django_db(transaction=True)`: the worker is another process and
-    only sees committed rows. Task results come back through Redis.
+    only sees committed rows. Task results come back through Redis; the worker's mail goes to
+    `mail_server_session` (a real SMTP server), and its links point at `live_server`.
     """
     from portal.celery import app
 
@@ -104,6 +105,8 @@ def celery_worker_process(redis_url, tmp_path):
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        "EMAIL_URL": mail_server_session.email_url,
+        "PORTAL_URL": live_server.url,
     }
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
@@ -196,3 +199,40 @@ def totp_code(secret: str | bytes, *, at: float | None = None) -> str:
     if at is not None:
         generator.time = at
     return f"{generator.token():06d}"
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """A real OpenID Connect provider (django-oauth-toolkit) on loopback, for the whole session.
+
+    It holds `SSO_USERS` of tests/oidc.py: alice (verified), unverified (email_verified false), alias
+    (alias.alice@…, an alias address of alice's) and bob (Bob.Mixed@Partner-SSO.example, mixed case).
+    Tests that need another user add one with `oidc_provider.add_user(...)` under a new username.
+    """
+    from tests.oidc import SSO_USERS, OidcProvider
+
+    # DOT ignores the port of 127.0.0.1 redirect URIs (RFC 8252), so any live_server port matches.
+    provider = OidcProvider(redirect_uris=("http://127.0.0.1/accounts/sso/callback/",))
+    provider.start(tmp_path_factory.mktemp("oidc-idp"), SSO_USERS)
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def mail_server():
+    """A real SMTP server (aiosmtpd) per test; `mail_server.use(settings)` sends Django's mail to it."""
+    from tests.mail import MailServer
+
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mail_server_session():
+    """One SMTP server for the session, e.g. for a Celery worker started once; `clear()` it before use."""
+    from tests.mail import MailServer
+
+    with MailServer() as server:
+        yield server

@@ -21,7 +21,12 @@ CELERY_TASK_IGNORE_RESULT = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In-process tests capture mail (pytest-django's locmem); a Celery worker started by a test
+# gets EMAIL_URL pointing at the suite's real SMTP server.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default="/tmp/partner-portal-test-media")  # noqa: S108
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
