@@ -6,6 +6,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts.models import User
+from accounts.services.signin import signin_unlock
+from accounts.services.two_factor import two_factor_reset
 from portal.admin_utils import AuditedAdmin
 
 
@@ -40,6 +42,20 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined", "two_factor_required_since")}),
     )
+    actions = ("unlock_sign_in", "reset_two_factor")
+
+    @admin.action(description="Unlock sign-in (clear failed attempts)", permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        for user in queryset:
+            signin_unlock(user=user, actor=request.user, request=request)
+        self.message_user(request, f"Sign-in unlocked for {queryset.count()} person(s).")
+
+    @admin.action(description="Reset two-factor (they enrol again at next sign-in)", permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor_reset(user=user, actor=request.user, request=request)
+        self.message_user(request, f"Two-factor reset for {queryset.count()} person(s).")
+
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("display_email", "full_name", "role", "partner",
                                                   "usable_password", "password1", "password2")}),

@@ -146,7 +146,7 @@ class DomainPasswordBackend(_ActiveUserMixin, LDAPBackend):
 def _escaped_id(attribute: str, external_id: str) -> str:
     """The stable id as it appears in a filter: objectGUID is raw bytes, escaped byte by byte."""
     if attribute.lower() == "objectguid":
-        return escape_filter_chars(uuid.UUID(external_id).bytes_le, escape_mode=1)
+        return "".join(f"\\{byte:02x}" for byte in uuid.UUID(external_id).bytes_le)
     return escape_filter_chars(external_id)
 
 

@@ -102,3 +102,15 @@ def axes_username(request, credentials) -> str:
         return normalize_email(raw)
     except InvalidEmail:
         return raw.strip().lower()
+
+
+def signin_unlock(*, user: User, actor, request=None) -> int:
+    """Lift a lockout of a person's address (django-axes); an account manager's or admin's act."""
+    from axes.utils import reset  # axes' models load with the app registry; import on use
+
+    from portal.audit import audit_record
+
+    removed = reset(username=user.email)
+    audit_record(actor=actor, action="signin.unlocked", target=user, partner=user.partner, request=request,
+                 data={"attempts_cleared": removed})
+    return removed

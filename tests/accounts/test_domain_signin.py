@@ -1,0 +1,142 @@
+"""Domain passwords: an LDAP bind against the partner's own directory (a real slapd)."""
+
+import pytest
+
+from accounts import errors
+from accounts.models import Role, User
+from directory_sync.models import DirectoryUser
+from directory_sync.services.connections import directory_connection_configure
+from directory_sync.services.runs import directory_sync_run
+from onboarding.models import AccountDomain, AuthMethod
+from portal.models import AuditEvent
+from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people, write_base
+from tests.ldap_server import Slapd
+from tests.onboarding.factories import PartnerFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def slapd(tmp_path):
+    server = Slapd(tmp_path / "slapd")
+    seed = tmp_path / "seed.ldif"
+    with open(seed, "w", encoding="utf-8") as fh:
+        write_base(fh)
+        write_ad_people(fh, n=20)
+    server.start(seed)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def account(slapd):
+    """A partner whose people sign in with their domain password, its directory synced."""
+    partner = PartnerFactory(slug="domain-co")
+    settings = partner.account_settings
+    settings.auth_method = AuthMethod.DOMAIN_PASSWORD
+    settings.save()
+    AccountDomain.objects.create(partner=partner, domain="example.test")
+    connection = directory_connection_configure(
+        partner=partner, preset="active-directory", uri=slapd.uri, start_tls=False, bind_dn=slapd.service_dn,
+        bind_password=slapd.service_password, base_dn=slapd.people_dn, user_filter="(objectClass=adLiteObject)",
+    )
+    directory_sync_run(connection=connection, full=True)
+    return partner
+
+
+def person(i: int) -> dict:
+    """Primary address, an alias and whether the directory disables person i."""
+    _, attrs = ad_person_attrs(i)
+    proxies = attrs["proxyAddresses"]
+    return {
+        "primary": next(v for v in proxies if v.startswith("SMTP:"))[5:],
+        "alias": next(v for v in proxies if v.startswith("smtp:"))[5:],
+        "disabled": attrs["userAccountControl"] == ["514"],
+    }
+
+
+def portal_user_for(partner, i: int) -> User:
+    primary = person(i)["primary"]
+    user = User.objects.create_user(primary, None, role=Role.PARTNER_STAFF, partner=partner)
+    user.directory_user = DirectoryUser.objects.get(partner=partner, addresses__address=user.email)
+    user.save()
+    return user
+
+
+def enabled_index() -> int:
+    return next(i for i in range(1, 21) if not person(i)["disabled"])
+
+
+def sign_in(client, email, password):
+    client.post("/accounts/login/", {"email": email})
+    return client.post("/accounts/login/password/", {"password": password})
+
+
+def test_the_domain_password_signs_in_through_the_directory(client, account):
+    user = portal_user_for(account, enabled_index())
+    response = sign_in(client, person(enabled_index())["primary"], DEFAULT_PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert client.session["_auth_user_backend"] == "accounts.backends.DomainPasswordBackend"
+    event = AuditEvent.objects.get(action="signin.succeeded")
+    assert event.data["method"] == AuthMethod.DOMAIN_PASSWORD
+
+
+def test_the_password_page_asks_for_the_domain_password(client, account):
+    client.post("/accounts/login/", {"email": person(enabled_index())["primary"]})
+    page = client.get("/accounts/login/password/").content.decode()
+    assert "Your domain password" in page
+    assert "Forgot your password?" not in page  # domain passwords are reset by the partner's IT
+
+
+def test_a_wrong_domain_password_is_refused_like_any_other_failure(client, account):
+    portal_user_for(account, enabled_index())
+    response = sign_in(client, person(enabled_index())["primary"], "not-the-password")
+    assert response.status_code == 200
+    assert errors.SIGN_IN_FAILED in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_person_disabled_in_the_directory_cannot_sign_in(client, account):
+    disabled = next(i for i in range(1, 21) if person(i)["disabled"])
+    portal_user_for(account, disabled)
+    response = sign_in(client, person(disabled)["primary"], DEFAULT_PASSWORD)
+    assert errors.SIGN_IN_FAILED in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_alias_cannot_sign_in_even_with_the_right_password(client, account):
+    index = enabled_index()
+    portal_user_for(account, index)
+    response = sign_in(client, person(index)["alias"], DEFAULT_PASSWORD)
+    assert errors.SIGN_IN_FAILED in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_unreachable_directory_says_so_and_falls_back_to_nothing(client, account, slapd):
+    user = portal_user_for(account, enabled_index())
+    user.set_password(DEFAULT_PASSWORD)  # even a cloud password that would match is not tried
+    user.save()
+    slapd.stop()
+    response = sign_in(client, user.email, DEFAULT_PASSWORD)
+    assert response.status_code == 503
+    assert errors.DIRECTORY_UNREACHABLE in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    user.refresh_from_db()
+    assert user.is_active  # an outage never deactivates anyone
+
+
+def test_an_unknown_address_on_a_down_directory_reads_the_same_as_a_known_one(client, account, slapd):
+    portal_user_for(account, enabled_index())
+    slapd.stop()
+    response = sign_in(client, "nobody.here@example.test", DEFAULT_PASSWORD)
+    assert response.status_code == 503
+    assert errors.DIRECTORY_UNREACHABLE in response.content.decode()
+
+
+def test_filter_characters_in_the_address_reach_no_ldap_filter(client, account):
+    portal_user_for(account, enabled_index())
+    for address in ("*@example.test", "a)(uid=*@example.test", "x\\2a@example.test"):
+        response = sign_in(client, address, DEFAULT_PASSWORD)
+        assert "_auth_user_id" not in client.session, address
+        assert response.status_code in (200, 302)
