@@ -257,4 +257,5 @@ AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", def
 # Periodic work; django-celery-beat copies this into its tables, where the admin can change it.
 CELERY_BEAT_SCHEDULE = {
     "directory-sync-dispatch": {"task": "directory_sync.dispatch_due", "schedule": 60.0},
+    "onboarding-expire": {"task": "onboarding.expire", "schedule": 15 * 60.0},
 }

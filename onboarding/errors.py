@@ -1,0 +1,34 @@
+"""Onboarding's domain errors, with the messages people see (tests reuse them)."""
+
+NO_AGREEMENT = (
+    "{partner} has no signed, current partner agreement, so portal access cannot be requested, approved "
+    "or sent yet. The account manager records the signed agreement."
+)
+WRONG_STATE = "This item is {state}; it cannot be {action}."
+REASON_REQUIRED = "Say why the request is rejected: the requester sees the reason."
+EMPTY_LIST = "Add at least one person (name and email address)."
+INVITE_NOT_OPEN = "This invite is {state}: it cannot be {action}."
+INVITE_LINK_INVALID = "This invitation link is not valid. It may have been replaced by a newer one, or revoked."
+INVITE_EXPIRED = "This invitation has expired."
+INVITE_PERSON_GONE = (
+    "This invitation can no longer be accepted: {email} is no longer an active primary address on "
+    "{partner}'s account. Please contact your account manager."
+)
+ALREADY_OPEN_INVITE = "{email} already has an open invitation from {partner}."
+
+
+class OnboardingError(Exception):
+    """A refused onboarding step; str() is the message for people."""
+
+
+class AgreementMissing(OnboardingError):
+    def __init__(self, partner):
+        super().__init__(NO_AGREEMENT.format(partner=partner))
+
+
+class ListInvalid(OnboardingError):
+    """A submitted list (form or CSV) with bad rows: nothing of it was written."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = problems
+        super().__init__("The list was not submitted:\n" + "\n".join(f"row {row}: {why}" for row, why in problems))

@@ -1,0 +1,82 @@
+"""Accepting an invite or welcome link: the person proves who they are by their account's method.
+
+Opening a link (GET) never consumes it — mail gateways' link scanners open links before people
+do — the person confirms on the page (POST). An MSP's invite is accepted only while its address
+is still the primary address of an enabled person on the partner's account.
+"""
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services.signin import account_settings_of
+from directory_sync.selectors import recipient_lookup
+from onboarding.errors import INVITE_EXPIRED, INVITE_LINK_INVALID, INVITE_PERSON_GONE, OnboardingError
+from onboarding.models import AuthMethod, Invite, InviteKind, InviteState, ItemState, RequestItem
+from portal.audit import audit_record
+
+ALREADY_ACCEPTED = "This invitation was already accepted: sign in with your address."
+PASSWORD_REFUSED = "That is not your domain password. Use the one you sign in to your company's computers with."  # noqa: S105
+
+
+class InviteExpired(OnboardingError):
+    def __init__(self):
+        super().__init__(INVITE_EXPIRED)
+
+
+def invite_method(invite: Invite) -> str:
+    """How the invited person proves who they are: their account's sign-in method."""
+    return account_settings_of(invite.partner).auth_method
+
+
+def invite_check(invite: Invite | None) -> None:
+    """Raise the reason an invite cannot be accepted now (the page shows it), or return."""
+    if invite is None or invite.state in (InviteState.REVOKED, InviteState.PENDING, InviteState.FAILED):
+        raise OnboardingError(INVITE_LINK_INVALID)
+    if invite.state == InviteState.ACCEPTED:
+        raise OnboardingError(ALREADY_ACCEPTED)
+    if invite.state == InviteState.EXPIRED or invite.is_expired():
+        raise InviteExpired()
+    if invite.kind == InviteKind.INVITE and not recipient_lookup(
+        partner_id=invite.partner_id, address=invite.email
+    ).is_primary:
+        raise OnboardingError(INVITE_PERSON_GONE.format(email=invite.display_email, partner=invite.partner))
+
+
+def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user: User | None = None) -> User:
+    """Accept: set the cloud password, or check the domain password, or take the SSO result; then
+    activate the person. Raises OnboardingError (or ValidationError for a weak password)."""
+    with transaction.atomic():
+        invite = Invite.objects.select_for_update().select_related("partner", "user").get(pk=invite.pk)
+        invite_check(invite)
+        user = invite.user
+        method = invite_method(invite)
+        if invite.kind == InviteKind.INVITE:
+            answer = recipient_lookup(partner_id=invite.partner_id, address=invite.email)
+            user.directory_user = answer.person
+        if (method == AuthMethod.SSO and account_settings_of(invite.partner).sso_enforced) or sso_user is not None:
+            if sso_user is None or sso_user.pk != user.pk:
+                raise OnboardingError("Accept this invitation through your single sign-on.")
+        elif method == AuthMethod.DOMAIN_PASSWORD:
+            user.is_active = True
+            user.save()
+            # The bind against the partner's directory is the proof; a refusal rolls the activation back.
+            if authenticate(request, username=user.email, password=password) is None:
+                raise OnboardingError(PASSWORD_REFUSED)
+        else:
+            validate_password(password, user)
+            user.set_password(password)
+        user.is_active = True
+        user.save()
+        now = timezone.now()
+        invite.state = InviteState.ACCEPTED
+        invite.accepted_at = now
+        invite.token_hash = None
+        invite.save(update_fields=["state", "accepted_at", "token_hash"])
+        if invite.item_id:
+            RequestItem.objects.filter(pk=invite.item_id).update(state=ItemState.ACCEPTED, user=user)
+        audit_record(actor=user, action=f"{invite.kind}.accepted", target=invite, partner=invite.partner,
+                     request=request, data={"method": method})
+    return user

@@ -1,0 +1,67 @@
+"""Checking entered people against the partner's directory, as soon as they are typed (R2, R7)."""
+
+from dataclasses import dataclass
+
+from accounts.models import User
+from directory_sync.selectors import LookupKind, recipient_lookup
+from onboarding.models import CheckResult, Partner
+from portal.emails import InvalidEmail, normalize_email
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """The label of one entered address, and the primary address to use instead where there is one."""
+
+    result: str  # a CheckResult value, or "invalid"
+    message: str
+    suggestion: str = ""
+
+    @property
+    def is_ok(self) -> bool:
+        return self.result == CheckResult.PRIMARY
+
+
+_LOOKUP_RESULTS = {
+    LookupKind.PRIMARY: CheckResult.PRIMARY,
+    LookupKind.ALIAS: CheckResult.ALIAS,
+    LookupKind.FORWARDING: CheckResult.FORWARDING,
+    LookupKind.DISABLED: CheckResult.DISABLED,
+    LookupKind.CONFLICT: CheckResult.CONFLICT,
+    LookupKind.NOT_FOUND: CheckResult.NOT_FOUND,
+}
+
+
+def row_check(*, partner: Partner, email: str, earlier: list[str] | tuple[str, ...] = ()) -> RowCheck:
+    """Label one address: primary ✓, alias of P, forwarding for P, disabled, not found yet, already has
+    access, or duplicate in this list. `earlier` holds the addresses of the rows above it."""
+    try:
+        address = normalize_email(email)
+    except InvalidEmail:
+        return RowCheck("invalid", "not an email address")
+    if address in {_safe_normalise(e) for e in earlier}:
+        return RowCheck(CheckResult.DUPLICATE, "already in this list")
+    existing = User.objects.filter(email=address, is_active=True).first()
+    if existing is not None:
+        return RowCheck(CheckResult.HAS_ACCESS, "already has portal access")
+    answer = recipient_lookup(partner_id=partner.pk, address=address)
+    result = _LOOKUP_RESULTS.get(answer.kind, CheckResult.NOT_FOUND)
+    who = answer.person.display_name if answer.person else ""
+    if result == CheckResult.PRIMARY:
+        return RowCheck(result, f"primary address of {who}")
+    if result in (CheckResult.ALIAS, CheckResult.FORWARDING):
+        kind = "alias of" if result == CheckResult.ALIAS else "forwarding for"
+        return RowCheck(result, f"{kind} {who}: use {answer.primary_address}", answer.primary_address)
+    if result == CheckResult.DISABLED:
+        return RowCheck(result, f"{who} is disabled in the directory")
+    if result == CheckResult.CONFLICT:
+        return RowCheck(result, "claimed by several people in the directory")
+    if partner.is_msp:
+        return RowCheck(result, "not found in the directory yet: the invite waits until the person appears")
+    return RowCheck(result, "not in a directory (reseller accounts are set up directly)")
+
+
+def _safe_normalise(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except InvalidEmail:
+        return email
