@@ -1,12 +1,16 @@
 """Read-side queries shared by views, admin and commands."""
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+import statistics
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Role, User
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
 from onboarding.models import OPEN_INVITE_STATES, Agreement, Invite, ItemState, Partner, RequestItem
+from portal.models import AuditEvent
 
 
 def partners_visible_to(*, user) -> QuerySet[Partner]:
@@ -57,3 +61,94 @@ def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
 def agreement_is_current(*, signed_at, valid_until) -> bool:
     """Whether an annotated agreement (see partner_overview) gates R1 open."""
     return signed_at is not None and (valid_until is None or valid_until >= timezone.localdate())
+
+
+# -- onboarding views -------------------------------------------------------------------------
+
+FUNNEL_STAGES = (
+    ("submitted", "Submitted"),
+    ("approved", "Approved"),
+    ("awaiting", "Awaiting validation"),
+    ("invited", "Invited"),
+    ("accepted", "Accepted"),
+    ("expired", "Expired"),
+)
+
+
+def partner_for(*, user, slug: str) -> Partner:
+    """The partner of a URL, if this person may see it; 404 otherwise (never 403: no probing)."""
+    return get_object_or_404(partners_visible_to(user=user).select_related("account_manager"), slug=slug)
+
+
+def review_queue(*, user) -> QuerySet[RequestItem]:
+    """Items waiting for a decision, of the partners this account manager (or admin) manages."""
+    return (
+        RequestItem.objects.filter(state=ItemState.SUBMITTED, partner__in=partners_visible_to(user=user))
+        .select_related("partner", "request__submitted_by")
+        .order_by("request__submitted_at", "id")
+    )
+
+
+def funnel(*, partner: Partner) -> list[dict]:
+    """How far the partner's requested people got, stage by stage, with bar widths for the chart."""
+    reached_approval = ~Q(state__in=[ItemState.SUBMITTED, ItemState.REJECTED])
+    invited = Q(state__in=[ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.ACCEPTED])
+    counts = RequestItem.objects.filter(partner=partner).aggregate(
+        submitted=Count("pk"),
+        approved=Count("pk", filter=reached_approval),
+        awaiting=Count("pk", filter=Q(state=ItemState.AWAITING_VALIDATION)),
+        invited=Count("pk", filter=invited),
+        accepted=Count("pk", filter=Q(state=ItemState.ACCEPTED)),
+        expired=Count("pk", filter=Q(state=ItemState.EXPIRED)),
+    )
+    top = max(counts["submitted"], 1)
+    return [{"key": key, "label": label, "count": counts[key], "width": round(100 * counts[key] / top)}
+            for key, label in FUNNEL_STAGES]
+
+
+def time_to_access(*, partner: Partner):
+    """Median time from a person's request to their accepted invite, or None."""
+    spans = [
+        accepted - requested
+        for accepted, requested in Invite.objects.filter(
+            partner=partner, state="accepted", item__isnull=False
+        ).values_list("accepted_at", "item__created_at")
+    ]
+    return statistics.median(spans) if spans else None
+
+
+TIMELINE_STEPS = (
+    ("request.item_submitted", "Requested"),
+    ("request.item_approved", "Approved"),
+    ("request.item_rejected", "Rejected"),
+    ("request.item_awaiting_validation", "Waiting for the directory"),
+    ("request.item_invalid_address", "Alias or forwarding address: primary suggested"),
+    ("request.item_validated", "Found in the directory"),
+    ("request.item_account_created", "Account created"),
+    ("request.item_expired", "Expired"),
+    ("invite.sent", "Invited"),
+    ("invite.resent", "Invitation sent again"),
+    ("invite.revoked", "Invitation revoked"),
+    ("invite.expired", "Invitation expired"),
+    ("invite.accepted", "Accepted"),
+    ("welcome.sent", "Welcome mail sent"),
+    ("welcome.resent", "Welcome mail sent again"),
+    ("welcome.revoked", "Welcome link revoked"),
+    ("welcome.accepted", "Accepted"),
+    ("two_factor.enrolled", "Two-factor enrolled"),
+)
+
+
+def item_timeline(*, item: RequestItem) -> list[dict]:
+    """A requested person's way to access, from the audit trail of the item, its invites and its user."""
+    labels = dict(TIMELINE_STEPS)
+    invite_ids = [str(pk) for pk in item.invites.values_list("pk", flat=True)]
+    user_id = item.user_id or item.invites.values_list("user_id", flat=True).first()
+    query = Q(target_type="onboarding.requestitem", target_id=str(item.pk)) | Q(
+        target_type="onboarding.invite", target_id__in=invite_ids
+    )
+    if user_id:
+        query |= Q(target_type="accounts.user", target_id=str(user_id), action="two_factor.enrolled")
+    events = AuditEvent.objects.filter(query, action__in=labels).order_by("created_at", "id")
+    return [{"at": e.created_at, "label": labels[e.action], "actor": e.actor_label or "system",
+             "detail": e.data.get("reason") or e.data.get("primary") or ""} for e in events]

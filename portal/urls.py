@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
     path("accounts/", include("accounts.urls")),
+    path("", include("onboarding.urls")),
     path("admin/", admin.site.urls),
 ]
 

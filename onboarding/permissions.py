@@ -1,0 +1,15 @@
+"""Who may do what to a partner's onboarding (the pages check these after partner_for's 404 scoping)."""
+
+from accounts.models import Role
+
+
+def may_submit(user, partner) -> bool:
+    """Partner admins submit their own lists; account managers and admins enter lists on a partner's behalf."""
+    if user.role == Role.PARTNER_ADMIN:
+        return user.partner_id == partner.pk
+    return may_review(user, partner)
+
+
+def may_review(user, partner) -> bool:
+    """The partner's account manager, or an admin."""
+    return user.role == Role.ADMIN or (user.role == Role.ACCOUNT_MANAGER and partner.account_manager_id == user.pk)

@@ -1,0 +1,20 @@
+"""Onboarding pages: partners, lists, the review queue, invites and their acceptance."""
+
+from django.urls import path
+
+from onboarding.views import invites, partners, requests, review
+
+urlpatterns = [
+    path("partners/", partners.partner_list, name="partner_list"),
+    path("partners/<slug:slug>/", partners.partner_detail, name="partner_detail"),
+    path("partners/<slug:slug>/people/<int:item_id>/", partners.person_timeline, name="person_timeline"),
+    path("partners/<slug:slug>/requests/new/", requests.request_new, name="request_new"),
+    path("partners/<slug:slug>/requests/check/", requests.request_row_check, name="request_row_check"),
+    path("partners/<slug:slug>/requests/<int:request_id>/", requests.request_detail, name="request_detail"),
+    path("partners/<slug:slug>/invites/<int:invite_id>/resend/", invites.resend, name="invite_resend"),
+    path("partners/<slug:slug>/invites/<int:invite_id>/revoke/", invites.revoke, name="invite_revoke"),
+    path("review/", review.queue, name="review_queue"),
+    path("review/decide/", review.decide, name="review_decide"),
+    path("invite/<str:token>/", invites.accept, name="invite_accept"),
+    path("invite/<str:token>/renew/", invites.renew, name="invite_renew"),
+]

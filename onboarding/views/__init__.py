@@ -1,0 +1,1 @@
+"""Views of onboarding, one module per area."""

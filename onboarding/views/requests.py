@@ -1,0 +1,106 @@
+"""Submitting a list of people (form rows or CSV), checked live against the directory, and its page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from onboarding.errors import AgreementMissing, ListInvalid
+from onboarding.forms import CsvListForm, ListDetailsForm, PersonRowFormSet
+from onboarding.models import PortalUserRequest, RequestSource
+from onboarding.permissions import may_review, may_submit
+from onboarding.selectors import current_agreement, partner_for
+from onboarding.services.checks import row_check
+from onboarding.services.requests import request_submit, rows_from_csv
+
+
+def _source(user, partner, csv: bool) -> str:
+    if may_review(user, partner) and user.partner_id != partner.pk:
+        return RequestSource.ON_BEHALF
+    return RequestSource.CSV if csv else RequestSource.FORM
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """The list form: rows of name and email, or a CSV file. "Check" labels the rows without saving."""
+    partner = partner_for(user=request.user, slug=slug)
+    if not may_submit(request.user, partner):
+        raise Http404
+    agreement = current_agreement(partner=partner)
+    formset = PersonRowFormSet(request.POST or None, prefix="rows")
+    details = ListDetailsForm(request.POST or None)
+    csv_form = CsvListForm(prefix="csv")
+    checks = []
+    if request.method == "POST" and "csv-file" in request.FILES:
+        csv_form = CsvListForm(request.POST, request.FILES, prefix="csv")
+        if csv_form.is_valid():
+            try:
+                rows = rows_from_csv(csv_form.cleaned_data["file"].read())
+                portal_request = request_submit(
+                    partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, True),
+                    note=csv_form.cleaned_data["note"], received_from=csv_form.cleaned_data["received_from"],
+                    request=request,
+                )
+            except (ListInvalid, AgreementMissing) as exc:
+                csv_form.add_error("file", str(exc))
+            else:
+                messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
+                return redirect("request_detail", slug=partner.slug, request_id=portal_request.pk)
+    elif request.method == "POST" and formset.is_valid() and details.is_valid():
+        rows = [(f.cleaned_data.get("name", ""), f.cleaned_data.get("email", "")) for f in formset.forms]
+        if "check" in request.POST:
+            earlier: list[str] = []
+            for _name, email in rows:
+                checks.append(row_check(partner=partner, email=email, earlier=earlier) if email else None)
+                if email:
+                    earlier.append(email)
+        else:
+            try:
+                portal_request = request_submit(
+                    partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, False),
+                    note=details.cleaned_data["note"], received_from=details.cleaned_data["received_from"],
+                    request=request,
+                )
+            except (ListInvalid, AgreementMissing) as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
+                return redirect("request_detail", slug=partner.slug, request_id=portal_request.pk)
+    rows = list(zip(formset.forms, checks or [None] * len(formset.forms), strict=False))
+    return render(request, "onboarding/request_new.html", {
+        "partner": partner, "agreement": agreement, "formset": formset, "rows": rows, "details": details,
+        "csv_form": csv_form, "on_behalf": _source(request.user, partner, False) == RequestSource.ON_BEHALF,
+    })
+
+
+@login_required
+@require_GET
+def request_row_check(request: HttpRequest, slug: str) -> HttpResponse:
+    """htmx: the label of one row, given every row's address (for duplicates)."""
+    partner = partner_for(user=request.user, slug=slug)
+    if not may_submit(request.user, partner):
+        raise Http404
+    try:
+        row = int(request.GET.get("row", ""))
+    except ValueError as exc:
+        raise Http404 from exc
+    emails = [request.GET.get(f"rows-{i}-email", "").strip() for i in range(row + 1)]
+    email = emails[-1] if emails else ""
+    check = row_check(partner=partner, email=email, earlier=[e for e in emails[:-1] if e]) if email else None
+    return render(request, "onboarding/_row_check.html", {"check": check, "row": row})
+
+
+@login_required
+def request_detail(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
+    """A submitted list: every person, their state and every decision with its reason."""
+    partner = partner_for(user=request.user, slug=slug)
+    portal_request = get_object_or_404(
+        PortalUserRequest.objects.select_related("submitted_by"), pk=request_id, partner=partner
+    )
+    items = portal_request.items.select_related("decided_by").order_by("id")
+    return render(request, "onboarding/request_detail.html", {
+        "partner": partner, "portal_request": portal_request, "items": items,
+        "may_review": may_review(request.user, partner),
+    })
