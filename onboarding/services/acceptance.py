@@ -49,7 +49,7 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
     """Accept: set the cloud password, or check the domain password, or take the SSO result; then
     activate the person. Raises OnboardingError (or ValidationError for a weak password)."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update().select_related("partner", "user").get(pk=invite.pk)
+        invite = Invite.objects.select_for_update(of=("self",)).select_related("partner", "user").get(pk=invite.pk)
         invite_check(invite)
         user = invite.user
         method = invite_method(invite)

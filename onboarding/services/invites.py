@@ -77,7 +77,7 @@ def invite_send(*, invite_id: int) -> bool:
     rolls the transaction back (nothing marked sent, no token kept) and the task retries.
     """
     with transaction.atomic():
-        invite = Invite.objects.select_for_update().select_related("partner").filter(pk=invite_id).first()
+        invite = Invite.objects.select_for_update(of=("self",)).select_related("partner").filter(pk=invite_id).first()
         if invite is None or invite.state != InviteState.PENDING:
             return False
         token = secrets.token_urlsafe(32)
@@ -111,7 +111,7 @@ def _mail(invite: Invite, token: str) -> None:
 def invite_send_failed(*, invite_id: int, error: str) -> None:
     """After the last retry: the invite is marked failed (an account manager can resend it)."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update().filter(pk=invite_id, state=InviteState.PENDING).first()
+        invite = Invite.objects.select_for_update(of=("self",)).filter(pk=invite_id, state=InviteState.PENDING).first()
         if invite is None:
             return
         invite.state = InviteState.FAILED
@@ -124,7 +124,7 @@ def invite_send_failed(*, invite_id: int, error: str) -> None:
 def invite_resend(*, invite: Invite, actor, request=None) -> Invite:
     """A new link and a fresh expiry; the old link stops working at once."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update().get(pk=invite.pk)
+        invite = Invite.objects.select_for_update(of=("self",)).get(pk=invite.pk)
         if invite.state not in (InviteState.SENT, InviteState.FAILED, InviteState.EXPIRED, InviteState.PENDING):
             raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(), action="resent"))
         if invite.state == InviteState.EXPIRED and Invite.objects.filter(
@@ -146,7 +146,7 @@ def invite_resend(*, invite: Invite, actor, request=None) -> Invite:
 def invite_revoke(*, invite: Invite, actor, request=None) -> Invite:
     """Revoke an open invite: its link dies, its item ends revoked."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update().get(pk=invite.pk)
+        invite = Invite.objects.select_for_update(of=("self",)).get(pk=invite.pk)
         if invite.state not in (*OPEN_INVITE_STATES, InviteState.EXPIRED):
             raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(), action="revoked"))
         invite.state = InviteState.REVOKED
@@ -173,7 +173,7 @@ def invites_expire(*, now: datetime.datetime | None = None) -> int:
     expired = 0
     for invite in Invite.objects.filter(state__in=(InviteState.SENT, InviteState.FAILED), expires_at__lte=now):
         with transaction.atomic():
-            locked = Invite.objects.select_for_update().get(pk=invite.pk)
+            locked = Invite.objects.select_for_update(of=("self",)).get(pk=invite.pk)
             if locked.state not in (InviteState.SENT, InviteState.FAILED):
                 continue
             # The hash stays: an expired link is still recognised, to offer "ask for a new invite".
@@ -187,7 +187,9 @@ def invites_expire(*, now: datetime.datetime | None = None) -> int:
 def invite_renewal_request(*, invite: Invite, request=None) -> None:
     """From an expired link: ask the account manager for a new invite (once)."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update().select_related("partner__account_manager").get(pk=invite.pk)
+        invite = (
+            Invite.objects.select_for_update(of=("self",)).select_related("partner__account_manager").get(pk=invite.pk)
+        )
         if invite.renewal_requested_at is not None:
             return
         invite.renewal_requested_at = timezone.now()

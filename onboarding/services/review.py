@@ -23,7 +23,9 @@ from portal.mail import mail_send_on_commit
 
 
 def _locked(item: RequestItem) -> RequestItem:
-    return RequestItem.objects.select_for_update().select_related("partner", "request__submitted_by").get(pk=item.pk)
+    # of=self: lock the item only (the joined rows may be on the nullable side of an outer join).
+    locked = RequestItem.objects.select_for_update(of=("self",)).select_related("partner", "request__submitted_by")
+    return locked.get(pk=item.pk)
 
 
 def _transition(item: RequestItem, state: str, *, actor, request=None, data: dict | None = None, **fields) -> None:
@@ -100,7 +102,7 @@ def held_items_recheck(*, partner_id: int) -> int:
         partner_id=partner_id, state=ItemState.AWAITING_VALIDATION
     ).values_list("pk", flat=True):
         with transaction.atomic():
-            item = RequestItem.objects.select_for_update().select_related("partner").filter(
+            item = RequestItem.objects.select_for_update(of=("self",)).select_related("partner").filter(
                 pk=item_id, state=ItemState.AWAITING_VALIDATION
             ).first()
             if item is None:
@@ -118,7 +120,7 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
         state=ItemState.AWAITING_VALIDATION, awaiting_until__lte=now
     ).values_list("pk", flat=True):
         with transaction.atomic():
-            item = RequestItem.objects.select_for_update().select_related(
+            item = RequestItem.objects.select_for_update(of=("self",)).select_related(
                 "partner__account_manager", "request__submitted_by"
             ).filter(pk=item_id, state=ItemState.AWAITING_VALIDATION).first()
             if item is None:
