@@ -1,8 +1,9 @@
 """Admin for partners, their account settings, agreements, requests and invites."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from onboarding.errors import OnboardingError
 from onboarding.models import (
     AccountDomain,
     AccountSettings,
@@ -12,7 +13,22 @@ from onboarding.models import (
     PortalUserRequest,
     RequestItem,
 )
+from onboarding.services.invites import invite_resend, invite_revoke
+from onboarding.services.review import request_item_approve
 from portal.admin_utils import AuditedAdmin, WriteOnlySecretsForm
+
+
+def _each(modeladmin, request, queryset, service, done: str) -> None:
+    """Run a service per selected object; report successes and refusals (with their reasons)."""
+    count = 0
+    for obj in queryset:
+        try:
+            service(obj)
+            count += 1
+        except OnboardingError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
+    if count:
+        modeladmin.message_user(request, f"{count} {done}.", messages.SUCCESS)
 
 
 class AccountSettingsForm(WriteOnlySecretsForm):
@@ -106,6 +122,13 @@ class RequestItemAdmin(AuditedAdmin):
     readonly_fields = ("email", "created_at", "updated_at")
     raw_id_fields = ("request", "decided_by", "user")
     autocomplete_fields = ("partner",)
+    actions = ("approve",)
+
+    @admin.action(description="Approve (resellers: account and welcome mail; MSPs: recipient validation)",
+                  permissions=["change"])
+    def approve(self, request, queryset):
+        _each(self, request, queryset.select_related("partner"),
+              lambda item: request_item_approve(item=item, actor=request.user, request=request), "approved")
 
 
 @admin.register(Invite)
@@ -120,3 +143,14 @@ class InviteAdmin(AuditedAdmin):
                        "renewal_requested_at", "created_by", "created_at")
     raw_id_fields = ("item", "user")
     autocomplete_fields = ("partner",)
+    actions = ("resend", "revoke")
+
+    @admin.action(description="Resend (new link, fresh expiry; the old link stops working)", permissions=["change"])
+    def resend(self, request, queryset):
+        _each(self, request, queryset,
+              lambda invite: invite_resend(invite=invite, actor=request.user, request=request), "resent")
+
+    @admin.action(description="Revoke", permissions=["change"])
+    def revoke(self, request, queryset):
+        _each(self, request, queryset,
+              lambda invite: invite_revoke(invite=invite, actor=request.user, request=request), "revoked")
