@@ -1,6 +1,7 @@
 """Settings shared by every environment; the environment-specific modules import * from here."""
 
 import datetime
+import urllib.parse
 from pathlib import Path
 
 from portal.settings.env import BASE_DIR, env, secret
@@ -190,7 +191,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # EMAIL_URL: smtp://user:pass@host:25, smtp+tls://…:587, smtp+ssl://…:465,
 # filemail:///path/to/dir, consolemail://
 # Sets EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS/SSL, EMAIL_HOST_USER/PASSWORD or EMAIL_FILE_PATH.
-globals().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+_email_url = env.str("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}")
+globals().update(env.email_url_config(_email_url))
+if _email_url.startswith("filemail://"):
+    # django-environ drops the leading slash of an absolute path; the URL's path is what was meant.
+    EMAIL_FILE_PATH = urllib.parse.urlsplit(_email_url).path
 if secret("EMAIL_PASSWORD"):
     EMAIL_HOST_PASSWORD = secret("EMAIL_PASSWORD")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)

@@ -64,3 +64,25 @@ def test_production_cookies_are_secure_and_http_only():
     result = manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "False", "Argon2PasswordHasher"]
+
+
+def test_the_embedded_default_writes_mail_to_an_absolute_folder_under_var(tmp_path):
+    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND.rsplit('.', 2)[1], s.EMAIL_FILE_PATH)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, capture_output=True, text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "DATABASE_URL"))},
+             "DJANGO_SETTINGS_MODULE": "portal.settings.local", "PORTAL_VAR_DIR": str(tmp_path)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["filebased", str(tmp_path / "mail")]
+
+
+def test_duration_filter_reads_like_people_write():
+    import datetime
+
+    from portal.templatetags.portal_tags import duration
+
+    assert duration(datetime.timedelta(days=3, hours=4, minutes=5)) == "3 days 4 hours"
+    assert duration(datetime.timedelta(seconds=40)) == "40 seconds"
+    assert duration(datetime.timedelta(0)) == "0 seconds"
