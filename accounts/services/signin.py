@@ -97,7 +97,10 @@ def may_use_cloud_password(user: User) -> bool:
 
 def axes_username(request, credentials) -> str:
     """django-axes counts failures per normalised address, so `A@x` and `a@X` share one counter."""
-    raw = (credentials or {}).get("username") or request.POST.get("username", "")
+    # Django's failure signal names the address "username"; axes' own lockout check names it after
+    # USERNAME_FIELD ("email"). Both must reach the same counter.
+    credentials = credentials or {}
+    raw = credentials.get("username") or credentials.get("email") or ""
     try:
         return normalize_email(raw)
     except InvalidEmail:
