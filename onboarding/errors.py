@@ -15,6 +15,7 @@ INVITE_PERSON_GONE = (
     "{partner}'s account. Please contact your account manager."
 )
 ALREADY_OPEN_INVITE = "{email} already has an open invitation from {partner}."
+HAS_ACCESS = "{email} already has a portal account (possibly with another partner): no invitation is possible."
 
 
 class OnboardingError(Exception):

@@ -3,6 +3,7 @@
 import smtplib
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from onboarding.services.invites import invite_send, invite_send_failed, invites_expire
 from onboarding.services.review import held_items_expire, held_items_recheck
@@ -19,7 +20,7 @@ class _MarkInviteFailed(Task):
     name="onboarding.send_invite",
     base=_MarkInviteFailed,
     autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
+    retry_backoff=settings.INVITE_SEND_RETRY_BACKOFF,
     retry_backoff_max=30 * 60,
     retry_jitter=True,
     max_retries=6,

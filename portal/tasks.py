@@ -18,7 +18,7 @@ def ping() -> dict:
 @shared_task(
     name="portal.send_mail",
     autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=10,
+    retry_backoff=settings.INVITE_SEND_RETRY_BACKOFF,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=6,

@@ -106,6 +106,7 @@ def celery_worker_process(redis_url, tmp_path, mail_server_session, live_server)
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "EMAIL_URL": mail_server_session.email_url,
+        "INVITE_SEND_RETRY_BACKOFF": "1",  # SMTP retries within a second or two, not half a minute
         "PORTAL_URL": live_server.url,
     }
     log = tmp_path / "worker.log"

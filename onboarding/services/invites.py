@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
-from onboarding.errors import ALREADY_OPEN_INVITE, INVITE_NOT_OPEN, OnboardingError
+from onboarding.errors import ALREADY_OPEN_INVITE, HAS_ACCESS, INVITE_NOT_OPEN, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, InviteState, ItemState, Partner, RequestItem
 from portal.audit import audit_record
 from portal.emails import normalize_email
@@ -43,6 +43,9 @@ def portal_user_prepare(*, partner: Partner, email: str, name: str) -> User:
     """The (not yet active) portal user an invite leads to; activated when the invite is accepted."""
     address = normalize_email(email)
     user = User.objects.filter(email=address).first()
+    if user is not None and (user.is_active or user.partner_id != partner.pk):
+        # Never hand an existing account (another partner's, or one in use) to an invitation.
+        raise OnboardingError(HAS_ACCESS.format(email=email))
     if user is None:
         user = User.objects.create_user(
             email, None, full_name=name, role=Role.PARTNER_STAFF, partner=partner, is_active=False
@@ -190,8 +193,8 @@ def invite_renewal_request(*, invite: Invite, request=None) -> None:
         invite = (
             Invite.objects.select_for_update(of=("self",)).select_related("partner__account_manager").get(pk=invite.pk)
         )
-        if invite.renewal_requested_at is not None:
-            return
+        if invite.renewal_requested_at is not None or not invite.is_expired():
+            return  # asked already, or the link still works: nothing to ask for
         invite.renewal_requested_at = timezone.now()
         invite.save(update_fields=["renewal_requested_at"])
         audit_record(actor=None, action=f"{invite.kind}.renewal_requested", target=invite, partner=invite.partner,

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import itertools
 
 from django.conf import settings
 from django.db import transaction
@@ -24,12 +25,14 @@ def agreement_require(*, partner: Partner) -> None:
         raise AgreementMissing(partner)
 
 
-def rows_validate(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Names and addresses, checked whole: a bad or repeated row rejects the list (row numbers from 1)."""
+def rows_validate(rows: list[tuple[str, str]], *, numbers: list[int] | None = None) -> list[tuple[str, str]]:
+    """Names and addresses, checked whole: a bad or repeated row rejects the list.
+
+    Rows are numbered from 1, or by `numbers` (a CSV file's own row numbers)."""
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     cleaned = []
-    for number, (name, email) in enumerate(rows, start=1):
+    for number, (name, email) in zip(numbers or itertools.count(1), rows, strict=False):
         name, email = (name or "").strip(), (email or "").strip()
         if not name and not email:
             continue
@@ -76,12 +79,8 @@ def rows_from_csv(data: bytes) -> list[tuple[str, str]]:
         rows.append((number, cells["name"], cells["email"]))
     if problems:
         raise ListInvalid(problems)
-    try:
-        rows_validate([(name, email) for _, name, email in rows])
-    except ListInvalid as exc:
-        # Report file rows (the header is row 1), not list positions.
-        raise ListInvalid([(rows[index - 1][0] if index <= len(rows) else index, why)
-                           for index, why in exc.problems]) from exc
+    # Problems name the file's rows (the header is row 1), not positions in the list.
+    rows_validate([(name, email) for _, name, email in rows], numbers=[number for number, _, _ in rows])
     return [(name, email) for _, name, email in rows]
 
 

@@ -8,6 +8,7 @@
 """
 
 import datetime
+import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -15,11 +16,13 @@ from django.utils import timezone
 
 from directory_sync.selectors import LookupKind, recipient_lookup
 from onboarding.errors import REASON_REQUIRED, WRONG_STATE, OnboardingError
-from onboarding.models import InviteKind, ItemState, RequestItem
+from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, ItemState, RequestItem
 from onboarding.services.invites import invite_create
 from onboarding.services.requests import agreement_require
 from portal.audit import audit_record
 from portal.mail import mail_send_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 def _locked(item: RequestItem) -> RequestItem:
@@ -50,9 +53,9 @@ def request_item_approve(*, item: RequestItem, actor, request=None) -> RequestIt
             recipient_validate(item=item, actor=actor, request=request)
         else:
             # R3: no recipient validation; the account exists now, the welcome mail sets it up.
-            invite_create(partner=item.partner, email=item.display_email, name=item.name, kind=InviteKind.WELCOME,
-                          item=item, actor=actor, request=request)
-            _transition(item, ItemState.ACCOUNT_CREATED, actor=actor, request=request)
+            invite = invite_create(partner=item.partner, email=item.display_email, name=item.name,
+                                   kind=InviteKind.WELCOME, item=item, actor=actor, request=request)
+            _transition(item, ItemState.ACCOUNT_CREATED, actor=actor, request=request, user=invite.user)
         _notify_requester(item, decision="approved")
     return item
 
@@ -80,8 +83,15 @@ def recipient_validate(*, item: RequestItem, actor=None, request=None) -> Reques
     if answer.kind == LookupKind.PRIMARY:
         _transition(item, ItemState.VALIDATED, actor=actor, request=request,
                     data={"person": answer.person.external_id})
-        invite_create(partner=item.partner, email=item.display_email, name=item.name, kind=InviteKind.INVITE,
-                      item=item, actor=actor, request=request)
+        existing = Invite.objects.filter(partner=item.partner, email=item.email, state__in=OPEN_INVITE_STATES).first()
+        if existing is not None:
+            # Asked for twice (two lists): the person's open invitation serves both requests.
+            _transition(item, ItemState.INVITED, actor=actor, request=request, data={"invite": existing.pk})
+            return item
+        invite = invite_create(partner=item.partner, email=item.display_email, name=item.name,
+                               kind=InviteKind.INVITE, item=item, actor=actor, request=request)
+        item.user = invite.user
+        item.save(update_fields=["user"])
         return item
     if answer.kind in (LookupKind.ALIAS, LookupKind.FORWARDING):
         _transition(item, ItemState.INVALID_ADDRESS, actor=actor, request=request,
@@ -101,14 +111,18 @@ def held_items_recheck(*, partner_id: int) -> int:
     for item_id in RequestItem.objects.filter(
         partner_id=partner_id, state=ItemState.AWAITING_VALIDATION
     ).values_list("pk", flat=True):
-        with transaction.atomic():
-            item = RequestItem.objects.select_for_update(of=("self",)).select_related("partner").filter(
-                pk=item_id, state=ItemState.AWAITING_VALIDATION
-            ).first()
-            if item is None:
-                continue
-            recipient_validate(item=item)
-            released += item.state != ItemState.AWAITING_VALIDATION
+        try:
+            with transaction.atomic():
+                item = RequestItem.objects.select_for_update(of=("self",)).select_related("partner").filter(
+                    pk=item_id, state=ItemState.AWAITING_VALIDATION
+                ).first()
+                if item is None:
+                    continue
+                recipient_validate(item=item)
+                released += item.state != ItemState.AWAITING_VALIDATION
+        except OnboardingError:
+            # One person who cannot be invited (e.g. the agreement lapsed) must not hold up the rest.
+            logger.exception("held request item %s could not be released", item_id)
     return released
 
 

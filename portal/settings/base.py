@@ -258,6 +258,8 @@ LOGGING = {
 # Portal
 # ---------------------------------------------------------------------------
 INVITE_EXPIRY_DAYS = env.int("INVITE_EXPIRY_DAYS", default=7)
+# First retry delay (seconds, doubling, with jitter) when the SMTP server refuses or is down.
+INVITE_SEND_RETRY_BACKOFF = env.int("INVITE_SEND_RETRY_BACKOFF", default=30)
 AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", default=30)
 
 # Periodic work; django-celery-beat copies this into its tables, where the admin can change it.

@@ -1,0 +1,101 @@
+"""Invites through the real thing: a Celery worker process on Redis, mail to a real SMTP server on loopback.
+
+One mail per invite when its send task is delivered twice or SMTP fails once, and a held request released
+by a directory sync through the sync_run_succeeded signal and the recheck task (R9).
+"""
+
+import time
+
+import pytest
+from django.db import transaction
+
+from directory_sync.models import DirectoryConnection, SourceKind
+from directory_sync.services.runs import directory_csv_import
+from onboarding.models import Invite, InviteState, ItemState, PartnerKind
+from onboarding.services.invites import invite_create
+from onboarding.services.review import request_item_approve
+from onboarding.tasks import send_invite
+from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
+from tests.services import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+HEADER = "name,primary,aliases,forwarding,enabled\n"
+OTTO = "Otto Other,otto@held.example,,,yes\n"
+HANA = "Hana Held,Hana@Held.example,,,yes\n"
+# The first retry of send_invite waits up to retry_backoff (30 s) with full jitter; the rest is margin.
+RETRY_TIMEOUT = 45
+
+
+@pytest.fixture
+def mailbox(mail_server_session):
+    """The session's SMTP server (the worker's mail goes there), emptied for this test."""
+    mail_server_session.clear()
+    yield mail_server_session
+    mail_server_session.clear()
+
+
+def mails_to(mailbox, address: str) -> list:
+    return [message for message in mailbox.messages if message["To"] == address]
+
+
+def invite_committed(partner, email: str) -> Invite:
+    """Create an invite in a transaction that commits: its send task goes to the worker on commit."""
+    with transaction.atomic():
+        return invite_create(partner=partner, email=email, name="Wendy Worker", actor=partner.account_manager)
+
+
+def test_an_invite_whose_send_task_is_delivered_twice_is_mailed_once(celery_worker_process, mailbox):
+    invite = invite_committed(PartnerFactory(), "Wendy@Worker.example")
+    mailbox.wait_for(1, timeout=30)
+    # A second delivery of the task (a redelivery, a double click): it finds the invite sent and does nothing.
+    assert send_invite.delay(invite.pk).get(timeout=30) is False
+    assert len(mails_to(mailbox, "Wendy@Worker.example")) == 1
+    invite.refresh_from_db()
+    assert (invite.state, invite.send_attempts) == (InviteState.SENT, 1)
+
+
+def test_an_invite_whose_send_task_is_queued_twice_at_once_is_mailed_once(celery_worker_process, mailbox):
+    invite = invite_committed(PartnerFactory(), "Wendy@Worker.example")
+    duplicate = send_invite.delay(invite.pk)  # queued right behind the one the commit queued
+    duplicate.get(timeout=30)
+    mailbox.wait_for(1, timeout=30)
+    assert len(mails_to(mailbox, "Wendy@Worker.example")) == 1
+    invite.refresh_from_db()
+    assert invite.state == InviteState.SENT
+
+
+def test_an_invite_is_mailed_once_when_smtp_fails_once_then_recovers(celery_worker_process, mailbox):
+    mailbox.fail_next(1)
+    started = time.monotonic()
+    invite = invite_committed(PartnerFactory(), "Wendy@Worker.example")
+    mailbox.wait_for(1, timeout=RETRY_TIMEOUT)
+    took = time.monotonic() - started
+    assert mailbox.refused == 1
+    # Nothing else is on its way: another run of the task finds the invite sent.
+    assert send_invite.delay(invite.pk).get(timeout=30) is False
+    assert len(mails_to(mailbox, "Wendy@Worker.example")) == 1
+    invite.refresh_from_db()
+    assert (invite.state, invite.send_attempts) == (InviteState.SENT, 1), f"mailed after {took:.1f} s"
+
+
+def test_a_directory_sync_releases_a_held_request_and_its_invite_is_mailed(celery_worker_process, mailbox):
+    partner = PartnerFactory(name="Held MSP", kind=PartnerKind.MSP)
+    AgreementFactory(partner=partner)
+    connection = DirectoryConnection.objects.create(partner=partner, kind=SourceKind.CSV)
+    directory_csv_import(connection=connection, data=(HEADER + OTTO).encode())
+    item = RequestItemFactory(request__partner=partner, name="Hana Held", display_email="Hana@Held.example")
+    request_item_approve(item=item, actor=partner.account_manager)
+    item.refresh_from_db()
+    assert item.state == ItemState.AWAITING_VALIDATION
+
+    with transaction.atomic():
+        directory_csv_import(connection=connection, data=(HEADER + OTTO + HANA).encode())
+
+    wait_for(lambda: mails_to(mailbox, "Hana@Held.example"), timeout=30, what="the invite mail to Hana")
+    [message] = mails_to(mailbox, "Hana@Held.example")
+    assert message["Subject"] == "Your invitation to the Partner Portal (Held MSP)"
+    wait_for(lambda: Invite.objects.filter(item=item, state=InviteState.SENT).exists(), timeout=10,
+             what="the invite marked sent")
+    item.refresh_from_db()
+    assert item.state == ItemState.INVITED
