@@ -13,6 +13,7 @@ import uuid
 import ldap
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import SuspiciousOperation
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 from django_auth_ldap.config import LDAPSearch, LDAPSettings
 from ldap.filter import escape_filter_chars
@@ -178,9 +179,24 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
             return self.provider.scopes
         return super().get_settings(attr, *args)
 
+    def verify_token(self, token, **kwargs):
+        payload = super().verify_token(token, **kwargs)
+        # mozilla-django-oidc checks the signature and the nonce; OIDC Core also wants the issuer
+        # and the audience checked, so that a token minted for another client is never accepted.
+        audience = payload.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if payload.get("iss", "").rstrip("/") != self.provider.issuer or self.provider.client_id not in audiences:
+            self.request.sso_failure = "the provider's token was not issued for this portal."
+            raise SuspiciousOperation("ID token issuer or audience mismatch")
+        if len(audiences) > 1 and payload.get("azp") != self.provider.client_id:
+            self.request.sso_failure = "the provider's token was not issued for this portal."
+            raise SuspiciousOperation("ID token authorized party mismatch")
+        return payload
+
     def verify_claims(self, claims):
         # The email claim must be there and verified by the provider (an unverified address could
         # be anyone's), and it must be a primary address on this account (checked below).
+        self.request.sso_claimed_email = claims.get("email") or ""
         if not claims.get("email"):
             self.request.sso_failure = "your provider did not share your email address."
             return False
@@ -190,6 +206,12 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
         return True
 
     def filter_users_by_claims(self, claims):
+        invited = sso.invite_being_accepted(self.request, email=claims["email"], partner_id=self.provider.partner_id)
+        if invited is not None:
+            # Accepting an invitation through single sign-on: the person is not active yet; the
+            # callback view accepts the invitation (which activates them) before signing them in.
+            invited.is_active = True
+            return [invited]
         user = signin_user(email=claims["email"])
         if user is None or user.partner_id != self.provider.partner_id:
             self.request.sso_failure = (
@@ -210,6 +232,6 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
         # The subject of the userinfo answer must be the one the signed ID token names.
         if claims.get("sub") != payload.get("sub"):
             self.request.sso_failure = "the provider's answers did not agree."
-            return {}
+            raise SuspiciousOperation("userinfo subject differs from the ID token's")
         return claims
 

@@ -12,13 +12,16 @@ import requests
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import redirect
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from accounts import errors
 from accounts.flow import first_factor_passed
+from accounts.models import User
 from accounts.services.audit import audit_signin_failure
 from onboarding.models import AccountSettings, AuthMethod
+from portal.emails import InvalidEmail, normalize_email
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +106,27 @@ def provider_for_request(request) -> Provider | None:
         return None
 
 
+SESSION_INVITE = "accepting_invite_id"
+
+
+def invite_being_accepted(request, *, email: str, partner_id: int):
+    """The (not yet active) user of the invitation this browser is accepting through SSO, when the
+    provider's verified address is the invited one."""
+    from onboarding.models import Invite  # onboarding builds on accounts; the loop stays local
+
+    invite_id = request.session.get(SESSION_INVITE)
+    if not invite_id:
+        return None
+    try:
+        address = normalize_email(email)
+    except InvalidEmail:
+        return None
+    invite = Invite.objects.select_related("user").filter(
+        pk=invite_id, partner_id=partner_id, email=address, state="sent"
+    ).first()
+    return invite.user if invite else None
+
+
 class SSOStartView(OIDCAuthenticationRequestView):
     """Send the browser to the account's provider (authorization code flow, state, nonce, PKCE)."""
 
@@ -146,14 +170,32 @@ class SSOCallbackView(OIDCAuthenticationCallbackView):
             logger.exception("single sign-on callback failed")
             request.sso_failure = "your provider could not be reached."
             return self.login_failure()
+        except SuspiciousOperation:
+            # An unknown or already used state, or an ID token that failed its checks (signature,
+            # nonce): a refusal like any other (message, audit event), not a bare "Bad Request".
+            logger.warning("single sign-on callback refused", exc_info=True)
+            request.sso_failure = "the answer from your provider could not be checked. Please start again."
+            return self.login_failure()
 
     def login_failure(self):
         reason = getattr(self.request, "sso_failure", "the provider did not confirm who you are.")
-        audit_signin_failure(request=self.request, email=self.request.session.get(SESSION_EMAIL, ""),
-                             method=AuthMethod.SSO, reason=reason)
+        # The address the provider vouched for, when there is one; else the one typed at sign-in.
+        email = getattr(self.request, "sso_claimed_email", "") or self.request.session.get(SESSION_EMAIL, "")
+        audit_signin_failure(request=self.request, email=email, method=AuthMethod.SSO, reason=reason)
         messages.error(self.request, errors.SSO_FAILED.format(reason=reason))
         return redirect("accounts:login")
 
     def login_success(self):
+        invite_id = self.request.session.pop(SESSION_INVITE, None)
+        if invite_id is not None and not User.objects.filter(pk=self.user.pk, is_active=True).exists():
+            from onboarding.errors import OnboardingError
+            from onboarding.models import Invite
+            from onboarding.services.acceptance import invite_accept
+
+            try:
+                invite_accept(invite=Invite.objects.get(pk=invite_id), sso_user=self.user, request=self.request)
+            except OnboardingError as exc:
+                self.request.sso_failure = str(exc)
+                return self.login_failure()
         return first_factor_passed(self.request, self.user, backend="accounts.backends.AccountOIDCBackend",
                                    method=AuthMethod.SSO)

@@ -100,7 +100,10 @@ def axes_username(request, credentials) -> str:
     # Django's failure signal names the address "username"; axes' own lockout check names it after
     # USERNAME_FIELD ("email"). Both must reach the same counter.
     credentials = credentials or {}
-    raw = credentials.get("username") or credentials.get("email") or ""
+    # A single sign-on callback carries no address: count it against the one typed at sign-in,
+    # never against one counter shared by everyone.
+    session = getattr(request, "session", None) or {}
+    raw = credentials.get("username") or credentials.get("email") or session.get("sso_login_hint", "")
     try:
         return normalize_email(raw)
     except InvalidEmail:

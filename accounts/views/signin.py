@@ -33,6 +33,9 @@ def login_email(request: HttpRequest) -> HttpResponse:
         email = form.cleaned_data["email"]
         request.session[EMAIL] = email
         route = signin_route(email=email)
+        # A choice made for an earlier address must not carry over to this one.
+        request.session.pop(sso.SESSION_PARTNER, None)
+        request.session.pop(sso.SESSION_EMAIL, None)
         if route.offers_sso:
             request.session[sso.SESSION_PARTNER] = route.partner_id
             request.session[sso.SESSION_EMAIL] = email

@@ -21,7 +21,7 @@ from onboarding.selectors import partner_for
 from onboarding.services.acceptance import InviteExpired, invite_accept, invite_check, invite_method
 from onboarding.services.invites import invite_by_token, invite_renewal_request, invite_resend, invite_revoke
 
-SESSION_INVITE = "accepting_invite_id"
+SESSION_INVITE = sso.SESSION_INVITE
 
 
 def _invite_of(request, slug: str, invite_id: int) -> Invite:
