@@ -237,3 +237,13 @@ def mail_server_session():
 
     with MailServer() as server:
         yield server
+
+
+def invite_link_token(invite) -> str:
+    """The path of the link an invite's mail carried (read from Django's captured outbox)."""
+    import re as _re
+
+    from django.core import mail
+
+    body = next(m.body for m in reversed(mail.outbox) if invite.display_email in m.to)
+    return _re.search(r"https?://[^/\s]+(/invite/[\w-]+/)", body).group(1)

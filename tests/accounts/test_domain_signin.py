@@ -140,3 +140,22 @@ def test_filter_characters_in_the_address_reach_no_ldap_filter(client, account):
         response = sign_in(client, address, DEFAULT_PASSWORD)
         assert "_auth_user_id" not in client.session, address
         assert response.status_code in (200, 302)
+
+
+def test_an_invitation_is_accepted_with_the_domain_password(client, account, django_capture_on_commit_callbacks):
+    from onboarding.models import InviteState
+    from onboarding.services.invites import invite_create
+    from tests.conftest import invite_link_token
+
+    index = enabled_index()
+    with django_capture_on_commit_callbacks(execute=True):
+        invite = invite_create(partner=account, email=person(index)["primary"], name="Invited")
+    link = invite_link_token(invite)
+    wrong = client.post(link, {"password": "not-it"})
+    assert "That is not your domain password" in wrong.content.decode()
+    assert not User.objects.get(pk=invite.user_id).is_active
+    response = client.post(link, {"password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    invite.refresh_from_db()
+    assert invite.state == InviteState.ACCEPTED
+    assert client.session["_auth_user_id"] == str(invite.user_id)
