@@ -595,3 +595,14 @@ access to *
         finally:
             with contextlib.suppress(ldap.LDAPError):
                 conn.unbind_s()
+
+
+def start_with_people(workdir: Path, writer: Callable[..., T], n: int) -> tuple[Slapd, T]:
+    """A started slapd holding the base entries and `n` people from `writer` (write_ad_people, …)."""
+    from tests.ldap_data import write_base as _write_base
+
+    seed = workdir / "seed.ldif"
+    with open(seed, "w", encoding="utf-8") as fh:
+        _write_base(fh)
+        summary = writer(fh, n=n)
+    return Slapd(workdir / "slapd").start(seed), summary

@@ -57,8 +57,7 @@ def directory_sync_run(
         exc.run = run
         raise
     except BaseException as exc:
-        logger.exception("directory sync of %s crashed", connection)
-        sync_run_fail(run=run, error=f"Internal error: {exc.__class__.__name__}: {exc}")
+        _crashed(run, exc)
         raise
     _audit_run(run=run, actor=actor)
     return run
@@ -87,11 +86,16 @@ def directory_csv_import(
             brake_percent=connection.removal_brake_percent, all_or_nothing=True,
         )
     except BaseException as exc:
-        logger.exception("CSV import for %s crashed", connection)
-        sync_run_fail(run=run, error=f"Internal error: {exc.__class__.__name__}: {exc}")
+        _crashed(run, exc)
         raise
     _audit_run(run=run, actor=actor)
     return run
+
+
+def _crashed(run: SyncRun, exc: BaseException) -> None:
+    """A bug or a killed worker: the run must not stay "running" (it holds the connection's lock)."""
+    logger.exception("%s crashed", run)
+    sync_run_fail(run=run, error=f"Internal error: {exc.__class__.__name__}: {exc}")
 
 
 def _audit_run(*, run: SyncRun, actor) -> None:

@@ -55,6 +55,17 @@ class Writer:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
+    def _delete_addresses_of(self, cursor, staged: str) -> None:
+        """Delete the addresses of the people whose stable ids are in the staging table `staged`."""
+        cursor.execute(
+            f"""
+            DELETE FROM {ADDRESSES} WHERE directory_user_id IN (
+                SELECT u.id FROM {USERS} u JOIN {staged} s ON s.external_id = u.external_id
+                WHERE u.partner_id = %s)
+            """,
+            [self.partner_id],
+        )
+
     # -- people -------------------------------------------------------------------------
     def write_people(self, people: Sequence[Person]) -> list[Conflict]:
         """Create or update these people and replace their addresses; return the address conflicts.
@@ -82,14 +93,7 @@ class Writer:
                 """,
                 [self.partner_id, now, now],
             )
-            cursor.execute(
-                f"""
-                DELETE FROM {ADDRESSES} WHERE directory_user_id IN (
-                    SELECT u.id FROM {USERS} u JOIN ds_stage_people s ON s.external_id = u.external_id
-                    WHERE u.partner_id = %s)
-                """,
-                [self.partner_id],
-            )
+            self._delete_addresses_of(cursor, "ds_stage_people")
             self._stage(
                 cursor, "ds_stage_addresses", ("external_id", "address", "display_address", "kind"),
                 ((p.external_id, a.address, a.display, a.kind) for p in people for a in p.addresses),
@@ -161,14 +165,7 @@ class Writer:
             return 0
         with self.connection.cursor() as cursor:
             self._stage(cursor, "ds_stage_removed", ("external_id",), ((e,) for e in external_ids))
-            cursor.execute(
-                f"""
-                DELETE FROM {ADDRESSES} WHERE directory_user_id IN (
-                    SELECT u.id FROM {USERS} u JOIN ds_stage_removed r ON r.external_id = u.external_id
-                    WHERE u.partner_id = %s)
-                """,
-                [self.partner_id],
-            )
+            self._delete_addresses_of(cursor, "ds_stage_removed")
             cursor.execute(
                 f"""
                 UPDATE {USERS} SET status = %s, content_hash = '', changed_at = %s

@@ -31,28 +31,27 @@ def _invite_of(request, slug: str, invite_id: int) -> Invite:
     return get_object_or_404(Invite, pk=invite_id, partner=partner)
 
 
-@login_required
-@require_POST
-def resend(request: HttpRequest, slug: str, invite_id: int) -> HttpResponse:
+def _invite_action(request, slug: str, invite_id: int, service, done: str) -> HttpResponse:
     invite = _invite_of(request, slug, invite_id)
     try:
-        invite_resend(invite=invite, actor=request.user, request=request)
-        messages.success(request, f"A new link is on its way to {invite.display_email}; the old one no longer works.")
+        service(invite=invite, actor=request.user, request=request)
+        messages.success(request, done.format(email=invite.display_email))
     except OnboardingError as exc:
         messages.error(request, str(exc))
     return redirect("partner_detail", slug=slug)
+
+
+@login_required
+@require_POST
+def resend(request: HttpRequest, slug: str, invite_id: int) -> HttpResponse:
+    return _invite_action(request, slug, invite_id, invite_resend,
+                          "A new link is on its way to {email}; the old one no longer works.")
 
 
 @login_required
 @require_POST
 def revoke(request: HttpRequest, slug: str, invite_id: int) -> HttpResponse:
-    invite = _invite_of(request, slug, invite_id)
-    try:
-        invite_revoke(invite=invite, actor=request.user, request=request)
-        messages.success(request, f"The invitation of {invite.display_email} is revoked.")
-    except OnboardingError as exc:
-        messages.error(request, str(exc))
-    return redirect("partner_detail", slug=slug)
+    return _invite_action(request, slug, invite_id, invite_revoke, "The invitation of {email} is revoked.")
 
 
 @never_cache

@@ -9,8 +9,8 @@ from directory_sync.services.connections import directory_connection_configure
 from directory_sync.services.runs import directory_sync_run
 from onboarding.models import AccountDomain, AuthMethod
 from portal.models import AuditEvent
-from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people, write_base
-from tests.ldap_server import Slapd
+from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people
+from tests.ldap_server import start_with_people
 from tests.onboarding.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -18,12 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 @pytest.fixture
 def slapd(tmp_path):
-    server = Slapd(tmp_path / "slapd")
-    seed = tmp_path / "seed.ldif"
-    with open(seed, "w", encoding="utf-8") as fh:
-        write_base(fh)
-        write_ad_people(fh, n=20)
-    server.start(seed)
+    server, _ = start_with_people(tmp_path, write_ad_people, 20)
     yield server
     server.stop()
 

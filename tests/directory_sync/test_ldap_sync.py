@@ -20,8 +20,8 @@ from directory_sync.models import (
 from directory_sync.selectors import LookupKind, recipient_lookup
 from directory_sync.services.connections import directory_connection_configure
 from directory_sync.services.runs import directory_sync_run
-from tests.ldap_data import ad_person_attrs, openldap_person_attrs, write_ad_people, write_base, write_openldap_people
-from tests.ldap_server import Slapd
+from tests.ldap_data import ad_person_attrs, openldap_person_attrs, write_ad_people, write_openldap_people
+from tests.ldap_server import start_with_people
 from tests.onboarding.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -30,13 +30,7 @@ PEOPLE = 60
 
 
 def start_slapd(tmp_path, writer):
-    slapd = Slapd(tmp_path / "slapd")
-    seed = tmp_path / "seed.ldif"
-    with open(seed, "w", encoding="utf-8") as fh:
-        write_base(fh)
-        summary = writer(fh, n=PEOPLE)
-    slapd.start(seed)
-    return slapd, summary
+    return start_with_people(tmp_path, writer, PEOPLE)
 
 
 @pytest.fixture

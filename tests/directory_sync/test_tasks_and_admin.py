@@ -13,19 +13,14 @@ from directory_sync.tasks import _due, dispatch_due, run_sync
 from tests.accounts.factories import AdminFactory
 from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryConnectionFactory, SyncRunFactory
-from tests.ldap_data import write_ad_people, write_base
-from tests.ldap_server import Slapd
+from tests.ldap_data import write_ad_people
+from tests.ldap_server import start_with_people
 from tests.onboarding.factories import PartnerFactory
 
 
 @pytest.fixture
 def slapd(tmp_path):
-    server = Slapd(tmp_path / "slapd")
-    seed = tmp_path / "seed.ldif"
-    with open(seed, "w", encoding="utf-8") as fh:
-        write_base(fh)
-        write_ad_people(fh, n=30)
-    server.start(seed)
+    server, _ = start_with_people(tmp_path, write_ad_people, 30)
     yield server
     server.stop()
 
