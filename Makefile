@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install install-dev run test lint check-deploy migrate seed clean
+.PHONY: help install install-dev run test lint check-deploy migrate seed clean bench-sync
 
 help:
 	@echo "make run           set up and run the portal at http://127.0.0.1:8000 (SQLite, file broker, worker, beat, demo data)"
@@ -51,6 +51,12 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+
+# The directory-sync benchmark (bench/README.md): `make bench-sync`, or `make bench-sync N=20000` for a quick run.
+bench-sync: install
+	scripts/system-deps.sh test
+	@set -euo pipefail; eval "$$(scripts/test-services.sh)"; \
+	  $(BIN)/python -m bench.sync_bench --people $(or $(N),100000) $(BENCH_ARGS)
 
 check-deploy: install
 	@scripts/check-deploy.sh

@@ -2,6 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from directory_sync.models import AddressKind, DirectoryUserStatus, Preset
 from directory_sync.vendors import active_directory, openldap
@@ -71,8 +72,7 @@ class SkipEntry(Exception):
     """This entry cannot be synced; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(NamedTuple):
     address: str  # normalised
     display: str
     kind: str
@@ -90,6 +90,7 @@ class Person:
     changed: str = ""
     ignored: list[str] = field(default_factory=list)
     content_hash: str = ""
+    source_hash: str = ""  # of the raw entry (see SourceKeys); empty for CSV rows
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -195,3 +196,49 @@ def map_entry(*, dn: str, attrs: dict[str, list[bytes]], mapping: dict[str, str]
         )
     except (MalformedValue, UnicodeDecodeError) as exc:
         raise SkipEntry(str(exc)) from exc
+
+
+class SourceKeys:
+    """The stable id and a digest of a raw LDAP entry, without mapping it.
+
+    A full run reads every entry; most have not changed since the last run. Their digest over
+    the DN and the mapped attributes (not the change marker, which moves without content
+    changing) equals the stored one, and then the entry is not mapped at all: mapping is most
+    of a re-sync's work. The mapping itself is part of the digest, so a changed override
+    re-maps everyone.
+    """
+
+    def __init__(self, mapping: dict[str, str]):
+        self.id_attribute = mapping["id"]
+        self.guid = mapping["id"].lower() == "objectguid"
+        self.changed = mapping["changed"]
+        self.signature = repr(sorted(mapping.items())).encode()
+
+    def __call__(self, entry) -> tuple[str, str, str] | None:
+        """(stable id, digest, change marker), or None when the id is unusable (mapping says why)."""
+        dn, attrs = entry
+        ids = attrs.get(self.id_attribute)
+        if not ids:
+            return None
+        raw = ids[0]
+        if self.guid:
+            if len(raw) != 16:
+                return None
+            external_id = active_directory.guid_text(raw)
+        else:
+            try:
+                external_id = raw.decode("ascii").strip().lower()
+            except UnicodeDecodeError:
+                return None
+        digest = hashlib.blake2b(self.signature, digest_size=16)
+        digest.update(dn.encode())
+        changed = ""
+        for name in sorted(attrs):
+            values = attrs[name]
+            if name == self.changed:
+                changed = values[0].decode("ascii", "replace") if values else ""
+                continue
+            digest.update(b"\x1e" + name.encode())
+            for value in values:
+                digest.update(b"\x1f" + value)
+        return external_id, digest.hexdigest(), changed

@@ -106,6 +106,9 @@ class DirectoryUser(models.Model):
     display_name = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=16, choices=DirectoryUserStatus.choices, default=DirectoryUserStatus.ACTIVE)
     content_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the mapped fields.")
+    source_hash = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the raw directory entry: unchanged entries are not mapped again."
+    )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(
         null=True, blank=True, help_text="When a sync last wrote this person (unchanged people are not rewritten)."

@@ -9,7 +9,7 @@ from functools import partial
 from django.db import transaction
 
 from directory_sync import errors
-from directory_sync.mapping import DEFAULT_FILTERS, map_entry, requested_attributes, resolve_mapping
+from directory_sync.mapping import DEFAULT_FILTERS, SourceKeys, map_entry, requested_attributes, resolve_mapping
 from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun
 from directory_sync.services.sync import Progress, sync_apply, sync_run_fail, sync_run_start
 from directory_sync.sources import ldap as ldap_source
@@ -48,7 +48,7 @@ def directory_sync_run(
     mapper = partial(_map_ldap_entry, mapping=mapping, preset=connection.preset)
     try:
         run = sync_apply(
-            run=run, pages=pages, mapper=mapper, full=not incremental, force=force,
+            run=run, pages=pages, mapper=mapper, keyer=SourceKeys(mapping), full=not incremental, force=force,
             brake_percent=connection.removal_brake_percent, progress=progress,
         )
     except errors.DirectoryError as exc:

@@ -8,6 +8,7 @@ nothing about them. Removals need a full run (an incremental one cannot see dele
 """
 
 import datetime
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ STALE_AFTER = datetime.timedelta(minutes=10)  # a run with no heartbeat for this
 ACTIVE, DISABLED, REMOVED = DirectoryUserStatus.ACTIVE, DirectoryUserStatus.DISABLED, DirectoryUserStatus.REMOVED
 
 Mapper = Callable[[object], Person]
+Keyer = Callable[[object], "tuple[str, str, str] | None"]  # entry -> (stable id, source digest, change marker)
 Progress = Callable[[SyncRun], None]
 
 
@@ -86,8 +88,9 @@ class _State:
     run: SyncRun
     writer: Writer
     dry_run: bool
-    stored: dict[str, tuple[str, str]]
+    stored: dict[str, tuple[str, str, str]]
     batch: dict[str, Person] = field(default_factory=dict)
+    new: set[str] = field(default_factory=set)
     deferred: list[Person] = field(default_factory=list)
     problems: list[SyncProblem] = field(default_factory=list)
     marker: str = ""
@@ -103,22 +106,27 @@ class _State:
     def flush(self) -> None:
         if not self.dry_run and self.batch:
             with transaction.atomic():
-                for conflict in self.writer.write_people(list(self.batch.values())):
+                for conflict in self.writer.write_people(list(self.batch.values()), new=self.new):
                     others = ", ".join(f"{dn or ext} ({ext})" for ext, dn in conflict.holders)
                     self.problem(
                         ProblemKind.CONFLICT, external_id=conflict.claimant_external_id, dn=conflict.claimant_dn,
                         address=conflict.address, reason=f"{conflict.address} is also claimed by {others}",
                     )
         self.batch.clear()
+        self.new.clear()
         if self.problems:
             SyncProblem.objects.bulk_create(self.problems)
             self.problems.clear()
 
 
-def _stored_people(partner_id: int) -> dict[str, tuple[str, str]]:
-    """(content hash, status) of every person the account has, by stable id: read once per run."""
-    rows = DirectoryUser.objects.filter(partner_id=partner_id).values_list("external_id", "content_hash", "status")
-    return {external_id: (digest, status) for external_id, digest, status in rows.iterator(chunk_size=10_000)}
+def _stored_people(partner_id: int, ids: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
+    """(content hash, status, source hash) of the account's people by stable id: all of them once per
+    full run, or those of one page for an incremental run."""
+    rows = DirectoryUser.objects.filter(partner_id=partner_id)
+    if ids is not None:
+        rows = rows.filter(external_id__in=ids)
+    rows = rows.values_list("external_id", "content_hash", "status", "source_hash")
+    return {ext: (digest, status, source) for ext, digest, status, source in rows.iterator(chunk_size=10_000)}
 
 
 def _take(state: _State, person: Person) -> None:
@@ -131,7 +139,8 @@ def _take(state: _State, person: Person) -> None:
     if before is None:
         run.created += 1
         state.batch[person.external_id] = person
-    elif before[0] == person.content_hash and before[1] != REMOVED:
+        state.new.add(person.external_id)
+    elif before[0] == person.content_hash and before[1] != REMOVED and before[2] == person.source_hash:
         run.unchanged += 1
     elif before[1] == ACTIVE and person.status == DISABLED:
         state.deferred.append(person)  # destructive: applied at the end, after the brake
@@ -144,30 +153,52 @@ def _take(state: _State, person: Person) -> None:
 
 def sync_apply(
     *, run: SyncRun, pages: Iterable[list], mapper: Mapper, full: bool, force: bool, brake_percent: int,
-    all_or_nothing: bool = False, progress: Progress | None = None,
+    keyer: Keyer | None = None, all_or_nothing: bool = False, progress: Progress | None = None,
 ) -> SyncRun:
     """Apply a stream of entries to the account of `run`'s connection and finish the run.
 
-    `mapper` turns an entry into a Person or raises SkipEntry. With `all_or_nothing` (CSV
-    files) everything happens in one transaction and a refusal by the brake writes nothing.
+    `mapper` turns an entry into a Person or raises SkipEntry. `keyer`, when given, reads an
+    entry's stable id and source digest without mapping it, so unchanged entries skip mapping.
+    With `all_or_nothing` (CSV files) everything happens in one transaction and a refusal by
+    the brake writes nothing.
     """
     connection = run.connection
-    stored = _stored_people(connection.partner_id)
-    present = sum(1 for _, status in stored.values() if status != REMOVED)
-    state = _State(run=run, writer=Writer(partner_id=connection.partner_id), dry_run=run.dry_run, stored=stored)
+    partner_id = connection.partner_id
+    # A full run needs everyone (to find who is gone); an incremental one only who it reads.
+    stored = _stored_people(partner_id) if full else {}
+    present = (sum(1 for _, status, _ in stored.values() if status != REMOVED) if full else
+               DirectoryUser.objects.filter(partner_id=partner_id).exclude(status=REMOVED).count())
+    state = _State(run=run, writer=Writer(partner_id=partner_id), dry_run=run.dry_run, stored=stored)
+
+    def take(entry, key) -> None:
+        if key is not None:
+            before = state.stored.get(key[0])
+            if before is not None and before[2] == key[1] and before[1] != REMOVED:
+                # The raw entry is what was written last time: nothing to map, nothing to write.
+                del state.stored[key[0]]
+                run.seen += 1
+                run.unchanged += 1
+                state.marker = newer_marker(state.marker, key[2])
+                return
+        try:
+            person = mapper(entry)
+        except SkipEntry as exc:
+            run.skipped += 1
+            dn = entry[0] if isinstance(entry, tuple) else ""
+            state.problem(ProblemKind.SKIPPED, dn=str(dn), reason=str(exc))
+            return
+        if key is not None:
+            person.source_hash = key[1]
+        _take(state, person)
 
     def stream() -> None:
         for page in pages:
-            for entry in page:
-                try:
-                    person = mapper(entry)
-                except SkipEntry as exc:
-                    run.skipped += 1
-                    dn = entry[0] if isinstance(entry, tuple) else ""
-                    state.problem(ProblemKind.SKIPPED, dn=str(dn), reason=str(exc))
-                    continue
-                _take(state, person)
-            state.flush()
+            keys = [keyer(entry) for entry in page] if keyer else [None] * len(page)
+            if not full:
+                wanted = [key[0] for key in keys if key is not None]
+                state.stored.update(_stored_people(partner_id, ids=wanted) if wanted else {})
+            for entry, key in zip(page, keys, strict=True):
+                take(entry, key)
             run.pages_done += 1
             run.heartbeat_at = timezone.now()
             SyncRun.objects.filter(pk=run.pk).update(
@@ -175,9 +206,10 @@ def sync_apply(
             )
             if progress:
                 progress(run)
+        state.flush()
 
     def finish() -> None:
-        removals = [ext for ext, (_, status) in state.stored.items() if status != REMOVED] if full else []
+        removals = [ext for ext, (_, status, _) in state.stored.items() if status != REMOVED] if full else []
         destructive = len(state.deferred) + len(removals)
         if destructive and not force and destructive * 100 > brake_percent * max(present, 1):
             run.status = SyncStatus.REFUSED
@@ -197,6 +229,11 @@ def sync_apply(
                 state.writer.resolve_conflicts()
         run.status = SyncStatus.SUCCEEDED
 
+    # A sync makes millions of small objects that live for a page: collecting the generations
+    # of long-lived objects (Django's, the stored hashes) over and over costs more than it frees.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
     try:
         if all_or_nothing:
             try:
@@ -211,6 +248,9 @@ def sync_apply(
     except DirectoryError as exc:
         sync_run_fail(run=run, error=str(exc))
         raise
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     return _finish(run=run, state=state, full=full)
 
 

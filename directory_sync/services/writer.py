@@ -28,8 +28,12 @@ class Conflict:
     holders: tuple[tuple[str, str], ...]  # (external_id, dn) of the others claiming it
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def _copy_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """A value in COPY's text format (backslash escapes for the separators)."""
+    return value.translate(_COPY_ESCAPES)
 
 
 class Writer:
@@ -55,8 +59,13 @@ class Writer:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
-    def _delete_addresses_of(self, cursor, staged: str) -> None:
-        """Delete the addresses of the people whose stable ids are in the staging table `staged`."""
+    def _delete_addresses_of(self, cursor, staged: str, column: str = "external_id") -> None:
+        """Delete the addresses of the people listed in the staging table `staged` (by stable id or user id)."""
+        if column == "uid":
+            cursor.execute(
+                f"DELETE FROM {ADDRESSES} WHERE directory_user_id IN (SELECT CAST(uid AS BIGINT) FROM {staged})"
+            )
+            return
         cursor.execute(
             f"""
             DELETE FROM {ADDRESSES} WHERE directory_user_id IN (
@@ -67,9 +76,12 @@ class Writer:
         )
 
     # -- people -------------------------------------------------------------------------
-    def write_people(self, people: Sequence[Person]) -> list[Conflict]:
+    def write_people(self, people: Sequence[Person], *, new: set[str] | frozenset[str] = frozenset()) -> list[Conflict]:
         """Create or update these people and replace their addresses; return the address conflicts.
 
+        `new` names the stable ids the account did not have: they have no addresses to delete.
+        Every statement works on the batch alone (by the ids the upsert returns), never on the
+        whole account, so a batch costs the same at the start of a 100,000-person sync as at its end.
         Call inside a transaction: the batch is written whole or not at all.
         """
         if not people:
@@ -77,57 +89,60 @@ class Writer:
         now = timezone.now()
         with self.connection.cursor() as cursor:
             self._stage(
-                cursor, "ds_stage_people", ("external_id", "dn", "display_name", "status", "content_hash"),
-                ((p.external_id, p.dn, p.name[:300], p.status, p.content_hash) for p in people),
+                cursor, "ds_stage_people",
+                ("external_id", "dn", "display_name", "status", "content_hash", "source_hash"),
+                ((p.external_id, p.dn, p.name[:300], p.status, p.content_hash, p.source_hash) for p in people),
             )
             # `WHERE true` lets SQLite parse ON CONFLICT after INSERT … SELECT.
             cursor.execute(
                 f"""
-                INSERT INTO {USERS} (partner_id, external_id, dn, display_name, status, content_hash,
+                INSERT INTO {USERS} (partner_id, external_id, dn, display_name, status, content_hash, source_hash,
                                      first_seen_at, changed_at)
-                SELECT %s, external_id, dn, display_name, status, content_hash, %s, %s
+                SELECT %s, external_id, dn, display_name, status, content_hash, source_hash, %s, %s
                 FROM ds_stage_people WHERE true
                 ON CONFLICT (partner_id, external_id) DO UPDATE SET
                     dn = excluded.dn, display_name = excluded.display_name, status = excluded.status,
-                    content_hash = excluded.content_hash, changed_at = excluded.changed_at
+                    content_hash = excluded.content_hash, source_hash = excluded.source_hash,
+                    changed_at = excluded.changed_at
+                RETURNING id, external_id
                 """,
                 [self.partner_id, now, now],
             )
-            self._delete_addresses_of(cursor, "ds_stage_people")
-            self._stage(
-                cursor, "ds_stage_addresses", ("external_id", "address", "display_address", "kind"),
-                ((p.external_id, a.address, a.display, a.kind) for p in people for a in p.addresses),
-            )
+            ids = {external_id: pk for pk, external_id in cursor.fetchall()}
+            existing = [(str(ids[p.external_id]),) for p in people if p.external_id not in new]
+            if existing:
+                self._stage(cursor, "ds_stage_uids", ("uid",), existing)
+                self._delete_addresses_of(cursor, "ds_stage_uids", column="uid")
+            rows = [(str(ids[p.external_id]), a.address, a.display, a.kind) for p in people for a in p.addresses]
+            self._stage(cursor, "ds_stage_addresses", ("uid", "address", "display_address", "kind"), rows)
             # An address another person already holds is left out here and handled as a conflict.
             cursor.execute(
                 f"""
                 INSERT INTO {ADDRESSES} (partner_id, directory_user_id, address, display_address, kind, in_conflict)
-                SELECT %s, u.id, a.address, a.display_address, a.kind, %s
-                FROM ds_stage_addresses a JOIN {USERS} u ON u.partner_id = %s AND u.external_id = a.external_id
-                WHERE true
+                SELECT %s, CAST(uid AS BIGINT), address, display_address, kind, %s FROM ds_stage_addresses WHERE true
                 ON CONFLICT (partner_id, address) WHERE NOT in_conflict DO NOTHING
                 """,
-                [self.partner_id, False, self.partner_id],
+                [self.partner_id, False],
             )
-            return self._claim_conflicts(cursor)
+            return self._claim_conflicts(cursor, left_out=cursor.rowcount < len(rows))
 
-    def _claim_conflicts(self, cursor) -> list[Conflict]:
+    def _claim_conflicts(self, cursor, *, left_out: bool) -> list[Conflict]:
         """Mark every staged address that several people claim as in conflict, for all of them.
 
         Two cases: the address was held by someone else (the insert above left it out), or it
         was already in conflict between others (the insert went through, but must not win).
         """
-        cursor.execute(
-            f"""
-            INSERT INTO {ADDRESSES} (partner_id, directory_user_id, address, display_address, kind, in_conflict)
-            SELECT %s, u.id, a.address, a.display_address, a.kind, %s
-            FROM ds_stage_addresses a
-            JOIN {USERS} u ON u.partner_id = %s AND u.external_id = a.external_id
-            LEFT JOIN {ADDRESSES} d ON d.directory_user_id = u.id AND d.address = a.address
-            WHERE d.id IS NULL
-            """,
-            [self.partner_id, True, self.partner_id],
-        )
+        if left_out:
+            cursor.execute(
+                f"""
+                INSERT INTO {ADDRESSES} (partner_id, directory_user_id, address, display_address, kind, in_conflict)
+                SELECT %s, CAST(a.uid AS BIGINT), a.address, a.display_address, a.kind, %s
+                FROM ds_stage_addresses a
+                LEFT JOIN {ADDRESSES} d ON d.directory_user_id = CAST(a.uid AS BIGINT) AND d.address = a.address
+                WHERE d.id IS NULL
+                """,
+                [self.partner_id, True],
+            )
         # Cheap when there is no conflict: the partial index holds only conflicting rows.
         cursor.execute(
             f"""
@@ -168,7 +183,7 @@ class Writer:
             self._delete_addresses_of(cursor, "ds_stage_removed")
             cursor.execute(
                 f"""
-                UPDATE {USERS} SET status = %s, content_hash = '', changed_at = %s
+                UPDATE {USERS} SET status = %s, content_hash = '', source_hash = '', changed_at = %s
                 WHERE partner_id = %s AND status <> %s
                   AND external_id IN (SELECT external_id FROM ds_stage_removed)
                 """,

@@ -1,7 +1,5 @@
 """Active Directory quirks: binary objectGUID, proxyAddresses prefixes, userAccountControl."""
 
-import uuid
-
 # userAccountControl flag ACCOUNTDISABLE (0x2).
 ACCOUNT_DISABLE = 0x2
 
@@ -14,7 +12,14 @@ def decode_guid(value: bytes) -> str:
     """objectGUID is 16 raw bytes on the wire, little-endian in its first three fields (as AD shows it)."""
     if len(value) != 16:
         raise MalformedValue(f"objectGUID must be 16 bytes, got {len(value)}")
-    return str(uuid.UUID(bytes_le=value))
+    return guid_text(value)
+
+
+def guid_text(value: bytes) -> str:
+    """The text form of 16 GUID bytes, as str(uuid.UUID(bytes_le=value)) gives it, at a fraction of
+    the cost (a sync formats 100,000 of them)."""
+    tail = value[8:].hex()
+    return f"{value[3::-1].hex()}-{value[5:3:-1].hex()}-{value[7:5:-1].hex()}-{tail[:4]}-{tail[4:]}"
 
 
 def split_proxy_addresses(values: list[str]) -> tuple[list[str], list[str]]:

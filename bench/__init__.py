@@ -1,0 +1,1 @@
+"""Benchmarks (run through make targets, not by the test suite)."""
