@@ -332,6 +332,19 @@ class Slapd:
         assert self._process is not None
         self._process.send_signal(signal.SIGSTOP)
         self._paused = True
+        # SIGSTOP is delivered asynchronously: wait until every thread of slapd is stopped, or a
+        # request sent right after pause() may still be answered.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not self._all_threads_stopped():
+            time.sleep(0.01)
+
+    def _all_threads_stopped(self) -> bool:
+        tasks = Path(f"/proc/{self._process.pid}/task")
+        try:
+            states = [(task / "stat").read_text().rsplit(")", 1)[1].split()[0] for task in tasks.iterdir()]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        return all(state in ("T", "t") for state in states)
 
     def resume(self) -> None:
         """Undo `pause()`."""
