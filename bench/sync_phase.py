@@ -124,7 +124,14 @@ def phase_floor(params: dict) -> Result:
     from django.db import transaction
     from django.utils import timezone
 
-    from directory_sync.mapping import DEFAULT_FILTERS, SkipEntry, map_entry, requested_attributes, resolve_mapping
+    from directory_sync.mapping import (
+        DEFAULT_FILTERS,
+        SkipEntry,
+        SourceKeys,
+        map_entry,
+        requested_attributes,
+        resolve_mapping,
+    )
     from directory_sync.models import DirectoryAddress, DirectoryConnection, DirectoryUser
     from onboarding.models import Partner
 
@@ -145,11 +152,15 @@ def phase_floor(params: dict) -> Result:
     # and their addresses can both be COPYed (no INSERT … RETURNING round trip).
     people = []
     skipped = 0
+    keys = SourceKeys(mapping)
     for dn, attrs in entries:
         try:
-            people.append(map_entry(dn=dn, attrs=attrs, mapping=mapping, preset=conn.preset))
+            person = map_entry(dn=dn, attrs=attrs, mapping=mapping, preset=conn.preset)
         except SkipEntry:
             skipped += 1
+            continue
+        person.source_hash = keys((dn, attrs))[1]
+        people.append(person)
     del entries
     users, addresses = DirectoryUser._meta.db_table, DirectoryAddress._meta.db_table
     with db.cursor() as cursor:
@@ -160,7 +171,7 @@ def phase_floor(params: dict) -> Result:
     user_rows, address_rows, claimed = [], [], set()
     for pk, person in zip(ids, people, strict=True):
         user_rows.append((pk, scratch.pk, person.external_id, person.dn, person.name[:300], person.status,
-                          person.content_hash, now, now))
+                          person.content_hash, person.source_hash, now, now))
         for a in person.addresses:
             if a.address in claimed:  # a conflict: the sync would not store it as an owned address either
                 continue
@@ -173,8 +184,8 @@ def phase_floor(params: dict) -> Result:
     started = time.perf_counter()
     with transaction.atomic(), db.cursor() as cursor:  # the commit is part of what is measured
         cursor.copy_expert(
-            f"COPY {users} (id, partner_id, external_id, dn, display_name, status, content_hash, first_seen_at, "
-            "changed_at) FROM STDIN", io.StringIO(user_text))
+            f"COPY {users} (id, partner_id, external_id, dn, display_name, status, content_hash, source_hash, "
+            "first_seen_at, changed_at) FROM STDIN", io.StringIO(user_text))
         users_done = time.perf_counter()
         cursor.copy_expert(
             f"COPY {addresses} (partner_id, directory_user_id, address, display_address, kind, in_conflict) "

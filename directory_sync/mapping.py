@@ -89,12 +89,10 @@ class Person:
     addresses: tuple[Address, ...]
     changed: str = ""
     ignored: list[str] = field(default_factory=list)
+    # Filled by the engine: the digest of the mapped fields (CSV rows), or of the raw entry (LDAP,
+    # where SourceKeys already made one: mapping the same entry again gives the same person).
     content_hash: str = ""
     source_hash: str = ""  # of the raw entry (see SourceKeys); empty for CSV rows
-
-    def __post_init__(self) -> None:
-        if not self.content_hash:
-            self.content_hash = content_hash(self)
 
     @property
     def primary(self) -> Address:
@@ -111,9 +109,11 @@ def content_hash(person: Person) -> str:
 def _texts(attrs: dict[str, list[bytes]], name: str) -> list[str]:
     if not name:
         return []
-    values = attrs.get(name) or []
+    values = attrs.get(name)
+    if not values:
+        return []
     try:
-        return [v.decode("utf-8").strip() for v in values if v.strip()]
+        return [text for value in values if (text := value.decode("utf-8").strip())]
     except UnicodeDecodeError as exc:
         raise SkipEntry(f"{name} is not UTF-8 text") from exc
 
@@ -213,6 +213,7 @@ class SourceKeys:
         self.guid = mapping["id"].lower() == "objectguid"
         self.changed = mapping["changed"]
         self.signature = repr(sorted(mapping.items())).encode()
+        self._names: dict[str, bytes] = {}
 
     def __call__(self, entry) -> tuple[str, str, str] | None:
         """(stable id, digest, change marker), or None when the id is unusable (mapping says why)."""
@@ -230,15 +231,17 @@ class SourceKeys:
                 external_id = raw.decode("ascii").strip().lower()
             except UnicodeDecodeError:
                 return None
-        digest = hashlib.blake2b(self.signature, digest_size=16)
-        digest.update(dn.encode())
-        changed = ""
+        changed_values = attrs.get(self.changed) if self.changed else None
+        changed = changed_values[0].decode("ascii", "replace") if changed_values else ""
+        # One update over one joined buffer: a sync digests 100,000 entries.
+        parts = [self.signature, dn.encode()]
         for name in sorted(attrs):
-            values = attrs[name]
             if name == self.changed:
-                changed = values[0].decode("ascii", "replace") if values else ""
                 continue
-            digest.update(b"\x1e" + name.encode())
-            for value in values:
-                digest.update(b"\x1f" + value)
+            encoded = self._names.get(name)
+            if encoded is None:
+                encoded = self._names[name] = b"\x1e" + name.encode()
+            parts.append(encoded)
+            parts.extend(attrs[name])
+        digest = hashlib.blake2b(b"\x1f".join(parts), digest_size=16)
         return external_id, digest.hexdigest(), changed

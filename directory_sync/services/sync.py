@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from directory_sync.errors import BRAKE, DirectoryError, SyncAlreadyRunning
-from directory_sync.mapping import Person, SkipEntry
+from directory_sync.mapping import Person, SkipEntry, content_hash
 from directory_sync.models import (
     DirectoryConnection,
     DirectoryUser,
@@ -132,6 +132,8 @@ def _stored_people(partner_id: int, ids: list[str] | None = None) -> dict[str, t
 def _take(state: _State, person: Person) -> None:
     run = state.run
     run.seen += 1
+    if not person.content_hash:
+        person.content_hash = content_hash(person)
     for note in person.ignored:
         state.problem(ProblemKind.IGNORED_VALUE, external_id=person.external_id, dn=person.dn, reason=note)
     state.marker = newer_marker(state.marker, person.changed)
@@ -188,7 +190,7 @@ def sync_apply(
             state.problem(ProblemKind.SKIPPED, dn=str(dn), reason=str(exc))
             return
         if key is not None:
-            person.source_hash = key[1]
+            person.source_hash = person.content_hash = key[1]
         _take(state, person)
 
     def stream() -> None:

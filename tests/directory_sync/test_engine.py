@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from directory_sync.errors import SyncAlreadyRunning
 from directory_sync.mapping import build_person
-from directory_sync.models import DirectoryAddress, SyncMode, SyncProblem, SyncRun, SyncStatus
+from directory_sync.models import DirectoryAddress, DirectoryUser, SyncMode, SyncProblem, SyncRun, SyncStatus
 from directory_sync.selectors import LookupKind, recipient_lookup
 from directory_sync.services.sync import newer_marker, sync_apply, sync_run_start
 from directory_sync.signals import sync_run_succeeded
@@ -149,3 +149,13 @@ def test_change_markers_compare_numbers_as_numbers_and_timestamps_as_text():
     assert newer_marker("20261126101500Z", "20261125235959Z") == "20261126101500Z"
     assert newer_marker("", "5") == "5"
     assert newer_marker("5", "") == "5"
+
+
+def test_backslashes_and_tabs_in_values_are_stored_exactly(connection):
+    tricky = build_person(
+        external_id="doe", dn="cn=Doe\\, John,ou=people,dc=example,dc=test", name="John\tDoe\\Jr",
+        disabled=False, primary="john.doe@example.test", aliases=[], forwarding=[],
+    )
+    apply(connection, [tricky])
+    stored = DirectoryUser.objects.get(external_id="doe")
+    assert (stored.dn, stored.display_name) == ("cn=Doe\\, John,ou=people,dc=example,dc=test", "John\tDoe\\Jr")

@@ -5,7 +5,15 @@ import uuid
 
 import pytest
 
-from directory_sync.mapping import PRESETS, SkipEntry, map_entry, requested_attributes, resolve_mapping
+from directory_sync.mapping import (
+    PRESETS,
+    SkipEntry,
+    SourceKeys,
+    content_hash,
+    map_entry,
+    requested_attributes,
+    resolve_mapping,
+)
 from directory_sync.models import AddressKind, DirectoryUserStatus, Preset
 
 AD = resolve_mapping(preset=Preset.ACTIVE_DIRECTORY, overrides={})
@@ -143,5 +151,17 @@ def test_the_content_hash_changes_with_any_stored_field_and_only_then():
         attrs=ad_entry(proxyAddresses=list(reversed(ad_entry()["proxyAddresses"]))),
         mapping=AD, preset=Preset.ACTIVE_DIRECTORY,
     )
-    assert base.content_hash == same.content_hash == reordered.content_hash
-    assert base.content_hash != renamed.content_hash
+    assert content_hash(base) == content_hash(same) == content_hash(reordered)
+    assert content_hash(base) != content_hash(renamed)
+
+
+def test_the_source_digest_ignores_the_change_marker_and_sees_everything_else():
+    keys = SourceKeys(AD)
+    guid, digest, marker = keys(("cn=jane", ad_entry()))
+    assert (guid, marker) == (str(GUID), "4711")
+    assert keys(("cn=jane", ad_entry(uSNChanged=[b"9999"])))[1] == digest
+    assert keys(("cn=jane", ad_entry(displayName=[b"Jane Q. Doe"])))[1] != digest
+    assert keys(("cn=jane,ou=moved", ad_entry()))[1] != digest
+    assert SourceKeys(resolve_mapping(preset=Preset.ACTIVE_DIRECTORY, overrides={"forwarding": ""}))(
+        ("cn=jane", ad_entry()))[1] != digest
+    assert keys(("cn=bad", ad_entry(objectGUID=[b"short"]))) is None
