@@ -26,7 +26,8 @@ if not secret("SECRET_KEY") or not secret("FIELD_ENCRYPTION_KEY"):
     SECRET_KEY = secret("SECRET_KEY") or _dev_secrets["SECRET_KEY"]
     FIELD_ENCRYPTION_KEYS = [secret("FIELD_ENCRYPTION_KEY") or _dev_secrets["FIELD_ENCRYPTION_KEY"]]
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# The host part is only there to keep kombu from warning about a missing one on every connect.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 
 # Static files come straight from the app folders while developing (no collectstatic needed).
