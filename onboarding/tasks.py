@@ -13,7 +13,8 @@ class _MarkInviteFailed(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         invite_id = kwargs.get("invite_id", args[0] if args else None)
         if invite_id is not None:
-            invite_send_failed(invite_id=invite_id, error=f"{exc.__class__.__name__}: {exc}")
+            invite_send_failed(invite_id=invite_id, error=f"{exc.__class__.__name__}: {exc}",
+                               attempts=self.request.retries + 1)
 
 
 @shared_task(

@@ -71,10 +71,10 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
         user.is_active = True
         user.save()
         now = timezone.now()
+        # The hash stays: the used link is then recognised and says "already accepted, sign in".
         invite.state = InviteState.ACCEPTED
         invite.accepted_at = now
-        invite.token_hash = None
-        invite.save(update_fields=["state", "accepted_at", "token_hash"])
+        invite.save(update_fields=["state", "accepted_at"])
         if invite.item_id:
             RequestItem.objects.filter(pk=invite.item_id).update(state=ItemState.ACCEPTED, user=user)
         audit_record(actor=user, action=f"{invite.kind}.accepted", target=invite, partner=invite.partner,

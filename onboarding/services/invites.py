@@ -111,7 +111,7 @@ def _mail(invite: Invite, token: str) -> None:
                  from_email=settings.DEFAULT_FROM_EMAIL, to=[invite.display_email]).send()
 
 
-def invite_send_failed(*, invite_id: int, error: str) -> None:
+def invite_send_failed(*, invite_id: int, error: str, attempts: int = 1) -> None:
     """After the last retry: the invite is marked failed (an account manager can resend it)."""
     with transaction.atomic():
         invite = Invite.objects.select_for_update(of=("self",)).filter(pk=invite_id, state=InviteState.PENDING).first()
@@ -119,7 +119,8 @@ def invite_send_failed(*, invite_id: int, error: str) -> None:
             return
         invite.state = InviteState.FAILED
         invite.last_error = error[:2000]
-        invite.save(update_fields=["state", "last_error"])
+        invite.send_attempts = attempts  # the failed tries rolled back their own count
+        invite.save(update_fields=["state", "last_error", "send_attempts"])
         audit_record(actor=None, action=f"{invite.kind}.send_failed", target=invite, partner=invite.partner,
                      data={"error": error[:500]})
 

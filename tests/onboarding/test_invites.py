@@ -389,10 +389,12 @@ def test_accepting_marks_the_invite_and_the_item_accepted(approved):
     user = invite_accept(invite=invite, password=PASSWORD)
     invite.refresh_from_db()
     invite.item.refresh_from_db()
-    assert (invite.state, invite.token_hash) == (InviteState.ACCEPTED, None)
+    assert invite.state == InviteState.ACCEPTED
     assert invite.accepted_at is not None
     assert (invite.item.state, invite.item.user) == (ItemState.ACCEPTED, user)
-    assert invite_by_token(token) is None
+    # The used link is still recognised, to say it was accepted; it cannot be accepted again.
+    with pytest.raises(OnboardingError, match="already accepted"):
+        invite_check(invite_by_token(token))
 
 
 def test_an_acceptance_is_audited_with_the_person_as_actor(approved):
