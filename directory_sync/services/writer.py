@@ -128,17 +128,23 @@ class Writer:
                 self._stage(cursor, "ds_stage_uids", ("uid",), existing)
                 self._delete_addresses_of(cursor, "ds_stage_uids", column="uid")
             rows = [(str(ids[p.external_id]), a.address, a.display, a.kind) for p in people for a in p.addresses]
-            self._stage(cursor, "ds_stage_addresses", ("uid", "address", "display_address", "kind"), rows)
-            # An address another person already holds is left out here and handled as a conflict.
-            cursor.execute(
-                f"""
-                INSERT INTO {ADDRESSES} (partner_id, directory_user_id, address, display_address, kind, in_conflict)
-                SELECT %s, CAST(uid AS BIGINT), address, display_address, kind, %s FROM ds_stage_addresses WHERE true
-                ON CONFLICT (partner_id, address) WHERE NOT in_conflict DO NOTHING
-                """,
-                [self.partner_id, False],
-            )
-            return self._claim_conflicts(cursor, left_out=cursor.rowcount < len(rows))
+            return self._add_addresses(cursor, rows)
+
+    def _add_addresses(self, cursor, rows: list[tuple[str, str, str, str]]) -> list[Conflict]:
+        """Insert (user id, address, display, kind) rows; an address someone else holds becomes a conflict.
+
+        Needs ds_stage_people to list the batch's stable ids (to name the claimants in it).
+        """
+        self._stage(cursor, "ds_stage_addresses", ("uid", "address", "display_address", "kind"), rows)
+        cursor.execute(
+            f"""
+            INSERT INTO {ADDRESSES} (partner_id, directory_user_id, address, display_address, kind, in_conflict)
+            SELECT %s, CAST(uid AS BIGINT), address, display_address, kind, %s FROM ds_stage_addresses WHERE true
+            ON CONFLICT (partner_id, address) WHERE NOT in_conflict DO NOTHING
+            """,
+            [self.partner_id, False],
+        )
+        return self._claim_conflicts(cursor, left_out=cursor.rowcount < len(rows))
 
     def _insert_new(self, people: Sequence[Person], now) -> list[Conflict]:
         """A batch of people the account did not have (a first sync): COPY straight into the tables.
@@ -177,16 +183,7 @@ class Writer:
             if not contested:
                 return []
             self._stage(cursor, "ds_stage_people", ("external_id",), ((p.external_id,) for p in people))
-            self._stage(cursor, "ds_stage_addresses", ("uid", "address", "display_address", "kind"), contested)
-            cursor.execute(
-                f"""
-                INSERT INTO {ADDRESSES} (partner_id, directory_user_id, address, display_address, kind, in_conflict)
-                SELECT %s, CAST(uid AS BIGINT), address, display_address, kind, %s FROM ds_stage_addresses WHERE true
-                ON CONFLICT (partner_id, address) WHERE NOT in_conflict DO NOTHING
-                """,
-                [self.partner_id, False],
-            )
-            return self._claim_conflicts(cursor, left_out=cursor.rowcount < len(contested))
+            return self._add_addresses(cursor, contested)
 
     def _claim_conflicts(self, cursor, *, left_out: bool) -> list[Conflict]:
         """Mark every staged address that several people claim as in conflict, for all of them.
