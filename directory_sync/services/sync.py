@@ -188,6 +188,10 @@ def sync_apply(
             run.skipped += 1
             dn = entry[0] if isinstance(entry, tuple) else ""
             state.problem(ProblemKind.SKIPPED, dn=str(dn), reason=str(exc))
+            if key is not None:
+                # The person is still in the directory, only unreadable now: keep them as they were,
+                # never count them as gone (a full run would remove them).
+                state.stored.pop(key[0], None)
             return
         if key is not None:
             person.source_hash = person.content_hash = key[1]

@@ -14,7 +14,8 @@ from accounts.models import User
 from accounts.services.signin import account_settings_of
 from directory_sync.selectors import recipient_lookup
 from onboarding.errors import INVITE_EXPIRED, INVITE_LINK_INVALID, INVITE_PERSON_GONE, OnboardingError
-from onboarding.models import AuthMethod, Invite, InviteKind, InviteState, ItemState, RequestItem
+from onboarding.models import AuthMethod, Invite, InviteKind, InviteState, ItemState
+from onboarding.services.invites import person_items
 from portal.audit import audit_record
 
 ALREADY_ACCEPTED = "This invitation was already accepted: sign in with your address."
@@ -75,8 +76,9 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
         invite.state = InviteState.ACCEPTED
         invite.accepted_at = now
         invite.save(update_fields=["state", "accepted_at"])
-        if invite.item_id:
-            RequestItem.objects.filter(pk=invite.item_id).update(state=ItemState.ACCEPTED, user=user)
+        person_items(invite).filter(
+            state__in=[ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.VALIDATED]
+        ).update(state=ItemState.ACCEPTED, user=user)
         audit_record(actor=user, action=f"{invite.kind}.accepted", target=invite, partner=invite.partner,
                      request=request, data={"method": method})
     return user

@@ -40,7 +40,8 @@ def row_check(*, partner: Partner, email: str, earlier: list[str] | tuple[str, .
         return RowCheck("invalid", "not an email address")
     if address in {_safe_normalise(e) for e in earlier}:
         return RowCheck(CheckResult.DUPLICATE, "already in this list")
-    existing = User.objects.filter(email=address, is_active=True).first()
+    # Only this partner's people: whether an address has access elsewhere is none of its business.
+    existing = User.objects.filter(email=address, is_active=True, partner=partner).first()
     if existing is not None:
         return RowCheck(CheckResult.HAS_ACCESS, "already has portal access")
     answer = recipient_lookup(partner_id=partner.pk, address=address)

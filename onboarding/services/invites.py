@@ -12,6 +12,7 @@ import secrets
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from onboarding.errors import ALREADY_OPEN_INVITE, HAS_ACCESS, INVITE_NOT_OPEN, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, InviteState, ItemState, Partner, RequestItem
+from onboarding.services.requests import agreement_require
 from portal.audit import audit_record
 from portal.emails import normalize_email
 from portal.mail import mail_send_on_commit
@@ -128,7 +130,8 @@ def invite_send_failed(*, invite_id: int, error: str, attempts: int = 1) -> None
 def invite_resend(*, invite: Invite, actor, request=None) -> Invite:
     """A new link and a fresh expiry; the old link stops working at once."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update(of=("self",)).get(pk=invite.pk)
+        invite = Invite.objects.select_for_update(of=("self",)).select_related("partner").get(pk=invite.pk)
+        agreement_require(partner=invite.partner)  # R1: no new link without a current agreement
         if invite.state not in (InviteState.SENT, InviteState.FAILED, InviteState.EXPIRED, InviteState.PENDING):
             raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(), action="resent"))
         if invite.state == InviteState.EXPIRED and Invite.objects.filter(
@@ -157,11 +160,15 @@ def invite_revoke(*, invite: Invite, actor, request=None) -> Invite:
         invite.token_hash = None
         invite.revoked_at = timezone.now()
         invite.save(update_fields=["state", "token_hash", "revoked_at"])
-        if invite.item_id:
-            RequestItem.objects.filter(pk=invite.item_id).update(state=ItemState.REVOKED)
+        person_items(invite).filter(state=ItemState.INVITED).update(state=ItemState.REVOKED)
         audit_record(actor=actor, action=f"{invite.kind}.revoked", target=invite, partner=invite.partner,
                      request=request)
     return invite
+
+
+def person_items(invite: Invite):
+    """The request items an invite serves: its own, and the same person asked for in other lists."""
+    return RequestItem.objects.filter(Q(pk=invite.item_id) | Q(partner_id=invite.partner_id, email=invite.email))
 
 
 def invite_by_token(token: str) -> Invite | None:

@@ -12,7 +12,7 @@ from onboarding.models import PortalUserRequest, RequestSource
 from onboarding.permissions import may_review, may_submit
 from onboarding.selectors import current_agreement, partner_for
 from onboarding.services.checks import row_check
-from onboarding.services.requests import request_submit, rows_from_csv
+from onboarding.services.requests import MAX_ROWS, request_submit, rows_from_csv
 
 
 def _source(user, partner, csv: bool) -> str:
@@ -86,6 +86,8 @@ def request_row_check(request: HttpRequest, slug: str) -> HttpResponse:
         row = int(request.GET.get("row", ""))
     except ValueError as exc:
         raise Http404 from exc
+    if not 0 <= row < MAX_ROWS:
+        raise Http404
     emails = [request.GET.get(f"rows-{i}-email", "").strip() for i in range(row + 1)]
     email = emails[-1] if emails else ""
     check = row_check(partner=partner, email=email, earlier=[e for e in emails[:-1] if e]) if email else None

@@ -353,3 +353,16 @@ def test_sync_command_exits_non_zero_when_the_run_fails(ad):
 def test_commands_name_an_unknown_account():
     with pytest.raises(CommandError, match="No partner with the slug 'nope'"):
         call_command("sync_directory", "--account", "nope")
+
+
+def test_an_entry_that_cannot_be_read_any_more_is_kept_not_removed(ad):
+    slapd, _ = ad
+    connection = configure(slapd)
+    directory_sync_run(connection=connection, full=True)
+    dn, attrs = ad_person_attrs(4)
+    slapd.modify(dn, {"proxyAddresses": ["SMTP:one@example.test", "SMTP:two@example.test"]})  # two primaries
+    run = directory_sync_run(connection=connection, full=True)
+    assert (run.status, run.skipped, run.removed) == (SyncStatus.SUCCEEDED, 1, 0)
+    person = DirectoryUser.objects.get(external_id=guid_of(attrs))
+    assert person.status != DirectoryUserStatus.REMOVED
+    assert person.addresses.exists()

@@ -290,3 +290,35 @@ def test_resending_kills_the_old_link(client, invited, manager, django_capture_o
     new_mail = [m for m in mail.outbox if m.to == ["ann@acme.example"]][-1]
     new_link = re.search(r"(/invite/[\w-]+/)", new_mail.body).group(1)
     assert new_link != old_link and client.get(new_link).status_code == 200
+
+
+def test_the_live_check_says_nothing_about_other_partners_people(client, msp, other, partner_admin):
+    UserFactory(partner=other, display_email="olga@other.example")
+    client.force_login(partner_admin)
+    answer = client.get("/partners/acme/requests/check/", {"row": 0, "rows-0-email": "olga@other.example"})
+    assert "portal access" not in answer.content.decode()
+    assert client.get("/partners/acme/requests/check/", {"row": 100_000_000}).status_code == 404
+
+
+def test_one_invitation_serving_two_lists_settles_both(client, msp, manager, partner_admin,
+                                                       django_capture_on_commit_callbacks):
+    first = submitted(msp, partner_admin).items.get()
+    second = submitted(msp, partner_admin).items.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        request_item_approve(item=first, actor=manager)
+        request_item_approve(item=second, actor=manager)
+    assert RequestItem.objects.get(pk=second.pk).state == ItemState.INVITED
+    body = next(m.body for m in mail.outbox if m.to == ["ann@acme.example"])
+    link = re.search(r"(/invite/[\w-]+/)", body).group(1)
+    client.post(link, {"password": "a-long-enough-phrase-7", "password2": "a-long-enough-phrase-7"})
+    assert set(RequestItem.objects.values_list("state", flat=True)) == {ItemState.ACCEPTED}
+
+
+def test_a_lapsed_agreement_stops_resending(client, invited, manager, msp):
+    item, _ = invited
+    msp.agreements.update(valid_until=timezone.localdate() - datetime.timedelta(days=1))
+    client.force_login(manager)
+    invite = Invite.objects.get(item=item)
+    response = client.post(f"/partners/acme/invites/{invite.pk}/resend/", follow=True)
+    assert "no signed, current partner agreement" in response.content.decode()
+    assert Invite.objects.get(pk=invite.pk).state == InviteState.SENT
