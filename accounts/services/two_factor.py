@@ -65,10 +65,14 @@ def grace_start(user: User) -> None:
 
 
 def enrolment_start(*, user: User) -> TOTPDevice:
-    """A fresh, unconfirmed authenticator for the person to scan (earlier unconfirmed ones go)."""
+    """The unconfirmed authenticator for the person to scan: the one in progress, else a new one.
+
+    Reusing it means that opening the page again (or a page opened by another site) never
+    invalidates a QR code someone is scanning.
+    """
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+        return pending or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
 def pending_device(*, user: User, device_id) -> TOTPDevice | None:
