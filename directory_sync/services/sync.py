@@ -26,6 +26,7 @@ from directory_sync.models import (
     SyncRun,
     SyncStatus,
 )
+from directory_sync.services.pipeline import BackgroundWriter
 from directory_sync.services.writer import Writer
 from directory_sync.signals import sync_run_succeeded
 
@@ -95,6 +96,7 @@ class _State:
     problems: list[SyncProblem] = field(default_factory=list)
     marker: str = ""
     problem_count: int = 0
+    background: BackgroundWriter | None = None
 
     def problem(self, kind: str, *, reason: str, external_id: str = "", dn: str = "", address: str = "") -> None:
         self.problem_count += 1
@@ -105,15 +107,32 @@ class _State:
 
     def flush(self) -> None:
         if not self.dry_run and self.batch:
-            with transaction.atomic():
-                for conflict in self.writer.write_people(list(self.batch.values()), new=self.new):
-                    others = ", ".join(f"{dn or ext} ({ext})" for ext, dn in conflict.holders)
-                    self.problem(
-                        ProblemKind.CONFLICT, external_id=conflict.claimant_external_id, dn=conflict.claimant_dn,
-                        address=conflict.address, reason=f"{conflict.address} is also claimed by {others}",
-                    )
+            if self.background is not None:
+                self.background.submit(list(self.batch.values()), self.new)
+                self._conflicts(self.background.take_conflicts())
+            else:
+                with transaction.atomic():
+                    self._conflicts(self.writer.write_people(list(self.batch.values()), new=self.new))
         self.batch.clear()
         self.new.clear()
+        self._save_problems()
+
+    def drain(self) -> None:
+        """Wait for the batches still being written (in the background) and record their conflicts."""
+        if self.background is not None:
+            background, self.background = self.background, None
+            self._conflicts(background.close())
+            self._save_problems()
+
+    def _conflicts(self, conflicts) -> None:
+        for conflict in conflicts:
+            others = ", ".join(f"{dn or ext} ({ext})" for ext, dn in conflict.holders)
+            self.problem(
+                ProblemKind.CONFLICT, external_id=conflict.claimant_external_id, dn=conflict.claimant_dn,
+                address=conflict.address, reason=f"{conflict.address} is also claimed by {others}",
+            )
+
+    def _save_problems(self) -> None:
         if self.problems:
             SyncProblem.objects.bulk_create(self.problems)
             self.problems.clear()
@@ -171,6 +190,9 @@ def sync_apply(
     present = (sum(1 for _, status, _ in stored.values() if status != REMOVED) if full else
                DirectoryUser.objects.filter(partner_id=partner_id).exclude(status=REMOVED).count())
     state = _State(run=run, writer=Writer(partner_id=partner_id), dry_run=run.dry_run, stored=stored)
+    database = transaction.get_connection()
+    if not (all_or_nothing or run.dry_run or database.in_atomic_block) and database.vendor == "postgresql":
+        state.background = BackgroundWriter(state.writer)
 
     def take(entry, key) -> None:
         if key is not None:
@@ -213,6 +235,7 @@ def sync_apply(
             if progress:
                 progress(run)
         state.flush()
+        state.drain()
 
     def finish() -> None:
         removals = [ext for ext, (_, status, _) in state.stored.items() if status != REMOVED] if full else []
@@ -249,7 +272,10 @@ def sync_apply(
             except RefusedByBrake:
                 run.created = run.updated = run.unchanged = 0
         else:
-            stream()
+            try:
+                stream()
+            finally:
+                state.drain()  # batches read before a failure are written, as without the thread
             finish()
     except DirectoryError as exc:
         sync_run_fail(run=run, error=str(exc))

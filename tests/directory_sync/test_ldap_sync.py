@@ -366,3 +366,35 @@ def test_an_entry_that_cannot_be_read_any_more_is_kept_not_removed(ad):
     person = DirectoryUser.objects.get(external_id=guid_of(attrs))
     assert person.status != DirectoryUserStatus.REMOVED
     assert person.addresses.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_batches_are_written_in_the_background_with_the_same_result(ad, monkeypatch):
+    from directory_sync.services import sync as engine
+    from directory_sync.services.pipeline import BackgroundWriter
+
+    slapd, _ = ad
+    _, first = ad_person_attrs(1)
+    shared_alias = next(v for v in first["proxyAddresses"] if v.startswith("smtp:"))
+    slapd.add(f"cn=Alias Thief,{slapd.people_dn}", {
+        "objectClass": ["inetOrgPerson", "adLiteObject"], "cn": ["Alias Thief"], "sn": ["x"],
+        "objectGUID": [uuid.uuid4().bytes_le], "proxyAddresses": ["SMTP:thief@example.test", shared_alias],
+    })
+    made = []
+
+    def recording(writer):
+        made.append(writer)
+        return BackgroundWriter(writer)
+
+    monkeypatch.setattr(engine, "BackgroundWriter", recording)
+    monkeypatch.setattr(engine, "BATCH_SIZE", 10)  # several batches in flight
+    connection = configure(slapd)
+    run = directory_sync_run(connection=connection, full=True)
+    assert made, "the background writer was not used"
+    assert (run.status, run.created, run.conflicts) == (SyncStatus.SUCCEEDED, PEOPLE + 1, 1)
+    # The thief's batch came after person 1's: its problem names person 1 as the other claimant.
+    conflict = SyncProblem.objects.get(run=run, kind="conflict", dn__startswith="cn=Alias Thief")
+    assert ad_person_attrs(1)[0] in conflict.reason
+    assert DirectoryUser.objects.filter(partner=connection.partner).count() == PEOPLE + 1
+    again = directory_sync_run(connection=connection, full=True)
+    assert (again.unchanged, again.updated, again.created) == (PEOPLE + 1, 0, 0)
