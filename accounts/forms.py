@@ -1,7 +1,6 @@
 """Forms of sign-in, two-factor and passwords."""
 
 from django import forms
-from django.contrib.auth.forms import SetPasswordForm
 
 from portal.emails import InvalidEmail, normalize_email
 
@@ -40,10 +39,3 @@ class TokenForm(forms.Form):
         help_text="The 6-digit code from your authenticator app, or one of your 8-digit backup codes.",
     )
 
-
-class PasswordResetRequestForm(EmailForm):
-    pass
-
-
-class PortalSetPasswordForm(SetPasswordForm):
-    """Django's set-password form: its validators (length, common passwords, similarity) apply."""

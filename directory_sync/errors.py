@@ -5,7 +5,6 @@ from directory_sync.sources.ldap import DirectoryError, DirectoryUnavailable
 ALREADY_RUNNING = "A sync of this directory is already running; wait for it to finish."
 CSV_ACCOUNT = "This account has no directory server: upload a CSV file instead."
 LDAP_ACCOUNT = "This account syncs from a directory server; CSV uploads are for accounts without one."
-NO_CONNECTION = "This account has no directory connection yet."
 DISABLED_CONNECTION = "The directory connection is switched off."
 BRAKE = (
     "Refused: this run would remove {removed} and disable {disabled} of {present} people ({share:.1f}%), "
@@ -40,7 +39,6 @@ __all__ = [
     "CSV_ACCOUNT",
     "DISABLED_CONNECTION",
     "LDAP_ACCOUNT",
-    "NO_CONNECTION",
     "CsvInvalid",
     "DirectoryError",
     "DirectoryUnavailable",

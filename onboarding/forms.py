@@ -29,6 +29,3 @@ class CsvListForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000)
     received_from = forms.EmailField(required=False, label="Received by email from")
 
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -5,7 +5,6 @@ import statistics
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from accounts.models import Role, User
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
@@ -59,8 +58,8 @@ def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
 
 
 def agreement_is_current(*, signed_at, valid_until) -> bool:
-    """Whether an annotated agreement (see partner_overview) gates R1 open."""
-    return signed_at is not None and (valid_until is None or valid_until >= timezone.localdate())
+    """Whether an annotated agreement (see partner_overview) gates R1 open: Agreement.is_current's rule."""
+    return signed_at is not None and Agreement(signed_at=signed_at, valid_until=valid_until).is_current()
 
 
 # -- onboarding views -------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Fernet (AES-128-CBC + HMAC-SHA256, from the `cryptography` package) authenticates what it
 decrypts, so a tampered value fails loudly instead of yielding garbage. FIELD_ENCRYPTION_KEY
-may list several keys: the first encrypts, all decrypt, which lets operators rotate keys
-(`manage.py rotate_field_encryption`) without downtime.
+may list several keys: the first encrypts, all decrypt, which lets operators rotate keys without
+downtime (put the new key first; a value is re-encrypted with it whenever it is saved).
 """
 
 from functools import cache

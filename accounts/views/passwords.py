@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +11,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import PasswordResetRequestForm, PortalSetPasswordForm
+from accounts.forms import EmailForm
 from accounts.services.passwords import password_changed, password_reset_request
 from accounts.services.signin import may_use_cloud_password, signin_user
 
@@ -24,7 +25,7 @@ SAME_ANSWER = (
 @require_http_methods(["GET", "POST"])
 def reset_request(request: HttpRequest) -> HttpResponse:
     """Ask for a reset link: the same answer whatever the address."""
-    form = PasswordResetRequestForm(request.POST or None, initial={"email": request.session.get("signin_email", "")})
+    form = EmailForm(request.POST or None, initial={"email": request.session.get("signin_email", "")})
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             password_reset_request(email=form.cleaned_data["email"], request=request)
@@ -36,7 +37,7 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's confirm view: it moves the token from the URL into the session before showing the form."""
 
     template_name = "accounts/password_reset_confirm.html"
-    form_class = PortalSetPasswordForm
+    form_class = SetPasswordForm  # Django's validators (length, common passwords, similarity) apply
     success_url = reverse_lazy("accounts:login")
     post_reset_login = False
 

@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from onboarding.errors import REASON_REQUIRED, OnboardingError
-from onboarding.forms import RejectForm
 from onboarding.selectors import review_queue
 from onboarding.services.review import request_item_approve, request_item_reject
 
@@ -24,7 +23,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     """Submitted lists of this account manager's partners (admins: all), oldest first."""
     _require_vendor_staff(request.user)
     items = list(review_queue(user=request.user))
-    return render(request, "onboarding/review_queue.html", {"items": items, "reject_form": RejectForm()})
+    return render(request, "onboarding/review_queue.html", {"items": items})
 
 
 @login_required
