@@ -61,6 +61,18 @@ def row_check(*, partner: Partner, email: str, earlier: list[str] | tuple[str, .
     return RowCheck(result, "not in a directory (reseller accounts are set up directly)")
 
 
+def rows_check(*, partner: Partner, emails: list[str]) -> list[RowCheck | None]:
+    """The label of every row of a list, in order (None for a row without an address); a row
+    repeating an earlier one is labelled a duplicate."""
+    checks: list[RowCheck | None] = []
+    earlier: list[str] = []
+    for email in emails:
+        checks.append(row_check(partner=partner, email=email, earlier=earlier) if email else None)
+        if email:
+            earlier.append(email)
+    return checks
+
+
 def _safe_normalise(email: str) -> str:
     try:
         return normalize_email(email)

@@ -11,7 +11,7 @@ from accounts.models import User
 from onboarding.errors import EMPTY_LIST, AgreementMissing, ListInvalid
 from onboarding.models import Partner, PortalUserRequest, RequestItem, RequestSource
 from onboarding.selectors import current_agreement
-from onboarding.services.checks import row_check
+from onboarding.services.checks import rows_check
 from portal.audit import audit_record
 from portal.emails import InvalidEmail, normalize_email
 from portal.mail import mail_send_on_commit
@@ -95,11 +95,9 @@ def request_submit(
         portal_request = PortalUserRequest.objects.create(
             partner=partner, submitted_by=actor, source=source, note=note, received_from=received_from
         )
-        earlier: list[str] = []
+        checks = rows_check(partner=partner, emails=[email for _, email in cleaned])
         items = []
-        for name, email in cleaned:
-            check = row_check(partner=partner, email=email, earlier=earlier)
-            earlier.append(email)
+        for (name, email), check in zip(cleaned, checks, strict=True):
             items.append(RequestItem(
                 request=portal_request, partner=partner, name=name, display_email=email,
                 email=normalize_email(email), check_result=check.result if check.result != "invalid" else "",

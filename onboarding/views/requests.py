@@ -11,7 +11,7 @@ from onboarding.forms import CsvListForm, ListDetailsForm, PersonRowFormSet
 from onboarding.models import PortalUserRequest, RequestSource
 from onboarding.permissions import may_review, may_submit
 from onboarding.selectors import current_agreement, partner_for
-from onboarding.services.checks import row_check
+from onboarding.services.checks import row_check, rows_check
 from onboarding.services.requests import MAX_ROWS, request_submit, rows_from_csv
 
 
@@ -51,11 +51,7 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
     elif request.method == "POST" and formset.is_valid() and details.is_valid():
         rows = [(f.cleaned_data.get("name", ""), f.cleaned_data.get("email", "")) for f in formset.forms]
         if "check" in request.POST:
-            earlier: list[str] = []
-            for _name, email in rows:
-                checks.append(row_check(partner=partner, email=email, earlier=earlier) if email else None)
-                if email:
-                    earlier.append(email)
+            checks = rows_check(partner=partner, emails=[email for _, email in rows])
         else:
             try:
                 portal_request = request_submit(
