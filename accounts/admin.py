@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from accounts.models import User
 from accounts.services.signin import signin_unlock
 from accounts.services.two_factor import two_factor_reset
-from portal.admin_utils import AuditedAdmin
+from core.admin_utils import AuditedAdmin
 
 
 class PortalUserCreationForm(AdminUserCreationForm):

@@ -20,11 +20,11 @@ from ldap.filter import escape_filter_chars
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts import errors, sso
-from accounts.services.signin import may_use_cloud_password, signin_route, signin_user, user_auth_method
+from accounts.selectors import may_use_cloud_password, signin_route, signin_user, user_auth_method
 from directory_sync.mapping import DEFAULT_FILTERS, resolve_mapping
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.sources import ldap as ldap_source
-from onboarding.models import AuthMethod
+from partners.models import AuthMethod
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -206,12 +206,12 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
         return True
 
     def filter_users_by_claims(self, claims):
-        invited = sso.invite_being_accepted(self.request, email=claims["email"], partner_id=self.provider.partner_id)
-        if invited is not None:
-            # Accepting an invitation through single sign-on: the person is not active yet; the
-            # callback view accepts the invitation (which activates them) before signing them in.
-            invited.is_active = True
-            return [invited]
+        expected = sso.expected_user(self.request, email=claims["email"], partner_id=self.provider.partner_id)
+        if expected is not None:
+            # A person not active yet, whom a flow (an invitation being accepted) expects: active in
+            # memory only, so that mozilla-django-oidc goes on; the callback hands them to that flow.
+            expected.is_active = True
+            return [expected]
         user = signin_user(email=claims["email"])
         if user is None or user.partner_id != self.provider.partner_id:
             self.request.sso_failure = (

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts import selectors
 from accounts.models import User
 from accounts.services import two_factor
 from accounts.services.audit import audit_signin_success
@@ -36,7 +37,7 @@ def remember_next(request: HttpRequest) -> None:
 
 def first_factor_passed(request: HttpRequest, user: User, *, backend: str, method: str) -> HttpResponse:
     """The password or provider said yes: ask for the second factor when the person has one."""
-    if two_factor.has_device(user):
+    if selectors.has_device(user):
         request.session[PENDING] = {"user": user.pk, "backend": backend, "method": method, "at": time.time()}
         return redirect("accounts:login_verify")
     return complete_sign_in(request, user, backend=backend, method=method)
@@ -48,7 +49,7 @@ def pending_user(request: HttpRequest) -> tuple[User, dict] | None:
     if not pending or time.time() - pending["at"] > PENDING_SECONDS:
         request.session.pop(PENDING, None)
         return None
-    user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    user = selectors.active_user(pk=pending["user"])
     return (user, pending) if user else None
 
 
@@ -67,14 +68,14 @@ def complete_sign_in(
     audit_signin_success(request=request, user=user, method=method,
                          second_factor=type(device).__name__ if device else "")
     if device is None:
-        need = two_factor.requirement(user)
-        if need == two_factor.REQUIRED:
+        need = selectors.two_factor_requirement(user)
+        if need == selectors.REQUIRED:
             request.session[ENROL_REQUIRED] = True
             messages.info(request, "Your account needs two-factor authentication: set up your authenticator app.")
             return redirect("accounts:two_factor_setup")
-        if need == two_factor.GRACE:
+        if need == selectors.GRACE:
             two_factor.grace_start(user)
-            deadline = two_factor.grace_deadline(user)
+            deadline = selectors.grace_deadline(user)
             messages.info(
                 request,
                 f"Your account will require two-factor authentication from {deadline:%Y-%m-%d}. Set it up now?",

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from portal.emails import InvalidEmail, normalize_email
+from core.emails import InvalidEmail, normalize_email
 
 
 class EmailForm(forms.Form):

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from portal.emails import InvalidEmail, normalize_email
+from core.emails import InvalidEmail, normalize_email
 
 
 class Role(models.TextChoices):
@@ -61,7 +61,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     full_name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTNER_STAFF)
     partner = models.ForeignKey(
-        "onboarding.Partner",
+        "partners.Partner",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

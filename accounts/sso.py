@@ -3,9 +3,16 @@
 mozilla-django-oidc knows one provider from global settings; here the provider is the one of
 the account chosen at the email step (kept in the session), and its endpoints come from the
 issuer's discovery document. State, nonce and PKCE (S256) are mozilla-django-oidc's.
+
+A flow that activates a person through single sign-on (onboarding's invitation acceptance) uses
+the hook `sign_in_expect`: the browser is expected to sign in as a person who is not active yet;
+when the provider vouches for that person's address, the callback hands the verified person to
+the flow's own page (`verified_user`) instead of signing them in. Accounts knows nothing of what
+the flow is.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 
 import requests
@@ -13,20 +20,26 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from accounts import errors
+from accounts import errors, selectors
 from accounts.flow import first_factor_passed
 from accounts.models import User
 from accounts.services.audit import audit_signin_failure
-from onboarding.models import AccountSettings, AuthMethod
-from portal.emails import InvalidEmail, normalize_email
+from core.emails import InvalidEmail, normalize_email
+from partners.models import AccountSettings, AuthMethod
+from partners.selectors import active_account_settings
 
 logger = logging.getLogger(__name__)
 
+BACKEND = "accounts.backends.AccountOIDCBackend"  # the authentication backend of single sign-on
 SESSION_PARTNER = "sso_partner_id"
 SESSION_EMAIL = "sso_login_hint"
+SESSION_EXPECTED = "sso_expected"  # {"user": pk, "then": path}: see sign_in_expect
+SESSION_VERIFIED = "sso_verified"  # {"user": pk, "at": time}: see verified_user
+VERIFIED_SECONDS = 5 * 60  # how long the flow that expected a person may take to use the verification
 DISCOVERY_CACHE_SECONDS = 60 * 60
 
 
@@ -96,7 +109,7 @@ def provider_of(account: AccountSettings) -> Provider:
 def provider_for_request(request) -> Provider | None:
     """The provider of the account this browser started single sign-on with, if any."""
     partner_id = request.session.get(SESSION_PARTNER)
-    account = AccountSettings.objects.filter(partner_id=partner_id, partner__is_active=True).first()
+    account = active_account_settings(partner_id=partner_id)
     if account is None:
         return None
     try:
@@ -106,25 +119,44 @@ def provider_for_request(request) -> Provider | None:
         return None
 
 
-SESSION_INVITE = "accepting_invite_id"
+def sign_in_expect(request: HttpRequest, *, user: User, email: str, then: str) -> None:
+    """Hook: this browser is expected to sign in through its account's provider as `user`, who is
+    not active yet (their activation is up to the caller); once the provider vouches for `email`,
+    continue at the path `then`, where `verified_user` names the person. Anyone else the provider
+    vouches for signs in as usual."""
+    request.session[SESSION_PARTNER] = user.partner_id
+    request.session[SESSION_EMAIL] = email
+    request.session[SESSION_EXPECTED] = {"user": user.pk, "then": then}
 
 
-def invite_being_accepted(request, *, email: str, partner_id: int):
-    """The (not yet active) user of the invitation this browser is accepting through SSO, when the
-    provider's verified address is the invited one."""
-    from onboarding.models import Invite  # onboarding builds on accounts; the loop stays local
-
-    invite_id = request.session.get(SESSION_INVITE)
-    if not invite_id:
+def expected_user(request: HttpRequest, *, email: str, partner_id: int) -> User | None:
+    """The not yet active person this browser is expected to sign in as, when the provider's verified
+    address is theirs on this account (see sign_in_expect)."""
+    expected = request.session.get(SESSION_EXPECTED)
+    if not expected:
         return None
     try:
         address = normalize_email(email)
     except InvalidEmail:
         return None
-    invite = Invite.objects.select_related("user").filter(
-        pk=invite_id, partner_id=partner_id, email=address, state="sent"
-    ).first()
-    return invite.user if invite else None
+    return User.objects.filter(pk=expected["user"], partner_id=partner_id, email=address, is_active=False).first()
+
+
+def verified_user(request: HttpRequest) -> User | None:
+    """The person single sign-on verified for the flow that expected them: once, for a few minutes."""
+    verified = request.session.pop(SESSION_VERIFIED, None)
+    if not verified or time.time() - verified["at"] > VERIFIED_SECONDS:
+        return None
+    return User.objects.filter(pk=verified["user"]).first()
+
+
+def sign_in_refused(request: HttpRequest, reason: str) -> HttpResponse:
+    """End a single sign-on that did not sign the person in: audit it, say why on the sign-in page."""
+    # The address the provider vouched for, when there is one; else the one typed at sign-in.
+    email = getattr(request, "sso_claimed_email", "") or request.session.get(SESSION_EMAIL, "")
+    audit_signin_failure(request=request, email=email, method=AuthMethod.SSO, reason=reason)
+    messages.error(request, errors.SSO_FAILED.format(reason=reason))
+    return redirect("accounts:login")
 
 
 class SSOStartView(OIDCAuthenticationRequestView):
@@ -135,9 +167,7 @@ class SSOStartView(OIDCAuthenticationRequestView):
         super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)
 
     def get(self, request):
-        account = AccountSettings.objects.filter(
-            partner_id=request.session.get(SESSION_PARTNER), partner__is_active=True
-        ).first()
+        account = active_account_settings(partner_id=request.session.get(SESSION_PARTNER))
         try:
             self.provider = provider_of(account) if account else None
         except errors.SsoError:
@@ -179,23 +209,12 @@ class SSOCallbackView(OIDCAuthenticationCallbackView):
 
     def login_failure(self):
         reason = getattr(self.request, "sso_failure", "the provider did not confirm who you are.")
-        # The address the provider vouched for, when there is one; else the one typed at sign-in.
-        email = getattr(self.request, "sso_claimed_email", "") or self.request.session.get(SESSION_EMAIL, "")
-        audit_signin_failure(request=self.request, email=email, method=AuthMethod.SSO, reason=reason)
-        messages.error(self.request, errors.SSO_FAILED.format(reason=reason))
-        return redirect("accounts:login")
+        return sign_in_refused(self.request, reason)
 
     def login_success(self):
-        invite_id = self.request.session.pop(SESSION_INVITE, None)
-        if invite_id is not None and not User.objects.filter(pk=self.user.pk, is_active=True).exists():
-            from onboarding.errors import OnboardingError
-            from onboarding.models import Invite
-            from onboarding.services.acceptance import invite_accept
-
-            try:
-                invite_accept(invite=Invite.objects.get(pk=invite_id), sso_user=self.user, request=self.request)
-            except OnboardingError as exc:
-                self.request.sso_failure = str(exc)
-                return self.login_failure()
-        return first_factor_passed(self.request, self.user, backend="accounts.backends.AccountOIDCBackend",
-                                   method=AuthMethod.SSO)
+        expected = self.request.session.pop(SESSION_EXPECTED, None)
+        if expected and expected["user"] == self.user.pk and selectors.active_user(pk=self.user.pk) is None:
+            # The person a flow expected, not active yet: that flow activates them, then signs them in.
+            self.request.session[SESSION_VERIFIED] = {"user": self.user.pk, "at": time.time()}
+            return redirect(expected["then"])
+        return first_factor_passed(self.request, self.user, backend=BACKEND, method=AuthMethod.SSO)

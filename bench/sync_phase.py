@@ -60,7 +60,7 @@ def _django() -> None:
 
 def phase_setup(params: dict) -> Result:
     from directory_sync.services.connections import directory_connection_configure
-    from onboarding.models import Partner, PartnerKind
+    from partners.models import Partner, PartnerKind
 
     partner = Partner.objects.create(name="Benchmark Partner", slug=BENCH_SLUG, kind=PartnerKind.MSP)
     connection = directory_connection_configure(
@@ -133,7 +133,7 @@ def phase_floor(params: dict) -> Result:
         resolve_mapping,
     )
     from directory_sync.models import DirectoryAddress, DirectoryConnection, DirectoryUser
-    from onboarding.models import Partner
+    from partners.models import Partner
 
     # The same directory, filter, attributes and page size the sync uses: read from its connection.
     conn = DirectoryConnection.objects.get(partner__slug=BENCH_SLUG)

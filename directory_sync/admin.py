@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.admin_utils import AuditedAdmin, ReadOnlyAdmin, WriteOnlySecretsForm
 from directory_sync.errors import SyncError
 from directory_sync.mapping import resolve_mapping
 from directory_sync.models import (
@@ -24,7 +25,6 @@ from directory_sync.models import (
 )
 from directory_sync.services.runs import directory_csv_import
 from directory_sync.tasks import run_sync
-from portal.admin_utils import AuditedAdmin, ReadOnlyAdmin, WriteOnlySecretsForm
 
 
 class DirectoryConnectionForm(WriteOnlySecretsForm):

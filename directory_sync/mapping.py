@@ -4,10 +4,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from core.emails import InvalidEmail, normalize_email
 from directory_sync.models import AddressKind, DirectoryUserStatus, Preset
 from directory_sync.vendors import active_directory, openldap
 from directory_sync.vendors.active_directory import MalformedValue
-from portal.emails import InvalidEmail, normalize_email
 
 # The roles an attribute can play. `--attribute ROLE=NAME` overrides one of them; an empty
 # name switches a role off (e.g. `disabled=` for a directory without a lock attribute).

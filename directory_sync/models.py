@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from portal.fields import EncryptedTextField
+from core.fields import EncryptedTextField
 
 
 class SourceKind(models.TextChoices):
@@ -25,7 +25,7 @@ class DirectoryConnection(models.Model):
     """Where an account's people come from: an LDAP/AD server, or CSV uploads. One per account."""
 
     partner = models.OneToOneField(
-        "onboarding.Partner", on_delete=models.CASCADE, related_name="directory_connection"
+        "partners.Partner", on_delete=models.CASCADE, related_name="directory_connection"
     )
     kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.LDAP)
     preset = models.CharField(max_length=24, choices=Preset.choices, default=Preset.ACTIVE_DIRECTORY)
@@ -97,7 +97,7 @@ class DirectoryUser(models.Model):
 
     # No separate index on partner: the unique (partner, external_id) index serves it.
     partner = models.ForeignKey(
-        "onboarding.Partner", on_delete=models.CASCADE, related_name="directory_users", db_index=False
+        "partners.Partner", on_delete=models.CASCADE, related_name="directory_users", db_index=False
     )
     external_id = models.CharField(
         max_length=255, help_text="objectGUID / entryUUID (canonical text form), or the CSV key."
@@ -144,7 +144,7 @@ class DirectoryAddress(models.Model):
 
     # The composite unique indexes below serve the foreign-key lookups; separate FK indexes
     # would only slow the sync's writes down.
-    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+", db_index=False)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+", db_index=False)
     directory_user = models.ForeignKey(
         DirectoryUser, on_delete=models.CASCADE, related_name="addresses", db_index=False
     )

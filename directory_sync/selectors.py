@@ -3,8 +3,8 @@
 import enum
 from dataclasses import dataclass, field
 
+from core.emails import InvalidEmail, normalize_email
 from directory_sync.models import AddressKind, DirectoryAddress, DirectoryUser, DirectoryUserStatus
-from portal.emails import InvalidEmail, normalize_email
 
 
 class LookupKind(enum.StrEnum):

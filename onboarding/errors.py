@@ -1,9 +1,8 @@
 """Onboarding's domain errors, with the messages people see (tests reuse them)."""
 
-NO_AGREEMENT = (
-    "{partner} has no signed, current partner agreement, so portal access cannot be requested, approved "
-    "or sent yet. The account manager records the signed agreement."
-)
+from core.errors import PortalError
+from partners.errors import AgreementMissing
+
 WRONG_STATE = "This item is {state}; it cannot be {action}."
 REASON_REQUIRED = "Say why the request is rejected: the requester sees the reason."
 EMPTY_LIST = "Add at least one person (name and email address)."
@@ -16,15 +15,18 @@ INVITE_PERSON_GONE = (
 )
 ALREADY_OPEN_INVITE = "{email} already has an open invitation from {partner}."
 HAS_ACCESS = "{email} already has a portal account (possibly with another partner): no invitation is possible."
+ALREADY_ACCEPTED = "This invitation was already accepted: sign in with your address."
+PASSWORD_REFUSED = "That is not your domain password. Use the one you sign in to your company's computers with."  # noqa: S105
+ACCEPT_THROUGH_SSO = "Accept this invitation through your single sign-on."
 
 
-class OnboardingError(Exception):
+class OnboardingError(PortalError):
     """A refused onboarding step; str() is the message for people."""
 
 
-class AgreementMissing(OnboardingError):
-    def __init__(self, partner):
-        super().__init__(NO_AGREEMENT.format(partner=partner))
+class InviteExpired(OnboardingError):
+    def __init__(self):
+        super().__init__(INVITE_EXPIRED)
 
 
 class ListInvalid(OnboardingError):
@@ -33,3 +35,7 @@ class ListInvalid(OnboardingError):
     def __init__(self, problems: list[tuple[int, str]]):
         self.problems = problems
         super().__init__("The list was not submitted:\n" + "\n".join(f"row {row}: {why}" for row, why in problems))
+
+
+# Everything an onboarding service refuses with: its own errors, and R1's missing agreement.
+REFUSED = (OnboardingError, AgreementMissing)

@@ -1,15 +1,24 @@
-"""Read-side queries shared by views, admin and commands."""
+"""Read-side queries of onboarding, shared by views, admin and commands.
 
+The partner- and item-scoped lookups answer 404 for anything outside what the person may see:
+another partner's ids are simply not found (never 403, so nothing can be probed).
+"""
+
+import hashlib
 import statistics
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Role, User
+from core.models import AuditEvent
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
-from onboarding.models import OPEN_INVITE_STATES, Agreement, Invite, ItemState, Partner, RequestItem
-from portal.models import AuditEvent
+from onboarding.models import OPEN_INVITE_STATES, Invite, InviteState, ItemState, PortalUserRequest, RequestItem
+from partners.models import Agreement, Partner
+
+# Items still on their way: waiting for a decision, for the directory, or for a corrected address.
+PENDING_STATES = (ItemState.SUBMITTED, ItemState.AWAITING_VALIDATION, ItemState.INVALID_ADDRESS)
 
 
 def partners_visible_to(*, user) -> QuerySet[Partner]:
@@ -21,14 +30,6 @@ def partners_visible_to(*, user) -> QuerySet[Partner]:
     if user.role == Role.ACCOUNT_MANAGER:
         return Partner.objects.filter(account_manager=user)
     return Partner.objects.filter(pk=user.partner_id)
-
-
-def current_agreement(*, partner: Partner) -> Agreement | None:
-    """The latest signed agreement of a partner if it is still valid (R1), else None."""
-    latest = partner.agreements.order_by("-signed_at").first()
-    if latest is None or not latest.is_current():
-        return None
-    return latest
 
 
 def _count(queryset: QuerySet) -> Coalesce:
@@ -57,11 +58,6 @@ def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
     )
 
 
-def agreement_is_current(*, signed_at, valid_until) -> bool:
-    """Whether an annotated agreement (see partner_overview) gates R1 open: Agreement.is_current's rule."""
-    return signed_at is not None and Agreement(signed_at=signed_at, valid_until=valid_until).is_current()
-
-
 # -- onboarding views -------------------------------------------------------------------------
 
 FUNNEL_STAGES = (
@@ -86,6 +82,82 @@ def review_queue(*, user) -> QuerySet[RequestItem]:
         .select_related("partner", "request__submitted_by")
         .order_by("request__submitted_at", "id")
     )
+
+
+def review_items_chosen(*, user, ids) -> list[RequestItem]:
+    """The chosen items of this person's queue; ids of other partners' items are simply not found."""
+    return list(review_queue(user=user).filter(pk__in=ids))
+
+
+# -- a partner's pages ------------------------------------------------------------------------
+
+
+def partner_people(*, partner: Partner) -> QuerySet[User]:
+    """The partner's people with access."""
+    return partner.members.filter(is_active=True).order_by("full_name", "email")
+
+
+def partner_items(*, partner: Partner) -> QuerySet[RequestItem]:
+    """Every requested person of the partner, newest first."""
+    return (
+        RequestItem.objects.filter(partner=partner)
+        .select_related("request__submitted_by", "user", "decided_by")
+        .order_by("-created_at")
+    )
+
+
+def partner_requests(*, partner: Partner) -> QuerySet[PortalUserRequest]:
+    """The partner's lists, newest first, with their items."""
+    return PortalUserRequest.objects.filter(partner=partner).select_related("submitted_by").prefetch_related(
+        Prefetch("items", queryset=RequestItem.objects.order_by("id"))
+    )
+
+
+def partner_invites(*, partner: Partner) -> QuerySet[Invite]:
+    """The partner's invites that were not accepted, newest first."""
+    return (
+        Invite.objects.filter(partner=partner).exclude(state=InviteState.ACCEPTED).select_related("item")
+        .order_by("-created_at")
+    )
+
+
+def partner_item(*, partner: Partner, item_id: int) -> RequestItem:
+    """One requested person of this partner, or 404."""
+    return get_object_or_404(RequestItem.objects.select_related("request__submitted_by"), pk=item_id, partner=partner)
+
+
+def partner_request(*, partner: Partner, request_id: int) -> PortalUserRequest:
+    """One list of this partner, or 404."""
+    return get_object_or_404(PortalUserRequest.objects.select_related("submitted_by"), pk=request_id, partner=partner)
+
+
+def request_items(*, portal_request: PortalUserRequest) -> QuerySet[RequestItem]:
+    return portal_request.items.select_related("decided_by").order_by("id")
+
+
+def item_invites(*, item: RequestItem) -> QuerySet[Invite]:
+    return item.invites.order_by("-created_at")
+
+
+def partner_invite(*, partner: Partner, invite_id: int) -> Invite:
+    """One invite of this partner, or 404."""
+    return get_object_or_404(Invite, pk=invite_id, partner=partner)
+
+
+def invite_by_pk(*, pk) -> Invite | None:
+    return Invite.objects.filter(pk=pk).first() if pk is not None else None
+
+
+def invite_by_token(token: str) -> Invite | None:
+    """The invite a link names (only its hash is stored), or None."""
+    if not token or len(token) > 100:
+        return None
+    return Invite.objects.select_related("partner", "user", "item").filter(token_hash=token_hash(token)).first()
+
+
+def token_hash(token: str) -> str:
+    """How an invite's token is stored: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def funnel(*, partner: Partner) -> list[dict]:

@@ -4,6 +4,8 @@ from django.urls import path
 
 from onboarding.views import invites, partners, requests, review
 
+app_name = "onboarding"
+
 urlpatterns = [
     path("partners/", partners.partner_list, name="partner_list"),
     path("partners/<slug:slug>/", partners.partner_detail, name="partner_detail"),
@@ -15,6 +17,7 @@ urlpatterns = [
     path("partners/<slug:slug>/invites/<int:invite_id>/revoke/", invites.revoke, name="invite_revoke"),
     path("review/", review.queue, name="review_queue"),
     path("review/decide/", review.decide, name="review_decide"),
+    path("invite/sso/complete/", invites.accept_sso, name="invite_accept_sso"),
     path("invite/<str:token>/", invites.accept, name="invite_accept"),
     path("invite/<str:token>/renew/", invites.renew, name="invite_renew"),
 ]

@@ -1,4 +1,4 @@
-"""The portal project itself as an app: dashboard, health, demo data and shared helpers."""
+"""The portal project itself as an app: the dashboard, health, demo data and the admin site."""
 
 from django.apps import AppConfig
 

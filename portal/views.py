@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
-from onboarding.selectors import agreement_is_current, partner_overview, partners_visible_to
+from onboarding.selectors import partner_overview, partners_visible_to
+from partners.selectors import agreement_is_current
 
 
 @login_required

@@ -1,8 +1,8 @@
 """Audit events of sign-in: successes, failures, lockouts and unlocks."""
 
 from accounts.models import User
-from portal.audit import audit_record
-from portal.emails import InvalidEmail, normalize_email
+from core.audit import audit_record
+from core.emails import InvalidEmail, normalize_email
 
 
 def _normalised(email: str) -> str:

@@ -2,15 +2,16 @@
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
-from accounts.services.signin import account_settings_of, may_use_cloud_password, signin_user, user_auth_method
-from onboarding.models import AuthMethod
-from portal.audit import audit_record
-from portal.mail import mail_send_on_commit
+from accounts.selectors import may_use_cloud_password, signin_user, user_auth_method
+from core.audit import audit_record
+from core.links import absolute_url
+from core.mail import mail_send_on_commit
+from partners.models import AuthMethod
+from partners.selectors import account_settings_of
 
 RESET_SUBJECT = "Your Partner Portal password"
 
@@ -45,7 +46,7 @@ def password_reset_request(*, email: str, request=None) -> None:
         template = "password_reset_link"
         uid = urlsafe_base64_encode(force_bytes(user.pk))
         token = default_token_generator.make_token(user)
-        context["link"] = settings.PORTAL_URL + reverse("accounts:password_reset_confirm", args=[uid, token])
+        context["link"] = absolute_url("accounts:password_reset_confirm", uid, token)
         context["minutes"] = settings.PASSWORD_RESET_TIMEOUT // 60
     audit_record(actor=None, action="password.reset_requested", target=user, partner=user.partner, request=request,
                  data={"answer": template})

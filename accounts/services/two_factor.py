@@ -1,7 +1,9 @@
-"""Two-factor authentication (R8): TOTP enrolment with backup codes, verification, the policy, resets."""
+"""Two-factor authentication (R8): TOTP enrolment with backup codes, verification, grace periods, resets.
+
+What the policy asks of a person is read in accounts.selectors.
+"""
 
 import base64
-import datetime
 import io
 import secrets
 
@@ -15,46 +17,9 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from accounts.services.signin import account_settings_of
-from onboarding.models import TwoFactorPolicy
-from portal.audit import audit_record
+from core.audit import audit_record
 
-REQUIRED, GRACE, OPTIONAL, OFF = "required", "grace", "optional", "off"
 BACKUP_DEVICE_NAME = "Backup codes"
-
-
-def has_device(user: User) -> bool:
-    """Whether the person has a confirmed authenticator app."""
-    return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
-
-
-def requirement(user: User, *, now: datetime.datetime | None = None) -> str:
-    """What the policy asks of this person now: required, grace (required soon), optional or off.
-
-    Account managers and admins always need a second factor. A partner whose policy is
-    *required* gives each person its grace period, counted from the first sign-in under it.
-    """
-    if user.partner_id is None:
-        return REQUIRED
-    policy = account_settings_of(user.partner)
-    if policy.two_factor_policy == TwoFactorPolicy.OFF:
-        return OFF
-    if policy.two_factor_policy == TwoFactorPolicy.OPTIONAL:
-        return OPTIONAL
-    if has_device(user):
-        return REQUIRED
-    if user.two_factor_required_since is None:
-        return GRACE
-    deadline = user.two_factor_required_since + datetime.timedelta(days=policy.two_factor_grace_days)
-    return GRACE if (now or timezone.now()) < deadline else REQUIRED
-
-
-def grace_deadline(user: User) -> datetime.datetime | None:
-    """When a person in their grace period must have enrolled."""
-    if user.partner_id is None or user.two_factor_required_since is None:
-        return None
-    days = account_settings_of(user.partner).two_factor_grace_days
-    return user.two_factor_required_since + datetime.timedelta(days=days)
 
 
 def grace_start(user: User) -> None:
@@ -73,10 +38,6 @@ def enrolment_start(*, user: User) -> TOTPDevice:
     with transaction.atomic():
         pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
         return pending or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
-
-
-def pending_device(*, user: User, device_id) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
 
 
 def enrolment_confirm(*, user: User, device: TOTPDevice, token: str, request=None) -> list[str] | None:
@@ -107,10 +68,6 @@ def _new_backup_codes(user: User) -> list[str]:
     codes = [f"{secrets.randbelow(10**8):08d}" for _ in range(settings.OTP_BACKUP_CODES)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
-
-
-def backup_codes_left(user: User) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
 def verify(*, user: User, token: str):

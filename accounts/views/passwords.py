@@ -12,8 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import EmailForm
+from accounts.selectors import may_use_cloud_password, signin_user
 from accounts.services.passwords import password_changed, password_reset_request
-from accounts.services.signin import may_use_cloud_password, signin_user
 
 SAME_ANSWER = (
     "If a portal account uses that address, we have sent it an email. It explains how to set a new "

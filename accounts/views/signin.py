@@ -13,10 +13,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import errors, sso
 from accounts.flow import complete_sign_in, first_factor_passed, pending_user, remember_next
 from accounts.forms import EmailForm, PasswordForm, TokenForm
+from accounts.selectors import signin_route
 from accounts.services import two_factor
 from accounts.services.audit import audit_lockout, audit_signin_failure
-from accounts.services.signin import signin_route
-from onboarding.models import AuthMethod
+from partners.models import AuthMethod
 
 EMAIL = "signin_email"
 

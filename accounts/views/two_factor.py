@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import selectors
 from accounts.flow import ENROL_REQUIRED
 from accounts.forms import TokenForm
 from accounts.services import two_factor
-from accounts.services.signin import may_use_cloud_password
 
 SESSION_DEVICE = "two_factor_pending_device"
 SESSION_CODES = "two_factor_new_codes"
@@ -23,7 +23,7 @@ SESSION_CODES = "two_factor_new_codes"
 def setup(request: HttpRequest) -> HttpResponse:
     """Scan the QR code (or type the key), then confirm with a code from the app."""
     user = request.user
-    device = two_factor.pending_device(user=user, device_id=request.session.get(SESSION_DEVICE))
+    device = selectors.pending_device(user=user, device_id=request.session.get(SESSION_DEVICE))
     if device is None:
         device = two_factor.enrolment_start(user=user)
         request.session[SESSION_DEVICE] = device.pk
@@ -41,7 +41,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor_setup.html", {
         "form": form, "qr_svg": two_factor.qr_code_svg(device), "secret": two_factor.secret_text(device),
         "mandatory": bool(request.session.get(ENROL_REQUIRED)),
-        "requirement": two_factor.requirement(user), "deadline": two_factor.grace_deadline(user),
+        "requirement": selectors.two_factor_requirement(user), "deadline": selectors.grace_deadline(user),
     })
 
 
@@ -58,7 +58,7 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
-    if not two_factor.has_device(request.user):
+    if not selectors.has_device(request.user):
         return redirect("accounts:two_factor_setup")
     request.session[SESSION_CODES] = two_factor.backup_codes_regenerate(user=request.user, request=request)
     return redirect("accounts:two_factor_backup_codes")
@@ -70,11 +70,11 @@ def security(request: HttpRequest) -> HttpResponse:
     """The person's sign-in settings: two-factor status, backup codes left, password change."""
     user = request.user
     return render(request, "accounts/security.html", {
-        "has_device": two_factor.has_device(user),
-        "codes_left": two_factor.backup_codes_left(user),
-        "requirement": two_factor.requirement(user),
-        "deadline": two_factor.grace_deadline(user),
-        "cloud_password": may_use_cloud_password(user),
+        "has_device": selectors.has_device(user),
+        "codes_left": selectors.backup_codes_left(user),
+        "requirement": selectors.two_factor_requirement(user),
+        "deadline": selectors.grace_deadline(user),
+        "cloud_password": selectors.may_use_cloud_password(user),
     })
 
 
@@ -83,7 +83,7 @@ def security(request: HttpRequest) -> HttpResponse:
 @require_POST
 def skip_setup(request: HttpRequest) -> HttpResponse:
     """"Later", during the grace period only."""
-    if request.session.get(ENROL_REQUIRED) or two_factor.requirement(request.user) == two_factor.REQUIRED:
+    if request.session.get(ENROL_REQUIRED) or selectors.two_factor_requirement(request.user) == selectors.REQUIRED:
         messages.error(request, "Two-factor authentication is required for your account.")
         return redirect("accounts:two_factor_setup")
     return redirect("dashboard")

@@ -3,19 +3,17 @@
 from django.core.management.base import CommandError
 
 from directory_sync.models import DirectoryConnection, SyncRun
-from onboarding.models import Partner
+from partners import selectors
+from partners.models import Partner
 
 
 def partner_by_slug(slug: str) -> Partner:
     """The partner whose account `--account` names, or a clear error."""
-    partner = Partner.objects.filter(slug=slug).first()
+    partner = selectors.partner_by_slug(slug=slug)
     if partner is None:
-        raise CommandError(f"No partner with the slug {slug!r}. Known: {', '.join(known_slugs()) or 'none'}.")
+        known = ", ".join(selectors.partner_slugs()) or "none"
+        raise CommandError(f"No partner with the slug {slug!r}. Known: {known}.")
     return partner
-
-
-def known_slugs() -> list[str]:
-    return list(Partner.objects.order_by("slug").values_list("slug", flat=True)[:20])
 
 
 def connection_of(partner: Partner) -> DirectoryConnection:

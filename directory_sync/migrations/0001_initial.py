@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import portal.fields
+import core.fields
 from django.conf import settings
 from django.db import migrations, models
 
@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('start_tls', models.BooleanField(default=True, help_text='For ldap:// URIs.', verbose_name='StartTLS')),
                 ('ca_certificate', models.TextField(blank=True, verbose_name='CA certificate (PEM)')),
                 ('bind_dn', models.CharField(blank=True, max_length=500, verbose_name='bind DN')),
-                ('bind_password', portal.fields.EncryptedTextField(blank=True, help_text='Stored encrypted; never shown back.')),
+                ('bind_password', core.fields.EncryptedTextField(blank=True, help_text='Stored encrypted; never shown back.')),
                 ('base_dn', models.CharField(blank=True, max_length=500, verbose_name='base DN')),
                 ('user_filter', models.CharField(blank=True, help_text="Empty: the preset's filter.", max_length=1000)),
                 ('page_size', models.PositiveIntegerField(default=1000)),

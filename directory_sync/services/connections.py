@@ -3,9 +3,9 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.audit import audit_record
 from directory_sync.mapping import resolve_mapping
 from directory_sync.models import DirectoryConnection, Preset, SourceKind
-from portal.audit import audit_record
 
 SECRET_FIELDS = {"bind_password"}
 

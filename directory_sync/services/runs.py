@@ -8,13 +8,13 @@ from functools import partial
 
 from django.db import transaction
 
+from core.audit import audit_record
 from directory_sync import errors
 from directory_sync.mapping import DEFAULT_FILTERS, SourceKeys, map_entry, requested_attributes, resolve_mapping
 from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun
 from directory_sync.services.sync import Progress, sync_apply, sync_run_fail, sync_run_start
 from directory_sync.sources import ldap as ldap_source
 from directory_sync.sources.csv_file import parse_csv
-from portal.audit import audit_record
 
 logger = logging.getLogger(__name__)
 

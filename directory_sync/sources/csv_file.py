@@ -11,9 +11,9 @@ import csv
 import io
 import re
 
+from core.emails import InvalidEmail, normalize_email
 from directory_sync.errors import CsvInvalid
 from directory_sync.mapping import Person, SkipEntry, build_person
-from portal.emails import InvalidEmail, normalize_email
 
 REQUIRED = ("name", "primary", "aliases", "forwarding", "enabled")
 OPTIONAL = ("id",)

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
-import portal.fields
+import core.fields
 from django.conf import settings
 from django.db import migrations, models
 
@@ -137,9 +137,9 @@ class Migration(migrations.Migration):
                 ('reset_contact', models.CharField(blank=True, help_text='Whom people should contact for a password reset when self-service reset is off.', max_length=254)),
                 ('two_factor_policy', models.CharField(choices=[('off', 'Off'), ('optional', 'Optional'), ('required', 'Required')], default='optional', max_length=16)),
                 ('two_factor_grace_days', models.PositiveSmallIntegerField(default=7, help_text='Days a person may still sign in without a second factor once it is required.')),
-                ('sso_issuer', portal.fields.HttpsURLField(blank=True, help_text='OpenID Connect issuer (discovery at /.well-known/).')),
+                ('sso_issuer', core.fields.HttpsURLField(blank=True, help_text='OpenID Connect issuer (discovery at /.well-known/).')),
                 ('sso_client_id', models.CharField(blank=True, max_length=255)),
-                ('sso_client_secret', portal.fields.EncryptedTextField(blank=True, help_text='Stored encrypted; never shown back.')),
+                ('sso_client_secret', core.fields.EncryptedTextField(blank=True, help_text='Stored encrypted; never shown back.')),
                 ('sso_scopes', models.CharField(default='openid email profile', max_length=255)),
                 ('sso_enforced', models.BooleanField(default=False, help_text='People of this account may not use passwords.')),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -11,20 +11,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services.signin import account_settings_of
+from core.audit import audit_record
 from directory_sync.selectors import recipient_lookup
-from onboarding.errors import INVITE_EXPIRED, INVITE_LINK_INVALID, INVITE_PERSON_GONE, OnboardingError
-from onboarding.models import AuthMethod, Invite, InviteKind, InviteState, ItemState
+from onboarding.errors import (
+    ACCEPT_THROUGH_SSO,
+    ALREADY_ACCEPTED,
+    INVITE_LINK_INVALID,
+    INVITE_PERSON_GONE,
+    PASSWORD_REFUSED,
+    InviteExpired,
+    OnboardingError,
+)
+from onboarding.models import Invite, InviteKind, InviteState, ItemState
 from onboarding.services.invites import person_items
-from portal.audit import audit_record
-
-ALREADY_ACCEPTED = "This invitation was already accepted: sign in with your address."
-PASSWORD_REFUSED = "That is not your domain password. Use the one you sign in to your company's computers with."  # noqa: S105
-
-
-class InviteExpired(OnboardingError):
-    def __init__(self):
-        super().__init__(INVITE_EXPIRED)
+from partners.models import AuthMethod
+from partners.selectors import account_settings_of
 
 
 def invite_method(invite: Invite) -> str:
@@ -59,7 +60,7 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
             user.directory_user = answer.person
         if (method == AuthMethod.SSO and account_settings_of(invite.partner).sso_enforced) or sso_user is not None:
             if sso_user is None or sso_user.pk != user.pk:
-                raise OnboardingError("Accept this invitation through your single sign-on.")
+                raise OnboardingError(ACCEPT_THROUGH_SSO)
         elif method == AuthMethod.DOMAIN_PASSWORD:
             user.is_active = True
             user.save()

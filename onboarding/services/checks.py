@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 from accounts.models import User
+from core.emails import InvalidEmail, normalize_email
 from directory_sync.selectors import LookupKind, recipient_lookup
-from onboarding.models import CheckResult, Partner
-from portal.emails import InvalidEmail, normalize_email
+from onboarding.models import CheckResult
+from partners.models import Partner
 
 
 @dataclass(frozen=True)

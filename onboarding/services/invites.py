@@ -6,7 +6,6 @@ delivery) finds the invite already sent and does nothing: one mail per invite.
 """
 
 import datetime
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -14,31 +13,29 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
+from core.audit import audit_record
+from core.emails import normalize_email
+from core.links import absolute_url
+from core.mail import mail_send_on_commit
+from core.queue import enqueue_on_commit
 from onboarding.errors import ALREADY_OPEN_INVITE, HAS_ACCESS, INVITE_NOT_OPEN, OnboardingError
-from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, InviteState, ItemState, Partner, RequestItem
-from onboarding.services.requests import agreement_require
-from portal.audit import audit_record
-from portal.emails import normalize_email
-from portal.mail import mail_send_on_commit
+from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, InviteState, ItemState, RequestItem
+from onboarding.selectors import token_hash
+from partners.models import Partner
+from partners.selectors import agreement_require
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+SEND_TASK = "onboarding.send_invite"  # onboarding.tasks.send_invite, queued by name (it calls invite_send)
 
 
 def invite_link(token: str) -> str:
-    return settings.PORTAL_URL + reverse("invite_accept", args=[token])
+    return absolute_url("onboarding:invite_accept", token)
 
 
 def _enqueue_send(invite: Invite) -> None:
-    # Imported here: the task module imports this one.
-    from onboarding.tasks import send_invite
-
-    transaction.on_commit(lambda: send_invite.delay(invite.pk))
+    enqueue_on_commit(SEND_TASK, invite.pk)
 
 
 def portal_user_prepare(*, partner: Partner, email: str, name: str) -> User:
@@ -171,13 +168,6 @@ def person_items(invite: Invite):
     return RequestItem.objects.filter(Q(pk=invite.item_id) | Q(partner_id=invite.partner_id, email=invite.email))
 
 
-def invite_by_token(token: str) -> Invite | None:
-    """The invite a link names (only its hash is stored), or None."""
-    if not token or len(token) > 100:
-        return None
-    return Invite.objects.select_related("partner", "user", "item").filter(token_hash=token_hash(token)).first()
-
-
 def invites_expire(*, now: datetime.datetime | None = None) -> int:
     """Mark open invites past their expiry as expired (beat runs this)."""
     now = now or timezone.now()
@@ -212,5 +202,6 @@ def invite_renewal_request(*, invite: Invite, request=None) -> None:
             mail_send_on_commit(
                 to=manager.display_email, subject=f"{invite.display_email} asks for a new portal invitation",
                 template="invite_renewal_requested",
-                context={"invite": invite, "invites_url": f"{settings.PORTAL_URL}/partners/{invite.partner.slug}/"},
+                context={"invite": invite,
+                         "invites_url": absolute_url("onboarding:partner_detail", invite.partner.slug)},
             )

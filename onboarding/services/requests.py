@@ -4,25 +4,20 @@ import csv
 import io
 import itertools
 
-from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from onboarding.errors import EMPTY_LIST, AgreementMissing, ListInvalid
-from onboarding.models import Partner, PortalUserRequest, RequestItem, RequestSource
-from onboarding.selectors import current_agreement
+from core.audit import audit_record
+from core.emails import InvalidEmail, normalize_email
+from core.links import absolute_url
+from core.mail import mail_send_on_commit
+from onboarding.errors import EMPTY_LIST, ListInvalid
+from onboarding.models import PortalUserRequest, RequestItem, RequestSource
 from onboarding.services.checks import rows_check
-from portal.audit import audit_record
-from portal.emails import InvalidEmail, normalize_email
-from portal.mail import mail_send_on_commit
+from partners.models import Partner
+from partners.selectors import agreement_require
 
 MAX_ROWS = 1000
-
-
-def agreement_require(*, partner: Partner) -> None:
-    """R1: nothing is requested, approved or sent for a partner without a signed, current agreement."""
-    if current_agreement(partner=partner) is None:
-        raise AgreementMissing(partner)
 
 
 def rows_validate(rows: list[tuple[str, str]], *, numbers: list[int] | None = None) -> list[tuple[str, str]]:
@@ -113,7 +108,7 @@ def request_submit(
                 to=manager.display_email, subject=f"New portal-user list from {partner} to review",
                 template="request_submitted",
                 context={"partner": partner, "portal_request": portal_request, "count": len(items),
-                         "submitted_by": actor, "review_url": f"{settings.PORTAL_URL}/review/"},
+                         "submitted_by": actor, "review_url": absolute_url("onboarding:review_queue")},
             )
     return portal_request
 

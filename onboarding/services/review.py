@@ -14,13 +14,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit_record
+from core.links import absolute_url
+from core.mail import mail_send_on_commit
 from directory_sync.selectors import LookupKind, recipient_lookup
-from onboarding.errors import REASON_REQUIRED, WRONG_STATE, OnboardingError
+from onboarding.errors import REASON_REQUIRED, REFUSED, WRONG_STATE, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, ItemState, RequestItem
 from onboarding.services.invites import invite_create
-from onboarding.services.requests import agreement_require
-from portal.audit import audit_record
-from portal.mail import mail_send_on_commit
+from partners.selectors import agreement_require
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def held_items_recheck(*, partner_id: int) -> int:
                     continue
                 recipient_validate(item=item)
                 released += item.state != ItemState.AWAITING_VALIDATION
-        except OnboardingError:
+        except REFUSED:
             # One person who cannot be invited (e.g. the agreement lapsed) must not hold up the rest.
             logger.exception("held request item %s could not be released", item_id)
     return released
@@ -157,5 +158,5 @@ def _notify_requester(item: RequestItem, *, decision: str) -> None:
         to=requester.display_email, subject=f"Portal request for {item.display_email} {decision}",
         template="request_item_decided",
         context={"item": item, "decision": decision, "partner": item.partner,
-                 "request_url": f"{settings.PORTAL_URL}/partners/{item.partner.slug}/requests/{item.request_id}/"},
+                 "request_url": absolute_url("onboarding:request_detail", item.partner.slug, item.request_id)},
     )

@@ -5,30 +5,36 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import errors as signin_errors
 from accounts import sso
 from accounts.flow import first_factor_passed
-from accounts.services.signin import account_settings_of
-from onboarding.errors import OnboardingError
-from onboarding.models import AuthMethod, Invite
+from onboarding.errors import REFUSED, InviteExpired, OnboardingError
+from onboarding.models import Invite
 from onboarding.permissions import may_review
-from onboarding.selectors import partner_for
-from onboarding.services.acceptance import InviteExpired, invite_accept, invite_check, invite_method
-from onboarding.services.invites import invite_by_token, invite_renewal_request, invite_resend, invite_revoke
+from onboarding.selectors import invite_by_pk, invite_by_token, partner_for, partner_invite
+from onboarding.services.acceptance import invite_accept, invite_check, invite_method
+from onboarding.services.invites import invite_renewal_request, invite_resend, invite_revoke
+from partners.models import AuthMethod
+from partners.selectors import account_settings_of
 
-SESSION_INVITE = sso.SESSION_INVITE
+SESSION_INVITE = "accepting_invite_id"  # the invite this browser accepts through single sign-on
+PASSWORD_BACKENDS = {
+    AuthMethod.DOMAIN_PASSWORD: "accounts.backends.DomainPasswordBackend",
+    AuthMethod.CLOUD_PASSWORD: "accounts.backends.CloudPasswordBackend",
+}
 
 
 def _invite_of(request, slug: str, invite_id: int) -> Invite:
     partner = partner_for(user=request.user, slug=slug)
     if not may_review(request.user, partner):
         raise Http404
-    return get_object_or_404(Invite, pk=invite_id, partner=partner)
+    return partner_invite(partner=partner, invite_id=invite_id)
 
 
 def _invite_action(request, slug: str, invite_id: int, service, done: str) -> HttpResponse:
@@ -36,9 +42,9 @@ def _invite_action(request, slug: str, invite_id: int, service, done: str) -> Ht
     try:
         service(invite=invite, actor=request.user, request=request)
         messages.success(request, done.format(email=invite.display_email))
-    except OnboardingError as exc:
+    except REFUSED as exc:
         messages.error(request, str(exc))
-    return redirect("partner_detail", slug=slug)
+    return redirect("onboarding:partner_detail", slug=slug)
 
 
 @login_required
@@ -73,9 +79,10 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
                    min_length=_min_password_length())
     if request.method == "POST":
         if request.POST.get("sso") and method == AuthMethod.SSO:
+            # Single sign-on proves who the person is; accept_sso (below) then accepts for them.
             request.session[SESSION_INVITE] = invite.pk
-            request.session[sso.SESSION_PARTNER] = invite.partner_id
-            request.session[sso.SESSION_EMAIL] = invite.display_email
+            sso.sign_in_expect(request, user=invite.user, email=invite.display_email,
+                               then=reverse("onboarding:invite_accept_sso"))
             return redirect("accounts:sso_start")
         password = request.POST.get("password", "")
         if method not in (AuthMethod.DOMAIN_PASSWORD,) and password != request.POST.get("password2", ""):
@@ -91,10 +98,25 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
                 context["error"] = str(exc)
             else:
                 messages.success(request, "Welcome to the Partner Portal.")
-                backend = ("accounts.backends.DomainPasswordBackend" if method == AuthMethod.DOMAIN_PASSWORD
-                           else "accounts.backends.CloudPasswordBackend")
+                backend = PASSWORD_BACKENDS.get(method, PASSWORD_BACKENDS[AuthMethod.CLOUD_PASSWORD])
                 return first_factor_passed(request, user, backend=backend, method=method)
     return render(request, "onboarding/invite_accept.html", context)
+
+
+@never_cache
+@require_GET
+def accept_sso(request: HttpRequest) -> HttpResponse:
+    """Back from single sign-on with the invited person verified: accept the invitation, sign them in."""
+    invite_id = request.session.pop(SESSION_INVITE, None)
+    user = sso.verified_user(request)
+    invite = invite_by_pk(pk=invite_id)
+    if user is None or invite is None:
+        return sso.sign_in_refused(request, "the invitation could not be matched to your sign-in. Please start again.")
+    try:
+        user = invite_accept(invite=invite, sso_user=user, request=request)
+    except OnboardingError as exc:
+        return sso.sign_in_refused(request, str(exc))
+    return first_factor_passed(request, user, backend=sso.BACKEND, method=AuthMethod.SSO)
 
 
 @require_POST

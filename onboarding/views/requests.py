@@ -3,16 +3,17 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from onboarding.errors import AgreementMissing, ListInvalid
+from onboarding.errors import REFUSED
 from onboarding.forms import CsvListForm, ListDetailsForm, PersonRowFormSet
-from onboarding.models import PortalUserRequest, RequestSource
+from onboarding.models import RequestSource
 from onboarding.permissions import may_review, may_submit
-from onboarding.selectors import current_agreement, partner_for
+from onboarding.selectors import partner_for, partner_request, request_items
 from onboarding.services.checks import row_check, rows_check
 from onboarding.services.requests import MAX_ROWS, request_submit, rows_from_csv
+from partners.selectors import current_agreement
 
 
 def _source(user, partner, csv: bool) -> str:
@@ -43,11 +44,11 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
                     note=csv_form.cleaned_data["note"], received_from=csv_form.cleaned_data["received_from"],
                     request=request,
                 )
-            except (ListInvalid, AgreementMissing) as exc:
+            except REFUSED as exc:
                 csv_form.add_error("file", str(exc))
             else:
                 messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
-                return redirect("request_detail", slug=partner.slug, request_id=portal_request.pk)
+                return redirect("onboarding:request_detail", slug=partner.slug, request_id=portal_request.pk)
     elif request.method == "POST" and formset.is_valid() and details.is_valid():
         rows = [(f.cleaned_data.get("name", ""), f.cleaned_data.get("email", "")) for f in formset.forms]
         if "check" in request.POST:
@@ -59,11 +60,11 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
                     note=details.cleaned_data["note"], received_from=details.cleaned_data["received_from"],
                     request=request,
                 )
-            except (ListInvalid, AgreementMissing) as exc:
+            except REFUSED as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
-                return redirect("request_detail", slug=partner.slug, request_id=portal_request.pk)
+                return redirect("onboarding:request_detail", slug=partner.slug, request_id=portal_request.pk)
     rows = list(zip(formset.forms, checks or [None] * len(formset.forms), strict=False))
     return render(request, "onboarding/request_new.html", {
         "partner": partner, "agreement": agreement, "formset": formset, "rows": rows, "details": details,
@@ -94,10 +95,8 @@ def request_row_check(request: HttpRequest, slug: str) -> HttpResponse:
 def request_detail(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
     """A submitted list: every person, their state and every decision with its reason."""
     partner = partner_for(user=request.user, slug=slug)
-    portal_request = get_object_or_404(
-        PortalUserRequest.objects.select_related("submitted_by"), pk=request_id, partner=partner
-    )
-    items = portal_request.items.select_related("decided_by").order_by("id")
+    portal_request = partner_request(partner=partner, request_id=request_id)
+    items = request_items(portal_request=portal_request)
     return render(request, "onboarding/request_detail.html", {
         "partner": partner, "portal_request": portal_request, "items": items,
         "may_review": may_review(request.user, partner),

@@ -7,14 +7,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role
-from onboarding.errors import REASON_REQUIRED, OnboardingError
-from onboarding.selectors import review_queue
+from accounts.models import VENDOR_ROLES
+from onboarding.errors import REASON_REQUIRED, REFUSED
+from onboarding.selectors import review_items_chosen, review_queue
 from onboarding.services.review import request_item_approve, request_item_reject
 
 
 def _require_vendor_staff(user) -> None:
-    if user.role not in (Role.ACCOUNT_MANAGER, Role.ADMIN):
+    if user.role not in VENDOR_ROLES:
         raise PermissionDenied
 
 
@@ -33,15 +33,15 @@ def decide(request: HttpRequest) -> HttpResponse:
     _require_vendor_staff(request.user)
     # Scoped to this person's partners: another partner's item id is simply not found.
     wanted = {int(pk) for pk in request.POST.getlist("item") if pk.isdigit()}
-    items = [item for item in review_queue(user=request.user) if item.pk in wanted]
+    items = review_items_chosen(user=request.user, ids=wanted)
     decision = request.POST.get("decision")
     reason = request.POST.get("reason", "").strip()
     if not items:
         messages.error(request, "Choose at least one person.")
-        return redirect("review_queue")
+        return redirect("onboarding:review_queue")
     if decision == "reject" and not reason:
         messages.error(request, REASON_REQUIRED)
-        return redirect("review_queue")
+        return redirect("onboarding:review_queue")
     done, refused = 0, []
     for item in items:
         try:
@@ -52,10 +52,10 @@ def decide(request: HttpRequest) -> HttpResponse:
             else:
                 continue
             done += 1
-        except OnboardingError as exc:
+        except REFUSED as exc:
             refused.append(f"{item.display_email}: {exc}")
     if done:
         messages.success(request, f"{done} {'person' if done == 1 else 'people'} {decision}d.")
     for line in refused:
         messages.error(request, line)
-    return redirect("review_queue")
+    return redirect("onboarding:review_queue")

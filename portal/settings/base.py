@@ -40,10 +40,13 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_celery_beat",
     "axes",
-    "portal",
+    # The portal's own apps, bottom layer first: each imports only from the ones before it.
+    "core",
+    "partners",
+    "directory_sync",
     "accounts",
     "onboarding",
-    "directory_sync",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,7 @@
 import factory
 
 from accounts.models import Role, User
-from portal.emails import normalize_email
+from core.emails import normalize_email
 
 PASSWORD = "correct horse battery staple"
 

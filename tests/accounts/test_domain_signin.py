@@ -4,11 +4,11 @@ import pytest
 
 from accounts import errors
 from accounts.models import Role, User
+from core.models import AuditEvent
 from directory_sync.models import DirectoryUser
 from directory_sync.services.connections import directory_connection_configure
 from directory_sync.services.runs import directory_sync_run
-from onboarding.models import AccountDomain, AuthMethod
-from portal.models import AuditEvent
+from partners.models import AccountDomain, AuthMethod
 from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people
 from tests.ldap_server import start_with_people
 from tests.onboarding.factories import PartnerFactory

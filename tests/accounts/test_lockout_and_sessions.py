@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts import errors
 from accounts.models import User
-from portal.models import AuditEvent
+from core.models import AuditEvent
 from tests.accounts.factories import PASSWORD, AdminFactory, UserFactory
 from tests.conftest import login_with_second_factor
 

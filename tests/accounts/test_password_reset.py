@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from accounts import errors
 from accounts.views.passwords import SAME_ANSWER
+from core.models import AuditEvent
 from directory_sync.models import AddressKind, SourceKind
-from onboarding.models import AuthMethod
-from portal.models import AuditEvent
+from partners.models import AuthMethod
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryConnectionFactory, DirectoryUserFactory
 from tests.mail import MailServer

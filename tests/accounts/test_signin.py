@@ -8,12 +8,12 @@ import time_machine
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import errors
+from accounts import errors, selectors
 from accounts.services import two_factor
+from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import AccountDomain, AuthMethod, TwoFactorPolicy
-from portal.models import AuditEvent
+from partners.models import AccountDomain, AuthMethod, TwoFactorPolicy
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, AdminFactory, UserFactory
 from tests.conftest import login_with_second_factor, totp_code
 from tests.onboarding.factories import PartnerFactory
@@ -191,7 +191,7 @@ def test_a_backup_code_works_once(client, msp):
     client.post("/accounts/logout/")
     sign_in(client, "ann@acme.example")
     assert errors.CODE_WRONG in client.post("/accounts/login/verify/", {"token": codes[0]}).content.decode()
-    assert two_factor.backup_codes_left(user) == 9
+    assert selectors.backup_codes_left(user) == 9
 
 
 def test_the_code_step_expires(client, msp):

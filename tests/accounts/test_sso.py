@@ -25,10 +25,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import errors
 from accounts.models import User
+from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import AccountDomain, AccountSettings, AuthMethod, TwoFactorPolicy
-from portal.models import AuditEvent
+from partners.models import AccountDomain, AccountSettings, AuthMethod, TwoFactorPolicy
 from tests.accounts.factories import UserFactory
 from tests.conftest import free_port, totp_code
 from tests.oidc import OidcProvider, login_with_requests

@@ -39,7 +39,7 @@ def test_admin_enrols_an_authenticator_at_first_sign_in_then_sees_the_partners(l
 
     page.goto(f"{live_server.url}/admin/")
     page.get_by_role("link", name="Partners", exact=True).click()
-    page.wait_for_url(f"{live_server.url}/admin/onboarding/partner/")
+    page.wait_for_url(f"{live_server.url}/admin/partners/partner/")
     rows = page.locator("#result_list tbody tr")
     assert sorted(rows.locator("th a").all_inner_texts()) == ["Contoso Reseller", "Northwind MSP"]
     assert admin.get_short_name() in page.locator("#user-tools").text_content()

@@ -10,7 +10,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import ItemState, PartnerKind, RequestItem, TwoFactorPolicy
+from onboarding.models import ItemState, RequestItem
+from partners.models import PartnerKind, TwoFactorPolicy
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, PartnerAdminFactory
 from tests.conftest import totp_code
 from tests.mail import MailServer

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import errors
-from onboarding.models import AccountSettings, TwoFactorPolicy
+from partners.models import AccountSettings, TwoFactorPolicy
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_sso import sso_directory, sso_partner
 from tests.conftest import free_port, totp_code

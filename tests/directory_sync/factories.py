@@ -5,6 +5,7 @@ import uuid
 import factory
 from django.utils import timezone
 
+from core.emails import normalize_email
 from directory_sync.models import (
     AddressKind,
     DirectoryAddress,
@@ -13,7 +14,6 @@ from directory_sync.models import (
     SyncMode,
     SyncRun,
 )
-from portal.emails import normalize_email
 
 
 class DirectoryConnectionFactory(factory.django.DjangoModelFactory):

@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core import crypto
 from directory_sync.admin import DirectoryConnectionForm
 from directory_sync.models import (
     AddressKind,
@@ -16,7 +17,6 @@ from directory_sync.models import (
     SyncRun,
     SyncStatus,
 )
-from portal import crypto
 from tests.directory_sync.factories import (
     DirectoryAddressFactory,
     DirectoryConnectionFactory,

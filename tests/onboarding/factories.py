@@ -5,18 +5,9 @@ import datetime
 import factory
 from django.utils import timezone
 
-from onboarding.models import (
-    AccountSettings,
-    Agreement,
-    Invite,
-    ItemState,
-    Partner,
-    PartnerKind,
-    PortalUserRequest,
-    RequestItem,
-    RequestSource,
-)
-from portal.emails import normalize_email
+from core.emails import normalize_email
+from onboarding.models import Invite, ItemState, PortalUserRequest, RequestItem, RequestSource
+from partners.models import AccountSettings, Agreement, Partner, PartnerKind
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):

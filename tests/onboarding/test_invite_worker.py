@@ -11,10 +11,11 @@ from django.db import transaction
 
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import Invite, InviteState, ItemState, PartnerKind
+from onboarding.models import Invite, InviteState, ItemState
 from onboarding.services.invites import invite_create
 from onboarding.services.review import request_item_approve
 from onboarding.tasks import send_invite
+from partners.models import PartnerKind
 from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
 from tests.services import wait_for
 

@@ -14,19 +14,22 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
 from onboarding.errors import (
+    ALREADY_ACCEPTED,
     ALREADY_OPEN_INVITE,
     INVITE_LINK_INVALID,
     INVITE_NOT_OPEN,
     INVITE_PERSON_GONE,
+    InviteExpired,
     OnboardingError,
 )
-from onboarding.models import Invite, InviteKind, InviteState, ItemState, PartnerKind
-from onboarding.services.acceptance import ALREADY_ACCEPTED, InviteExpired, invite_accept, invite_check, invite_method
+from onboarding.models import Invite, InviteKind, InviteState, ItemState
+from onboarding.selectors import invite_by_token
+from onboarding.services.acceptance import invite_accept, invite_check, invite_method
 from onboarding.services.invites import (
-    invite_by_token,
     invite_create,
     invite_renewal_request,
     invite_resend,
@@ -36,7 +39,7 @@ from onboarding.services.invites import (
     invites_expire,
 )
 from onboarding.services.review import request_item_approve
-from portal.models import AuditEvent
+from partners.models import PartnerKind
 from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
 
 pytestmark = pytest.mark.django_db

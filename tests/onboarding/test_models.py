@@ -9,17 +9,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from onboarding.models import (
-    AccountDomain,
-    AccountSettings,
-    Agreement,
-    AuthMethod,
-    Invite,
-    InviteState,
-    ItemState,
-    Partner,
-    RequestItem,
-)
+from onboarding.models import Invite, InviteState, ItemState, RequestItem
+from partners.models import AccountDomain, AccountSettings, Agreement, AuthMethod, Partner
 from tests.accounts.factories import AccountManagerFactory
 from tests.onboarding.factories import (
     AgreementFactory,

@@ -7,13 +7,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.errors import EMPTY_LIST, NO_AGREEMENT, AgreementMissing, ListInvalid
+from onboarding.errors import EMPTY_LIST, ListInvalid
 from onboarding.models import CheckResult, PortalUserRequest, RequestItem, RequestSource
 from onboarding.services.checks import row_check
 from onboarding.services.requests import request_submit, rows_from_csv, rows_validate
-from portal.models import AuditEvent
+from partners.errors import NO_AGREEMENT, AgreementMissing
 from tests.accounts.factories import PartnerAdminFactory, UserFactory
 from tests.onboarding.factories import AgreementFactory, PartnerFactory
 

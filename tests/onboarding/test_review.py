@@ -9,17 +9,19 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
+from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.errors import NO_AGREEMENT, REASON_REQUIRED, WRONG_STATE, AgreementMissing, OnboardingError
-from onboarding.models import Invite, InviteKind, InviteState, ItemState, PartnerKind, RequestItem
+from onboarding.errors import REASON_REQUIRED, WRONG_STATE, OnboardingError
+from onboarding.models import Invite, InviteKind, InviteState, ItemState, RequestItem
 from onboarding.services.review import (
     held_items_expire,
     held_items_recheck,
     request_item_approve,
     request_item_reject,
 )
-from portal.models import AuditEvent
+from partners.errors import NO_AGREEMENT, AgreementMissing
+from partners.models import PartnerKind
 from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import Invite, InviteState, ItemState, PartnerKind, PortalUserRequest, RequestItem
+from onboarding.models import Invite, InviteState, ItemState, PortalUserRequest, RequestItem
 from onboarding.services.requests import request_submit
 from onboarding.services.review import request_item_approve
+from partners.models import PartnerKind
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory, UserFactory
 from tests.onboarding.factories import AgreementFactory, PartnerFactory
 

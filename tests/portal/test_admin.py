@@ -9,11 +9,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from core.audit import audit_record
+from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind, SyncProblem, SyncStatus
-from onboarding.admin import AccountSettingsForm
-from onboarding.models import AccountDomain, AccountSettings, AuthMethod, Partner, PartnerKind
-from portal.audit import audit_record
-from portal.models import AuditEvent
+from partners.admin import AccountSettingsForm
+from partners.models import AccountDomain, AccountSettings, AuthMethod, Partner, PartnerKind
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, UserFactory
 from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryConnectionFactory, SyncRunFactory
@@ -26,12 +26,12 @@ from tests.onboarding.factories import (
 
 pytestmark = pytest.mark.django_db
 
-PORTAL_APPS = ("portal", "accounts", "onboarding", "directory_sync")
+PORTAL_APPS = ("core", "partners", "directory_sync", "accounts", "onboarding", "portal")
 PORTAL_MODELS = sorted(
     model._meta.label for model in admin.site._registry if model._meta.app_label in PORTAL_APPS
 )
 READ_ONLY_MODELS = [
-    "portal.AuditEvent",
+    "core.AuditEvent",
     "directory_sync.SyncRun",
     "directory_sync.DirectoryUser",
     "directory_sync.DirectoryAddress",
@@ -84,7 +84,7 @@ def world(admin_user):
 
 def test_the_portal_apps_register_their_models():
     assert set(READ_ONLY_MODELS) < set(PORTAL_MODELS)
-    assert {"accounts.User", "onboarding.Partner", "directory_sync.DirectoryConnection"} < set(PORTAL_MODELS)
+    assert {"accounts.User", "partners.Partner", "directory_sync.DirectoryConnection"} < set(PORTAL_MODELS)
 
 
 @pytest.mark.parametrize("label", PORTAL_MODELS)
@@ -132,7 +132,7 @@ def test_add_page_of_read_only_model_is_forbidden(admin_client, label):
 def test_read_only_change_page_refuses_a_post(admin_client, world):
     event = AuditEvent.objects.get(action="test.seeded")
 
-    response = admin_client.post(_url("portal.AuditEvent", "change", event.pk), {"action": "test.rewritten"})
+    response = admin_client.post(_url("core.AuditEvent", "change", event.pk), {"action": "test.rewritten"})
 
     assert response.status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).action == "test.seeded"
@@ -143,7 +143,7 @@ def test_partners_changelist_makes_a_bounded_number_of_queries(admin_client, dja
     PartnerFactory.create_batch(5)
 
     with django_assert_max_num_queries(8):
-        response = admin_client.get(_url("onboarding.Partner", "changelist"))
+        response = admin_client.get(_url("partners.Partner", "changelist"))
 
     assert response.status_code == 200
     assert response.context["cl"].result_count == 30
@@ -309,7 +309,7 @@ def _partner_post_data(partner: Partner, *, settings: AccountSettings | None, **
 
 
 def test_partner_change_page_never_shows_the_sso_client_secret(admin_client, sso_partner):
-    response = admin_client.get(_url("onboarding.Partner", "change", sso_partner.pk))
+    response = admin_client.get(_url("partners.Partner", "change", sso_partner.pk))
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -321,7 +321,7 @@ def test_partner_saved_with_empty_secret_box_keeps_the_sso_client_secret(admin_c
     settings = AccountSettings.objects.get(pk=sso_partner.pk)
     data = _partner_post_data(sso_partner, settings=settings, sso_scopes="openid email")
 
-    response = admin_client.post(_url("onboarding.Partner", "change", sso_partner.pk), data)
+    response = admin_client.post(_url("partners.Partner", "change", sso_partner.pk), data)
 
     _assert_saved(response)
     settings.refresh_from_db()
@@ -333,7 +333,7 @@ def test_partner_saved_with_new_secret_replaces_the_sso_client_secret(admin_clie
     settings = AccountSettings.objects.get(pk=sso_partner.pk)
     data = _partner_post_data(sso_partner, settings=settings, sso_client_secret="Brand-New-Secret")
 
-    response = admin_client.post(_url("onboarding.Partner", "change", sso_partner.pk), data)
+    response = admin_client.post(_url("partners.Partner", "change", sso_partner.pk), data)
 
     _assert_saved(response)
     settings.refresh_from_db()
@@ -371,14 +371,14 @@ def test_partner_change_through_the_admin_is_audited(admin_client, admin_user, s
     data = _partner_post_data(sso_partner, settings=AccountSettings.objects.get(pk=sso_partner.pk))
     data["name"] = "Acme Mail Ltd"
 
-    response = admin_client.post(_url("onboarding.Partner", "change", sso_partner.pk), data)
+    response = admin_client.post(_url("partners.Partner", "change", sso_partner.pk), data)
 
     _assert_saved(response)
     event = AuditEvent.objects.get(action="admin.change")
     assert event.actor_id == admin_user.pk
     assert event.actor_label == admin_user.email
     assert event.partner_id == sso_partner.pk
-    assert (event.target_type, event.target_id) == ("onboarding.partner", str(sso_partner.pk))
+    assert (event.target_type, event.target_id) == ("partners.partner", str(sso_partner.pk))
     assert event.target_label == "Acme Mail Ltd"
     assert event.data == {"change": [{"changed": {"fields": ["Name"]}}]}
     assert event.ip_address == "127.0.0.1"
@@ -389,7 +389,7 @@ def test_inline_secret_change_is_audited_without_the_secret(admin_client, sso_pa
         sso_partner, settings=AccountSettings.objects.get(pk=sso_partner.pk), sso_client_secret="Replaced-Secret"
     )
 
-    _assert_saved(admin_client.post(_url("onboarding.Partner", "change", sso_partner.pk), data))
+    _assert_saved(admin_client.post(_url("partners.Partner", "change", sso_partner.pk), data))
 
     event = AuditEvent.objects.get(action="admin.change")
     changed = event.data["change"][0]["changed"]
@@ -402,7 +402,7 @@ def test_partner_saved_with_clear_box_removes_the_sso_client_secret(admin_client
         sso_partner, settings=AccountSettings.objects.get(pk=sso_partner.pk), sso_client_secret_clear="on"
     )
 
-    _assert_saved(admin_client.post(_url("onboarding.Partner", "change", sso_partner.pk), data))
+    _assert_saved(admin_client.post(_url("partners.Partner", "change", sso_partner.pk), data))
 
     assert AccountSettings.objects.get(pk=sso_partner.pk).sso_client_secret == ""
 
@@ -437,7 +437,7 @@ def test_partner_added_through_the_admin_is_audited(admin_client, admin_user):
     partner = Partner(name="Newco", slug="newco", kind=PartnerKind.RESELLER, account_manager=manager)
     data = _partner_post_data(partner, settings=None, self_service_reset=None)
 
-    response = admin_client.post(_url("onboarding.Partner", "add"), data)
+    response = admin_client.post(_url("partners.Partner", "add"), data)
 
     _assert_saved(response)
     created = Partner.objects.get(slug="newco")

@@ -5,8 +5,8 @@ import pytest
 from django.db import ProgrammingError, connection, transaction
 from django.test import RequestFactory
 
-from portal.audit import audit_record
-from portal.models import AuditEvent, AuditLogIsAppendOnly
+from core.audit import audit_record
+from core.models import AuditEvent, AuditLogIsAppendOnly
 from tests.accounts.factories import AdminFactory
 from tests.onboarding.factories import PartnerFactory
 
@@ -32,7 +32,7 @@ def test_audit_record_fills_actor_target_and_request_fields():
     assert event.actor_label == "admin.one@vendor.example"
     assert event.action == "partner.updated"
     assert event.partner_id == partner.pk
-    assert event.target_type == "onboarding.partner"
+    assert event.target_type == "partners.partner"
     assert event.target_id == str(partner.pk)
     assert event.target_label == "Acme Mail"
     assert event.data == {"k": "v"}

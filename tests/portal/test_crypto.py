@@ -4,7 +4,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from portal import crypto
+from core import crypto
 
 
 @pytest.fixture

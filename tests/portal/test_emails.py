@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from portal.emails import InvalidEmail, domain_of, normalize_email
+from core.emails import InvalidEmail, domain_of, normalize_email
 
 
 def test_case_is_folded_in_local_part_and_domain():

@@ -7,8 +7,8 @@ from django.core.management import call_command
 
 from accounts.models import Role, User
 from directory_sync.models import AddressKind, DirectoryAddress, DirectoryUser, DirectoryUserStatus
-from onboarding.models import Partner, PartnerKind
-from onboarding.selectors import current_agreement
+from partners.models import Partner, PartnerKind
+from partners.selectors import current_agreement
 from portal.management.commands.seed_demo import DEMO_PASSWORD
 
 

@@ -81,7 +81,7 @@ def test_the_embedded_default_writes_mail_to_an_absolute_folder_under_var(tmp_pa
 def test_duration_filter_reads_like_people_write():
     import datetime
 
-    from portal.templatetags.portal_tags import duration
+    from core.templatetags.portal_tags import duration
 
     assert duration(datetime.timedelta(days=3, hours=4, minutes=5)) == "3 days 4 hours"
     assert duration(datetime.timedelta(seconds=40)) == "40 seconds"

@@ -9,19 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
+from core.audit import audit_record
+from core.emails import normalize_email
 from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryUserStatus, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import (
-    AccountDomain,
-    AccountSettings,
-    Agreement,
-    AuthMethod,
-    Partner,
-    PartnerKind,
-    TwoFactorPolicy,
-)
-from portal.audit import audit_record
-from portal.emails import normalize_email
+from partners.models import AccountDomain, AccountSettings, Agreement, AuthMethod, Partner, PartnerKind, TwoFactorPolicy
 
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
 

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from core.errors import PortalError
+
 
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -12,7 +14,7 @@ class AuditEventQuerySet(models.QuerySet):
         raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
 
 
-class AuditLogIsAppendOnly(Exception):
+class AuditLogIsAppendOnly(PortalError):
     """Raised on any attempt to change or delete an audit event."""
 
 
@@ -20,8 +22,9 @@ class AuditEvent(models.Model):
     """One state change: the actor (None for the system), the action, its object and partner.
 
     Append-only: the model refuses updates and deletes, and a database trigger refuses them
-    too (see migration 0002). The actor and partner are kept as plain ids with a label copied
-    at the time, so that the trail outlives the rows it talks about.
+    too (created by portal's migration 0002, from when this model lived there). The actor (a
+    reference without a database constraint, with their address copied at the time) and the
+    partner (a plain id) let the trail outlive the rows it talks about.
     """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -35,14 +38,8 @@ class AuditEvent(models.Model):
     )
     actor_label = models.CharField(max_length=254, blank=True, help_text="The actor's email at the time.")
     action = models.CharField(max_length=64, db_index=True, help_text="What happened, e.g. invite.sent.")
-    partner = models.ForeignKey(
-        "onboarding.Partner",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    # A plain id, not a foreign key: the audit trail is the bottom layer and knows no partner model.
+    partner_id = models.BigIntegerField(null=True, blank=True, help_text="The partner the event concerns.")
     target_type = models.CharField(max_length=100, blank=True, help_text="app_label.model of the object.")
     target_id = models.CharField(max_length=64, blank=True)
     target_label = models.CharField(max_length=300, blank=True)
@@ -53,9 +50,10 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        db_table = "portal_auditevent"  # its name from when it lived in portal: existing trails stay
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["partner", "created_at"], name="audit_partner_time"),
+            models.Index(fields=["partner_id", "created_at"], name="audit_partner_time"),
             models.Index(fields=["target_type", "target_id"], name="audit_target"),
         ]
 

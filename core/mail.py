@@ -7,7 +7,7 @@ keeps answers like "we sent you a link" equally fast whether or not a mail went 
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from portal.tasks import send_mail_task
+from core.tasks import send_mail_task
 
 
 def mail_send_on_commit(*, to: str, subject: str, template: str, context: dict) -> None:

@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
-from portal.admin_utils import ReadOnlyAdmin
-from portal.models import AuditEvent
+from core.admin_utils import ReadOnlyAdmin
+from core.models import AuditEvent
 
 
 @admin.register(AuditEvent)

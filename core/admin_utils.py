@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from portal.audit import audit_record
+from core.audit import audit_record
 
 
 class SecretInput(forms.PasswordInput):

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from portal.models import AuditEvent
+from core.models import AuditEvent
 
 
 def audit_record(
@@ -17,12 +17,12 @@ def audit_record(
     data: dict | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
-    """Record that `actor` (a user, or None for the system) did `action` to `target`."""
+    """Record that `actor` (a user, or None for the system) did `action` to `target` of `partner` (a model)."""
     event = AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=str(getattr(actor, "email", "") or "") if actor else "",
         action=action,
-        partner=partner,
+        partner_id=getattr(partner, "pk", None),
         data=data or {},
     )
     if target is not None:

@@ -1,0 +1,146 @@
+"""Who may sign in, how, and what two-factor asks of them: the reads of R5 to R8 in one place.
+
+The route (which page comes after the email address) depends on the address's domain only, so
+it says nothing about whether the address exists. Whether a person may sign in is decided by
+`signin_user`: an active portal user whose address is, on an account with a directory, the
+primary address of an enabled person (R7) — aliases, forwarding addresses, disabled and removed
+people never sign in.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+from core.emails import InvalidEmail, normalize_email
+from directory_sync.selectors import recipient_lookup
+from partners.models import AuthMethod, TwoFactorPolicy
+from partners.selectors import account_settings_for_address, account_settings_of
+
+# What the two-factor policy asks of a person now (see `two_factor_requirement`).
+REQUIRED, GRACE, OPTIONAL, OFF = "required", "grace", "optional", "off"
+
+
+@dataclass(frozen=True)
+class SignInRoute:
+    """What the sign-in page does after the email address step."""
+
+    method: str  # an AuthMethod value
+    sso_enforced: bool = False
+    partner_id: int | None = None
+
+    @property
+    def offers_sso(self) -> bool:
+        return self.method == AuthMethod.SSO
+
+    @property
+    def asks_domain_password(self) -> bool:
+        return self.method == AuthMethod.DOMAIN_PASSWORD
+
+
+def signin_route(*, email: str) -> SignInRoute:
+    """The route for an address, decided by its domain alone (no account enumeration)."""
+    account = account_settings_for_address(email=email)
+    if account is None:
+        return SignInRoute(AuthMethod.CLOUD_PASSWORD)
+    return SignInRoute(account.auth_method, account.sso_enforced, account.partner_id)
+
+
+def signin_user(*, email: str) -> User | None:
+    """The portal user who may sign in with this address, or None — for every reason alike."""
+    try:
+        normalised = normalize_email(email)
+    except InvalidEmail:
+        return None
+    user = (
+        User.objects.filter(email=normalised, is_active=True)
+        .select_related("partner__account_settings", "partner__directory_connection")
+        .first()
+    )
+    if user is None or user.partner_id is None:
+        return user  # vendor staff sign in with their portal account
+    if not user.partner.is_active:
+        return None
+    # Where the account has a directory, it decides (R7): only a primary address of an enabled person.
+    if hasattr(user.partner, "directory_connection") and not recipient_lookup(
+        partner_id=user.partner_id, address=normalised
+    ).is_primary:
+        return None
+    return user
+
+
+def active_user(*, pk) -> User | None:
+    """The active portal user with this id, or None."""
+    return User.objects.filter(pk=pk, is_active=True).first()
+
+
+def user_by_email(*, email: str) -> User | None:
+    """The portal user (active or not) whose normalised address this is, or None."""
+    try:
+        return User.objects.filter(email=normalize_email(email)).first()
+    except InvalidEmail:
+        return None
+
+
+def user_auth_method(user: User) -> str:
+    """How this person proves who they are: their account's method; vendor staff use cloud passwords."""
+    if user.partner_id is None:
+        return AuthMethod.CLOUD_PASSWORD
+    return account_settings_of(user.partner).auth_method
+
+
+def may_use_cloud_password(user: User) -> bool:
+    """Cloud passwords are for cloud-password accounts, and SSO accounts that do not enforce SSO."""
+    method = user_auth_method(user)
+    if method == AuthMethod.CLOUD_PASSWORD:
+        return True
+    return method == AuthMethod.SSO and not account_settings_of(user.partner).sso_enforced
+
+
+# -- two-factor --------------------------------------------------------------------------------
+
+
+def has_device(user: User) -> bool:
+    """Whether the person has a confirmed authenticator app."""
+    return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
+
+
+def two_factor_requirement(user: User, *, now: datetime.datetime | None = None) -> str:
+    """What the policy asks of this person now: REQUIRED, GRACE (required soon), OPTIONAL or OFF.
+
+    Account managers and admins always need a second factor. A partner whose policy is
+    *required* gives each person its grace period, counted from the first sign-in under it.
+    """
+    if user.partner_id is None:
+        return REQUIRED
+    policy = account_settings_of(user.partner)
+    if policy.two_factor_policy == TwoFactorPolicy.OFF:
+        return OFF
+    if policy.two_factor_policy == TwoFactorPolicy.OPTIONAL:
+        return OPTIONAL
+    if has_device(user):
+        return REQUIRED
+    if user.two_factor_required_since is None:
+        return GRACE
+    deadline = user.two_factor_required_since + datetime.timedelta(days=policy.two_factor_grace_days)
+    return GRACE if (now or timezone.now()) < deadline else REQUIRED
+
+
+def grace_deadline(user: User) -> datetime.datetime | None:
+    """When a person in their grace period must have enrolled."""
+    if user.partner_id is None or user.two_factor_required_since is None:
+        return None
+    days = account_settings_of(user.partner).two_factor_grace_days
+    return user.two_factor_required_since + datetime.timedelta(days=days)
+
+
+def pending_device(*, user: User, device_id) -> TOTPDevice | None:
+    """The person's authenticator being enrolled (not yet confirmed) with this id, or None."""
+    return TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
+
+
+def backup_codes_left(user: User) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()

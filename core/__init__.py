@@ -1,0 +1,1 @@
+"""The kernel every app stands on: audit trail, email normalisation, secrets at rest, mail, admin helpers, errors."""

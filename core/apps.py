@@ -1,0 +1,8 @@
+"""App config for core."""
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Audit trail"

@@ -1,0 +1,1 @@
+"""Partners (resellers and MSPs), their accounts' sign-in settings and mail domains, and their agreements."""

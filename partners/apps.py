@@ -1,0 +1,8 @@
+"""App config for partners."""
+
+from django.apps import AppConfig
+
+
+class PartnersConfig(AppConfig):
+    name = "partners"
+    verbose_name = "Partner accounts"

@@ -1,0 +1,19 @@
+"""The partners app's domain errors, with the messages people see (tests reuse them)."""
+
+from core.errors import PortalError
+
+NO_AGREEMENT = (
+    "{partner} has no signed, current partner agreement, so portal access cannot be requested, approved "
+    "or sent yet. The account manager records the signed agreement."
+)
+
+
+class PartnerError(PortalError):
+    """A step refused because of the partner's own state (its agreement, its account)."""
+
+
+class AgreementMissing(PartnerError):
+    """R1: the partner has no signed, current agreement."""
+
+    def __init__(self, partner):
+        super().__init__(NO_AGREEMENT.format(partner=partner))

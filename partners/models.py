@@ -1,0 +1,170 @@
+"""Partners and their accounts: the account's sign-in settings, mail domains and signed agreements.
+
+Sign-in, directory sync and onboarding all stand on these. The tables keep the names they had
+when these models lived in onboarding (`db_table`), so that existing databases migrate in place.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.fields import EncryptedTextField, HttpsURLField
+
+
+class PartnerKind(models.TextChoices):
+    RESELLER = "reseller", "Reseller"
+    MSP = "msp", "Managed service provider"
+
+
+class Partner(models.Model):
+    """A reseller or MSP, and through it its account: the partner's tenant and its people."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, help_text="Short name used in commands and URLs.")
+    kind = models.CharField(max_length=16, choices=PartnerKind.choices)
+    # The one loop between layers, at model level only: a partner names its account manager (a user),
+    # and a user names the partner they belong to (accounts.User.partner). Both are string
+    # references resolved by Django's app registry; no module imports the other upward.
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="managed_partners",
+        limit_choices_to={"role": "account_manager"},
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_partner"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug"], name="partner_slug_unique"),
+            models.CheckConstraint(condition=Q(slug=Lower("slug")), name="partner_slug_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_msp(self) -> bool:
+        return self.kind == PartnerKind.MSP
+
+
+class AuthMethod(models.TextChoices):
+    CLOUD_PASSWORD = "cloud_password", "Cloud password (stored by the portal)"
+    DOMAIN_PASSWORD = "domain_password", "Domain password (checked against the directory)"
+    SSO = "sso", "Single sign-on (OpenID Connect)"
+
+
+class TwoFactorPolicy(models.TextChoices):
+    OFF = "off", "Off"
+    OPTIONAL = "optional", "Optional"
+    REQUIRED = "required", "Required"
+
+
+class AccountSettings(models.Model):
+    """How the people of a partner's account sign in (R5, R6, R8)."""
+
+    partner = models.OneToOneField(
+        Partner, on_delete=models.CASCADE, primary_key=True, related_name="account_settings"
+    )
+    auth_method = models.CharField(max_length=24, choices=AuthMethod.choices, default=AuthMethod.CLOUD_PASSWORD)
+    self_service_reset = models.BooleanField(
+        default=True, help_text="Cloud-password users may reset their own password by email link."
+    )
+    reset_contact = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="Whom people should contact for a password reset when self-service reset is off.",
+    )
+    two_factor_policy = models.CharField(
+        max_length=16, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.OPTIONAL
+    )
+    two_factor_grace_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days a person may still sign in without a second factor once it is required."
+    )
+    sso_issuer = HttpsURLField(blank=True, help_text="OpenID Connect issuer (discovery at /.well-known/).")
+    sso_client_id = models.CharField(max_length=255, blank=True)
+    sso_client_secret = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown back.")
+    sso_scopes = models.CharField(max_length=255, default="openid email profile")
+    sso_enforced = models.BooleanField(default=False, help_text="People of this account may not use passwords.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "onboarding_accountsettings"
+        verbose_name = "account settings"
+        verbose_name_plural = "account settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(auth_method=AuthMethod.SSO) | (~Q(sso_issuer="") & ~Q(sso_client_id="")),
+                name="account_sso_needs_issuer_and_client",
+            ),
+            models.CheckConstraint(
+                condition=Q(sso_enforced=False) | Q(auth_method=AuthMethod.SSO),
+                name="account_sso_enforced_needs_sso",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Account settings of {self.partner}"
+
+
+class AccountDomain(models.Model):
+    """A mail domain of a partner's account: decides which account an address signs in to."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, help_text="Normalised: lower-case, IDNA (punycode).")
+
+    class Meta:
+        db_table = "onboarding_accountdomain"
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain"], name="account_domain_unique"),
+            models.CheckConstraint(condition=Q(domain=Lower("domain")), name="account_domain_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Agreement(models.Model):
+    """A signed partner agreement (R1). The latest current one gates everything else."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="agreements")
+    version = models.CharField(max_length=32)
+    signed_at = models.DateTimeField()
+    signed_by_name = models.CharField(max_length=200)
+    signed_by_email = models.EmailField(blank=True)
+    valid_until = models.DateField(null=True, blank=True, help_text="Empty: valid until superseded.")
+    document = models.FileField(upload_to="agreements/%Y/", blank=True)
+    recorded_by = models.ForeignKey(  # a string reference to the user model, like account_manager's
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_agreement"
+        ordering = ["-signed_at"]
+        get_latest_by = "signed_at"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "version"], name="agreement_version_unique_per_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} agreement v{self.version}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.valid_until and self.signed_at and self.valid_until < self.signed_at.date():
+            raise ValidationError({"valid_until": "An agreement cannot end before it was signed."})
+
+    def is_current(self, *, today: datetime.date | None = None) -> bool:
+        today = today or timezone.localdate()
+        return self.valid_until is None or self.valid_until >= today
