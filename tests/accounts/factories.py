@@ -17,7 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda o: normalize_email(o.display_email))
     full_name = factory.Faker("name")
     role = Role.PARTNER_STAFF
-    partner = factory.SubFactory("tests.onboarding.factories.PartnerFactory")
+    partner = factory.SubFactory("tests.partners.factories.PartnerFactory")
     password = factory.django.Password(PASSWORD)
 
 

@@ -11,7 +11,7 @@ from directory_sync.services.runs import directory_sync_run
 from partners.models import AccountDomain, AuthMethod
 from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people
 from tests.ldap_server import start_with_people
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

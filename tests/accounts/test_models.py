@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Role, User
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, UserFactory
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from partners.models import AuthMethod
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryConnectionFactory, DirectoryUserFactory
 from tests.mail import MailServer
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -16,7 +16,7 @@ from directory_sync.services.runs import directory_csv_import
 from partners.models import AccountDomain, AuthMethod, TwoFactorPolicy
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, AdminFactory, UserFactory
 from tests.conftest import login_with_second_factor, totp_code
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,7 @@ from partners.models import AccountDomain, AccountSettings, AuthMethod, TwoFacto
 from tests.accounts.factories import UserFactory
 from tests.conftest import free_port, totp_code
 from tests.oidc import OidcProvider, login_with_requests
-from tests.onboarding.factories import AccountSettingsFactory, PartnerFactory
+from tests.partners.factories import AccountSettingsFactory, PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

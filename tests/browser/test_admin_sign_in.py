@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.accounts.factories import PASSWORD, AdminFactory, UserFactory
 from tests.conftest import totp_code
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from partners.models import PartnerKind, TwoFactorPolicy
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, PartnerAdminFactory
 from tests.conftest import totp_code
 from tests.mail import MailServer
-from tests.onboarding.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 from tests.services import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

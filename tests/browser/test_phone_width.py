@@ -7,7 +7,7 @@ from directory_sync.services.runs import directory_csv_import
 from onboarding.services.requests import request_submit
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory
 from tests.conftest import login_with_second_factor
-from tests.onboarding.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

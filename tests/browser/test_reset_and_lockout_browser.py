@@ -13,7 +13,7 @@ from accounts import errors
 from accounts.views.passwords import SAME_ANSWER
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.mail import MailServer
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ class DirectoryConnectionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DirectoryConnection
 
-    partner = factory.SubFactory("tests.onboarding.factories.PartnerFactory")
+    partner = factory.SubFactory("tests.partners.factories.PartnerFactory")
     uri = "ldap://127.0.0.1:3389"
     bind_dn = "cn=portal-sync,ou=service,dc=example,dc=test"
     bind_password = "sync-secret"
@@ -31,7 +31,7 @@ class DirectoryUserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DirectoryUser
 
-    partner = factory.SubFactory("tests.onboarding.factories.PartnerFactory")
+    partner = factory.SubFactory("tests.partners.factories.PartnerFactory")
     external_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
     display_name = factory.Faker("name")
     dn = factory.LazyAttribute(lambda o: f"cn={o.display_name},ou=people,dc=example,dc=test")

@@ -14,7 +14,7 @@ from directory_sync.models import (
     SyncStatus,
 )
 from directory_sync.services.runs import directory_csv_import
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

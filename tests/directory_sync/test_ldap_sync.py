@@ -22,7 +22,7 @@ from directory_sync.services.connections import directory_connection_configure
 from directory_sync.services.runs import directory_sync_run
 from tests.ldap_data import ad_person_attrs, openldap_person_attrs, write_ad_people, write_openldap_people
 from tests.ldap_server import start_with_people
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -17,7 +17,7 @@ from directory_sync.services.runs import directory_sync_run
 from directory_sync.sources.ldap import connect
 from tests.ldap_data import write_ad_people, write_base
 from tests.ldap_server import Slapd, free_port, throwaway_ca
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -15,7 +15,7 @@ from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryConnectionFactory, SyncRunFactory
 from tests.ldap_data import write_ad_people
 from tests.ldap_server import start_with_people
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from onboarding.services.review import request_item_approve
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory
 from tests.accounts.test_sso import csrf_token, signed_in_user, sso_directory, sso_partner
 from tests.oidc import login_with_requests
-from tests.onboarding.factories import AgreementFactory
+from tests.partners.factories import AgreementFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

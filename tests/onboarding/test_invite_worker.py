@@ -16,7 +16,8 @@ from onboarding.services.invites import invite_create
 from onboarding.services.review import request_item_approve
 from onboarding.tasks import send_invite
 from partners.models import PartnerKind
-from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
+from tests.onboarding.factories import RequestItemFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 from tests.services import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

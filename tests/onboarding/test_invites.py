@@ -40,7 +40,8 @@ from onboarding.services.invites import (
 )
 from onboarding.services.review import request_item_approve
 from partners.models import PartnerKind
-from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
+from tests.onboarding.factories import RequestItemFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

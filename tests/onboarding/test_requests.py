@@ -16,7 +16,7 @@ from onboarding.services.checks import row_check
 from onboarding.services.requests import request_submit, rows_from_csv, rows_validate
 from partners.errors import NO_AGREEMENT, AgreementMissing
 from tests.accounts.factories import PartnerAdminFactory, UserFactory
-from tests.onboarding.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,8 @@ from onboarding.services.review import (
 )
 from partners.errors import NO_AGREEMENT, AgreementMissing
 from partners.models import PartnerKind
-from tests.onboarding.factories import AgreementFactory, PartnerFactory, RequestItemFactory
+from tests.onboarding.factories import RequestItemFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from onboarding.services.requests import request_submit
 from onboarding.services.review import request_item_approve
 from partners.models import PartnerKind
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory, UserFactory
-from tests.onboarding.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

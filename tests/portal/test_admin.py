@@ -17,12 +17,8 @@ from partners.models import AccountDomain, AccountSettings, AuthMethod, Partner,
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, UserFactory
 from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryConnectionFactory, SyncRunFactory
-from tests.onboarding.factories import (
-    AgreementFactory,
-    InviteFactory,
-    PartnerFactory,
-    RequestItemFactory,
-)
+from tests.onboarding.factories import InviteFactory, RequestItemFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, UserFactory
-from tests.onboarding.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from core.audit import audit_record
 from core.models import AuditEvent, AuditLogIsAppendOnly
 from tests.accounts.factories import AdminFactory
-from tests.onboarding.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
