@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make run           set up and run the portal at http://127.0.0.1:8000 (SQLite, file broker, worker, beat, demo data)"
 	@echo "make test          set up and run the whole test suite against PostgreSQL, Redis, slapd, an OIDC provider, SMTP and Chromium"
-	@echo "make lint          ruff"
+	@echo "make lint          ruff, and the layer contract of the apps (import-linter)"
 	@echo "make check-deploy  Django's deployment checks under production settings"
 	@echo "make clean         remove the virtual environment and var/ (the embedded database, mail and logs)"
 
@@ -45,12 +45,14 @@ test: install-dev
 	scripts/system-deps.sh test
 	@set -euo pipefail; eval "$$(scripts/test-services.sh)"; \
 	  $(BIN)/ruff check .; \
+	  $(BIN)/lint-imports --no-logo --no-cache; \
 	  DJANGO_SETTINGS_MODULE=portal.settings.test $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null \
 	    || { echo "Models and migrations differ: run makemigrations." >&2; exit 1; }; \
 	  $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 # The directory-sync benchmark (bench/README.md): `make bench-sync`, or `make bench-sync N=20000` for a quick run.
 bench-sync: install
