@@ -1,5 +1,7 @@
 """Domain errors of sign-in, with the messages people see (tests reuse them)."""
 
+from core.errors import PortalError
+
 # One message for an unknown address, an alias, a disabled person and a wrong password, so the
 # answer never tells whether an address exists (no account enumeration).
 SIGN_IN_FAILED = "That email address and password do not match. Use your primary email address."
@@ -16,7 +18,11 @@ SSO_UNAVAILABLE = "Single sign-on is not available for your account right now. P
 CODE_WRONG = "That code is not right, or it was already used. Try the next code from your app."
 
 
-class DirectoryUnreachable(Exception):
+class SignInError(PortalError):
+    """Signing in could not go on; str() is the message for the person."""
+
+
+class DirectoryUnreachable(SignInError):
     """A domain password could not be checked because the account's directory did not answer."""
 
     def __init__(self, detail: str = ""):
@@ -24,5 +30,5 @@ class DirectoryUnreachable(Exception):
         super().__init__(DIRECTORY_UNREACHABLE)
 
 
-class SsoError(Exception):
+class SsoError(SignInError):
     """The account's OpenID Connect provider could not be used (discovery or configuration)."""

@@ -77,6 +77,19 @@ def active_user(*, pk) -> User | None:
     return User.objects.filter(pk=pk, is_active=True).first()
 
 
+def user_by_pk(*, pk) -> User | None:
+    return User.objects.filter(pk=pk).first()
+
+
+def inactive_partner_user(*, pk, partner_id: int, email: str) -> User | None:
+    """The not yet active portal user with this id, partner and (normalised) address, or None."""
+    try:
+        address = normalize_email(email)
+    except InvalidEmail:
+        return None
+    return User.objects.filter(pk=pk, partner_id=partner_id, email=address, is_active=False).first()
+
+
 def user_by_email(*, email: str) -> User | None:
     """The portal user (active or not) whose normalised address this is, or None."""
     try:

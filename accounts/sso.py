@@ -28,7 +28,6 @@ from accounts import errors, selectors
 from accounts.flow import first_factor_passed
 from accounts.models import User
 from accounts.services.audit import audit_signin_failure
-from core.emails import InvalidEmail, normalize_email
 from partners.models import AccountSettings, AuthMethod
 from partners.selectors import active_account_settings
 
@@ -135,11 +134,7 @@ def expected_user(request: HttpRequest, *, email: str, partner_id: int) -> User 
     expected = request.session.get(SESSION_EXPECTED)
     if not expected:
         return None
-    try:
-        address = normalize_email(email)
-    except InvalidEmail:
-        return None
-    return User.objects.filter(pk=expected["user"], partner_id=partner_id, email=address, is_active=False).first()
+    return selectors.inactive_partner_user(pk=expected["user"], partner_id=partner_id, email=email)
 
 
 def verified_user(request: HttpRequest) -> User | None:
@@ -147,7 +142,7 @@ def verified_user(request: HttpRequest) -> User | None:
     verified = request.session.pop(SESSION_VERIFIED, None)
     if not verified or time.time() - verified["at"] > VERIFIED_SECONDS:
         return None
-    return User.objects.filter(pk=verified["user"]).first()
+    return selectors.user_by_pk(pk=verified["user"])
 
 
 def sign_in_refused(request: HttpRequest, reason: str) -> HttpResponse:

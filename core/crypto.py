@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from core.errors import PortalError
+
 
 @cache
 def _fernet() -> MultiFernet:
@@ -35,7 +37,7 @@ def _reset(*, setting: str, **kwargs) -> None:
 setting_changed.connect(_reset)
 
 
-class DecryptionError(Exception):
+class DecryptionError(PortalError):
     """A stored secret could not be decrypted with any configured key."""
 
 

@@ -13,8 +13,10 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from core.errors import PortalError
 
-class InvalidEmail(ValueError):
+
+class InvalidEmail(PortalError, ValueError):
     """The text is not an email address."""
 
 

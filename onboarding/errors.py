@@ -18,6 +18,9 @@ HAS_ACCESS = "{email} already has a portal account (possibly with another partne
 ALREADY_ACCEPTED = "This invitation was already accepted: sign in with your address."
 PASSWORD_REFUSED = "That is not your domain password. Use the one you sign in to your company's computers with."  # noqa: S105
 ACCEPT_THROUGH_SSO = "Accept this invitation through your single sign-on."
+SSO_INVITE_UNMATCHED = "the invitation could not be matched to your sign-in. Please start again."
+PASSWORDS_DIFFER = "The two passwords differ."
+NOTHING_CHOSEN = "Choose at least one person."
 
 
 class OnboardingError(PortalError):

@@ -1,6 +1,7 @@
 """Audit events of sign-in: successes, failures, lockouts and unlocks."""
 
 from accounts.models import User
+from accounts.selectors import user_by_email
 from core.audit import audit_record
 from core.emails import InvalidEmail, normalize_email
 
@@ -19,12 +20,12 @@ def audit_signin_success(*, request, user: User, method: str, second_factor: str
 
 def audit_signin_failure(*, request, email: str, method: str, reason: str) -> None:
     """A failed attempt; the address as typed (normalised) is kept for the security record only."""
-    user = User.objects.filter(email=_normalised(email)).first()
+    user = user_by_email(email=email)
     audit_record(actor=None, action="signin.failed", target=user, partner=user.partner if user else None,
                  request=request, data={"email": _normalised(email), "method": method, "reason": reason})
 
 
 def audit_lockout(*, request, email: str) -> None:
-    user = User.objects.filter(email=_normalised(email)).first()
+    user = user_by_email(email=email)
     audit_record(actor=None, action="signin.locked_out", target=user, partner=user.partner if user else None,
                  request=request, data={"email": _normalised(email)})

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import errors as signin_errors
 from accounts import sso
 from accounts.flow import first_factor_passed
-from onboarding.errors import REFUSED, InviteExpired, OnboardingError
+from onboarding.errors import PASSWORDS_DIFFER, REFUSED, SSO_INVITE_UNMATCHED, InviteExpired, OnboardingError
 from onboarding.models import Invite
 from onboarding.permissions import may_review
 from onboarding.selectors import invite_by_pk, invite_by_token, partner_for, partner_invite
@@ -86,7 +86,7 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("accounts:sso_start")
         password = request.POST.get("password", "")
         if method not in (AuthMethod.DOMAIN_PASSWORD,) and password != request.POST.get("password2", ""):
-            context["error"] = "The two passwords differ."
+            context["error"] = PASSWORDS_DIFFER
         else:
             try:
                 user = invite_accept(invite=invite, password=password, request=request)
@@ -111,7 +111,7 @@ def accept_sso(request: HttpRequest) -> HttpResponse:
     user = sso.verified_user(request)
     invite = invite_by_pk(pk=invite_id)
     if user is None or invite is None:
-        return sso.sign_in_refused(request, "the invitation could not be matched to your sign-in. Please start again.")
+        return sso.sign_in_refused(request, SSO_INVITE_UNMATCHED)
     try:
         user = invite_accept(invite=invite, sso_user=user, request=request)
     except OnboardingError as exc:

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import VENDOR_ROLES
-from onboarding.errors import REASON_REQUIRED, REFUSED
+from onboarding.errors import NOTHING_CHOSEN, REASON_REQUIRED, REFUSED
 from onboarding.selectors import review_items_chosen, review_queue
 from onboarding.services.review import request_item_approve, request_item_reject
 
@@ -37,7 +37,7 @@ def decide(request: HttpRequest) -> HttpResponse:
     decision = request.POST.get("decision")
     reason = request.POST.get("reason", "").strip()
     if not items:
-        messages.error(request, "Choose at least one person.")
+        messages.error(request, NOTHING_CHOSEN)
         return redirect("onboarding:review_queue")
     if decision == "reject" and not reason:
         messages.error(request, REASON_REQUIRED)
