@@ -5,6 +5,12 @@ Django's idea of which app owns it (`SeparateDatabaseAndState` with state operat
 What does live in the database under the app's name is the content type, which permissions,
 group grants and the admin's history point at: `content_types_move` relabels those rows, so
 that they stay attached instead of being replaced by new, empty ones.
+
+`migrate` run app by app can leave a content type under the new label already: post_migrate
+creates one for every model of the state it ends in. Such a one is new and holds nothing worth
+keeping, while the old one holds the history: the old one wins, and the new one (with its
+permissions) is deleted before the relabel. A migration using this depends on contenttypes,
+auth and admin, whose rows it touches.
 """
 
 from django.db import migrations
@@ -15,11 +21,19 @@ def content_types_move(*, old_app: str, new_app: str, models: tuple[str, ...]) -
 
     def relabel(source: str, target: str):
         def run(apps, schema_editor):
-            content_type = apps.get_model("contenttypes", "ContentType")
-            rows = content_type.objects.using(schema_editor.connection.alias)
+            alias = schema_editor.connection.alias
+            content_types = apps.get_model("contenttypes", "ContentType").objects.using(alias)
+            permissions = apps.get_model("auth", "Permission").objects.using(alias)
+            log_entries = apps.get_model("admin", "LogEntry").objects.using(alias)
             for model in models:
-                if not rows.filter(app_label=target, model=model).exists():
-                    rows.filter(app_label=source, model=model).update(app_label=target)
+                if not content_types.filter(app_label=source, model=model).exists():
+                    continue  # a fresh database: post_migrate creates the content types later
+                # Explicitly, not by cascade: historical models do not always know their reverse relations.
+                fresh = content_types.filter(app_label=target, model=model)
+                permissions.filter(content_type__in=fresh).delete()
+                log_entries.filter(content_type__in=fresh).update(content_type=None)
+                fresh.delete()
+                content_types.filter(app_label=source, model=model).update(app_label=target)
 
         return run
 
