@@ -60,6 +60,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     display_email = models.CharField("email", max_length=254)
     full_name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTNER_STAFF)
+    # With Partner.account_manager, the one model-level loop between layers: a user belongs to a
+    # partner, a partner is managed by a user. Both are string references, so no module imports
+    # the other; partners reaches users only through settings.AUTH_USER_MODEL.
     partner = models.ForeignKey(
         "partners.Partner",
         on_delete=models.PROTECT,

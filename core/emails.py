@@ -1,6 +1,7 @@
 """Email address normalisation: one rule for users, directory addresses, requests and lookups.
 
-Addresses are compared case-insensitively (R7 and DESIGN.md's non-negotiables): the local
+Addresses are compared case-insensitively and stored normalised, with the spelling people used
+kept beside them for display (R7: only a primary address signs in, whatever its case). The local
 part is NFC-normalised and case-folded, the domain is converted to its IDNA (punycode)
 ASCII form and lower-cased, so that `Ünïcode@Exämple.test`, its NFD spelling and
 `ünïcode@xn--exmple-cua.test` are one address.

@@ -35,7 +35,7 @@ def password_reset_request(*, email: str, request=None) -> None:
     if user is None:
         return
     method = user_auth_method(user)
-    context = {"user": user, "portal_url": settings.PORTAL_URL}
+    context = {"user": user, "login_url": absolute_url("accounts:login")}
     if not may_use_cloud_password(user):
         template = "password_reset_not_applicable"
         context["method"] = "single sign-on" if method == AuthMethod.SSO else "your domain (Windows) password"
