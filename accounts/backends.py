@@ -6,9 +6,6 @@ refuses locked-out addresses). Every refusal looks the same from outside.
 """
 
 import logging
-import os
-import tempfile
-import uuid
 
 import ldap
 from django.contrib.auth import get_user_model
@@ -16,14 +13,12 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 from django_auth_ldap.config import LDAPSearch, LDAPSettings
-from ldap.filter import escape_filter_chars
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts import errors, sso
-from accounts.selectors import may_use_cloud_password, signin_route, signin_user, user_auth_method
-from directory_sync.mapping import DEFAULT_FILTERS, resolve_mapping
-from directory_sync.models import DirectoryConnection, SourceKind
-from directory_sync.sources import ldap as ldap_source
+from accounts.selectors import active_user, may_use_cloud_password, signin_route, signin_user, user_auth_method
+from directory_sync.errors import DirectoryError, DirectoryUnavailable
+from directory_sync.selectors import directory_access
 from partners.models import AuthMethod
 
 logger = logging.getLogger(__name__)
@@ -32,8 +27,7 @@ User = get_user_model()
 
 class _ActiveUserMixin:
     def get_user(self, user_id):
-        user = User.objects.filter(pk=user_id, is_active=True).first()
-        return user
+        return active_user(pk=user_id)
 
 
 class CloudPasswordBackend(_ActiveUserMixin, ModelBackend):
@@ -61,6 +55,8 @@ class DomainPasswordBackend(_ActiveUserMixin, LDAPBackend):
     """
 
     settings_prefix = "PORTAL_ACCOUNT_LDAP_"  # nothing is read from Django settings under this prefix
+    NETWORK_TIMEOUT = 5  # seconds: someone is waiting at the sign-in page
+    OPERATION_TIMEOUT = 10
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or not password:
@@ -71,39 +67,26 @@ class DomainPasswordBackend(_ActiveUserMixin, LDAPBackend):
             return None
         if user_auth_method(user) != AuthMethod.DOMAIN_PASSWORD:
             return None
-        connection = getattr(user.partner, "directory_connection", None)
+        access = directory_access(partner_id=user.partner_id)
         person = user.directory_user
-        if connection is None or connection.kind != SourceKind.LDAP or person is None:
+        if access is None or person is None:
             logger.warning("domain sign-in of %s impossible: no LDAP connection or directory person", user.pk)
             return None
         self._portal_user = user
-        ca_path = None
         failures: list[Exception] = []
 
         def record(sender, exception, **kwargs):
             failures.append(exception)
 
-        try:
-            options = {ldap.OPT_REFERRALS: 0, ldap.OPT_NETWORK_TIMEOUT: 5, ldap.OPT_TIMEOUT: 10}
-            if connection.ca_certificate.strip():
-                fd, ca_path = tempfile.mkstemp(suffix=".pem")
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(connection.ca_certificate)
-                options[ldap.OPT_X_TLS_CACERTFILE] = ca_path
-            if connection.start_tls or connection.uri.lower().startswith("ldaps://"):
-                options[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
-                options[ldap.OPT_X_TLS_NEWCTX] = 0  # last: applies the TLS options above
-            mapping = resolve_mapping(preset=connection.preset, overrides=connection.attribute_overrides)
-            user_filter = connection.user_filter or DEFAULT_FILTERS[connection.preset]
+        with access.options(network_timeout=self.NETWORK_TIMEOUT, operation_timeout=self.OPERATION_TIMEOUT) as options:
             self.settings = LDAPSettings(self.settings_prefix, {
-                "SERVER_URI": connection.uri,
-                "START_TLS": connection.start_tls and connection.uri.lower().startswith("ldap://"),
-                "BIND_DN": connection.bind_dn,
-                "BIND_PASSWORD": connection.bind_password,
+                "SERVER_URI": access.uri,
+                "START_TLS": access.start_tls,
+                "BIND_DN": access.bind_dn,
+                "BIND_PASSWORD": access.bind_password,
                 "CONNECTION_OPTIONS": options,
                 "USER_SEARCH": LDAPSearch(
-                    connection.base_dn, ldap.SCOPE_SUBTREE,
-                    f"(&{user_filter}({mapping['id']}={_escaped_id(mapping['id'], person.external_id)}))",
+                    access.base_dn, ldap.SCOPE_SUBTREE, access.person_filter(external_id=person.external_id)
                 ),
                 "ALWAYS_UPDATE_USER": False,
                 "NO_NEW_USERS": True,
@@ -114,9 +97,6 @@ class DomainPasswordBackend(_ActiveUserMixin, LDAPBackend):
                 result = super().authenticate(request, username=user.email, password=password)
             finally:
                 ldap_error.disconnect(record, sender=type(self))
-        finally:
-            if ca_path:
-                os.unlink(ca_path)
         if result is None and failures:
             # A directory that did not answer is not a wrong password: say so, never fall back.
             raise errors.DirectoryUnreachable(str(failures[0]))
@@ -132,23 +112,16 @@ class DomainPasswordBackend(_ActiveUserMixin, LDAPBackend):
         route = signin_route(email=email)
         if not route.asks_domain_password:
             return
-        connection = DirectoryConnection.objects.filter(partner_id=route.partner_id, kind=SourceKind.LDAP).first()
-        if connection is None:
+        access = directory_access(partner_id=route.partner_id)
+        if access is None:
             return
         try:
-            with ldap_source.connect(connection):
-                pass
-        except ldap_source.DirectoryUnavailable as exc:
+            # The sign-in's own timeouts: an outage must take as long for an unknown address as for a known one.
+            access.check_service_bind(network_timeout=self.NETWORK_TIMEOUT, operation_timeout=self.OPERATION_TIMEOUT)
+        except DirectoryUnavailable as exc:
             raise errors.DirectoryUnreachable(str(exc)) from exc
-        except ldap_source.DirectoryError:
+        except DirectoryError:
             logger.warning("directory of partner %s refused the service bind", route.partner_id)
-
-
-def _escaped_id(attribute: str, external_id: str) -> str:
-    """The stable id as it appears in a filter: objectGUID is raw bytes, escaped byte by byte."""
-    if attribute.lower() == "objectguid":
-        return "".join(f"\\{byte:02x}" for byte in uuid.UUID(external_id).bytes_le)
-    return escape_filter_chars(external_id)
 
 
 class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):

@@ -124,15 +124,10 @@ def phase_floor(params: dict) -> Result:
     from django.db import transaction
     from django.utils import timezone
 
-    from directory_sync.mapping import (
-        DEFAULT_FILTERS,
-        SkipEntry,
-        SourceKeys,
-        map_entry,
-        requested_attributes,
-        resolve_mapping,
-    )
+    from directory_sync.errors import SkipEntry
+    from directory_sync.mapping import EntryMapper, SourceKeys, requested_attributes, resolve_mapping
     from directory_sync.models import DirectoryAddress, DirectoryConnection, DirectoryUser
+    from directory_sync.sources.ldap import user_filter
     from partners.models import Partner
 
     # The same directory, filter, attributes and page size the sync uses: read from its connection.
@@ -144,7 +139,7 @@ def phase_floor(params: dict) -> Result:
     started = time.perf_counter()
     entries = _bare_search(
         uri=conn.uri, bind_dn=conn.bind_dn, password=conn.bind_password, base_dn=conn.base_dn,
-        search=conn.user_filter or DEFAULT_FILTERS[conn.preset], attributes=attributes, page_size=conn.page_size,
+        search=user_filter(conn), attributes=attributes, page_size=conn.page_size,
     )
     search_s = time.perf_counter() - started
 
@@ -152,10 +147,10 @@ def phase_floor(params: dict) -> Result:
     # and their addresses can both be COPYed (no INSERT … RETURNING round trip).
     people = []
     skipped = 0
-    keys = SourceKeys(mapping)
+    keys, mapper = SourceKeys(mapping), EntryMapper(mapping)
     for dn, attrs in entries:
         try:
-            person = map_entry(dn=dn, attrs=attrs, mapping=mapping, preset=conn.preset)
+            person = mapper((dn, attrs))
         except SkipEntry:
             skipped += 1
             continue

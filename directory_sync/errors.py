@@ -1,6 +1,11 @@
-"""The directory_sync app's domain errors, with the messages people see (tests reuse them)."""
+"""The directory_sync app's domain errors, with the messages people see (tests reuse them).
 
-from directory_sync.sources.ldap import DirectoryError, DirectoryUnavailable
+Every error here derives from core's PortalError. Those a caller may also catch as a ValueError
+(a bad attribute override, a value that cannot be what its attribute says) keep ValueError as a
+second base.
+"""
+
+from core.errors import PortalError
 
 ALREADY_RUNNING = "A sync of this directory is already running; wait for it to finish."
 CSV_ACCOUNT = "This account has no directory server: upload a CSV file instead."
@@ -11,9 +16,29 @@ BRAKE = (
     "more than the {limit}% the brake allows. Check the directory, then run again with --force "
     "(or “Sync now (force)” in the admin) if this is intended."
 )
+UNKNOWN_ROLES = "Unknown attribute role(s): {unknown}. Roles: {roles}."
+
+# What the directory said, in the portal's words ({detail} is python-ldap's own description).
+DIRECTORY_UNAVAILABLE = "The directory is unreachable: {detail}"
+INVALID_CREDENTIALS = "The directory refused the bind DN and password (invalid credentials)."
+NO_SUCH_BASE_DN = "The base DN does not exist on the directory: {detail}"
+INVALID_FILTER = "The user filter is not a valid LDAP filter."
+TLS_FAILED = (
+    "TLS with the directory failed ({reason}). Its certificate must be signed by the configured CA "
+    "certificate (or, with none configured, by a CA this server trusts) and name the host in the URI."
+)
+TLS_UNVERIFIED = "its certificate could not be verified"
 
 
-class SyncError(Exception):
+class DirectoryError(PortalError):
+    """The directory refused or failed the operation; retrying will not help (bad credentials, bad base DN)."""
+
+
+class DirectoryUnavailable(DirectoryError):
+    """The directory could not be reached or timed out; a later retry may succeed."""
+
+
+class SyncError(PortalError):
     """A sync could not start or was refused; the message is for people."""
 
 
@@ -33,15 +58,17 @@ class CsvInvalid(SyncError):
         super().__init__("The file was rejected, nothing was imported:\n" + "\n".join(lines))
 
 
-__all__ = [
-    "ALREADY_RUNNING",
-    "BRAKE",
-    "CSV_ACCOUNT",
-    "DISABLED_CONNECTION",
-    "LDAP_ACCOUNT",
-    "CsvInvalid",
-    "DirectoryError",
-    "DirectoryUnavailable",
-    "SyncAlreadyRunning",
-    "SyncError",
-]
+class UnknownRole(PortalError, ValueError):
+    """An attribute override names a role that does not exist."""
+
+
+class SkipEntry(PortalError):
+    """This entry cannot be synced; the message says why (recorded on the run, never fatal to it)."""
+
+
+class MalformedValue(PortalError, ValueError):
+    """A directory value that cannot be what the attribute says it is."""
+
+
+class RefusedByBrake(PortalError):
+    """Raised inside an all-or-nothing apply to roll it back when the brake refuses."""

@@ -1,13 +1,14 @@
-"""From a directory entry to a person: presets, attribute roles and the content hash."""
+"""From a directory entry to a person: attribute roles (each preset's from its vendor), mapping and the content hash."""
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from core.emails import InvalidEmail, normalize_email
-from directory_sync.models import AddressKind, DirectoryUserStatus, Preset
-from directory_sync.vendors import active_directory, openldap
-from directory_sync.vendors.active_directory import MalformedValue
+from directory_sync.errors import UNKNOWN_ROLES, MalformedValue, SkipEntry, UnknownRole
+from directory_sync.models import AddressKind, DirectoryUserStatus
+from directory_sync.vendors import VENDORS, active_directory, vendor_for
 
 # The roles an attribute can play. `--attribute ROLE=NAME` overrides one of them; an empty
 # name switches a role off (e.g. `disabled=` for a directory without a lock attribute).
@@ -22,54 +23,30 @@ ROLES = {
     "changed": "change marker for incremental runs (uSNChanged, whenChanged, modifyTimestamp, …)",
 }
 
-PRESETS: dict[str, dict[str, str]] = {
-    Preset.ACTIVE_DIRECTORY: {
-        "id": "objectGUID",
-        "name": "displayName",
-        "mail": "mail",
-        "proxy": "proxyAddresses",
-        "aliases": "",
-        "forwarding": "targetAddress",
-        "disabled": "userAccountControl",
-        "changed": "uSNChanged",
-    },
-    Preset.OPENLDAP: {
-        "id": "entryUUID",
-        "name": "displayName",
-        "mail": "mail",
-        "proxy": "",
-        "aliases": "mailAlternateAddress",
-        "forwarding": "mailForwardingAddress",
-        "disabled": "",
-        "changed": "modifyTimestamp",
-    },
-}
-
-DEFAULT_FILTERS = {
-    Preset.ACTIVE_DIRECTORY: "(&(objectCategory=person)(objectClass=user))",
-    Preset.OPENLDAP: "(objectClass=inetOrgPerson)",
-}
+# The preset's attribute of each role lives with its vendor (directory_sync.vendors).
+PRESETS: Mapping[str, Mapping[str, str]] = {preset: vendor.attributes for preset, vendor in VENDORS.items()}
 
 
-class UnknownRole(ValueError):
-    """An attribute override names a role that does not exist."""
+class AttributeMap(dict[str, str]):
+    """The attribute of each role for one connection, and the preset whose vendor reads them."""
+
+    def __init__(self, roles: Mapping[str, str], *, preset: str):
+        super().__init__(roles)
+        self.preset = preset
 
 
-def resolve_mapping(*, preset: str, overrides: dict[str, str]) -> dict[str, str]:
+def resolve_mapping(*, preset: str, overrides: dict[str, str]) -> AttributeMap:
     """The preset's attribute for each role, with the connection's overrides applied."""
     unknown = sorted(set(overrides) - set(ROLES))
     if unknown:
-        raise UnknownRole(f"Unknown attribute role(s): {', '.join(unknown)}. Roles: {', '.join(ROLES)}.")
-    return {**PRESETS[preset], **{role: (name or "").strip() for role, name in overrides.items()}}
+        raise UnknownRole(UNKNOWN_ROLES.format(unknown=", ".join(unknown), roles=", ".join(ROLES)))
+    roles = {**vendor_for(preset).attributes, **{role: (name or "").strip() for role, name in overrides.items()}}
+    return AttributeMap(roles, preset=preset)
 
 
 def requested_attributes(mapping: dict[str, str]) -> list[str]:
     """Only the attributes the mapping needs (a smaller search is a faster one), plus cn for names."""
     return sorted({name for name in mapping.values() if name} | {"cn"})
-
-
-class SkipEntry(Exception):
-    """This entry cannot be synced; the message says why."""
 
 
 class Address(NamedTuple):
@@ -156,19 +133,39 @@ def build_person(
     )
 
 
-def map_entry(*, dn: str, attrs: dict[str, list[bytes]], mapping: dict[str, str], preset: str) -> Person:
-    """Map one LDAP entry; raise SkipEntry (with the reason) for an entry that cannot be used."""
-    try:
-        raw_ids = attrs.get(mapping["id"]) or []
-        if not raw_ids:
-            raise SkipEntry(f"no {mapping['id']} (stable id)")
-        if mapping["id"].lower() == "objectguid":
-            external_id = active_directory.decode_guid(raw_ids[0])
-        elif mapping["id"].lower() == "entryuuid":
-            external_id = openldap.decode_entry_uuid(raw_ids[0])
-        else:
-            external_id = raw_ids[0].decode("utf-8", errors="strict").strip()
+class EntryMapper:
+    """Maps the raw LDAP entries of one connection, with the vendor's readers looked up once for all of them."""
 
+    def __init__(self, mapping: AttributeMap):
+        vendor = vendor_for(mapping.preset)
+        self.mapping = mapping
+        self.decode_id = vendor.id_decoder(mapping["id"])
+        self.read_disabled = vendor.disabled_reader(mapping["disabled"]) if mapping["disabled"] else None
+
+    def __call__(self, entry: tuple[str, dict[str, list[bytes]]]) -> Person:
+        """Map one (DN, attributes) entry as a search returns it; raise SkipEntry (with the reason) for an entry
+        that cannot be used."""
+        dn, attrs = entry
+        mapping = self.mapping
+        try:
+            raw_ids = attrs.get(mapping["id"])
+            if not raw_ids:
+                raise SkipEntry(f"no {mapping['id']} (stable id)")
+            external_id = self.decode_id(raw_ids[0])
+            primary, aliases = self._mail_addresses(attrs)
+            forwarding = [active_directory.strip_address_prefix(v) for v in _texts(attrs, mapping["forwarding"])]
+            disabled = self.read_disabled(_texts(attrs, mapping["disabled"])) if self.read_disabled else False
+            name = _first(attrs, mapping["name"]) or _first(attrs, "cn")
+            return build_person(
+                external_id=external_id, dn=dn, name=name, disabled=disabled, primary=primary, aliases=aliases,
+                forwarding=forwarding, changed=_first(attrs, mapping["changed"]),
+            )
+        except (MalformedValue, UnicodeDecodeError) as exc:
+            raise SkipEntry(str(exc)) from exc
+
+    def _mail_addresses(self, attrs: dict[str, list[bytes]]) -> tuple[str, list[str]]:
+        """(primary, aliases): Active Directory's SMTP: proxy address if there is one, else the first mail."""
+        mapping = self.mapping
         mails = _texts(attrs, mapping["mail"])
         aliases = _texts(attrs, mapping["aliases"])
         primaries: list[str] = []
@@ -179,23 +176,12 @@ def map_entry(*, dn: str, attrs: dict[str, list[bytes]], mapping: dict[str, str]
                 raise SkipEntry(f"{len(primaries)} primary (SMTP:) proxy addresses")
         if not primaries and mails:
             primaries, aliases = mails[:1], mails[1:] + aliases
-        forwarding = [active_directory.strip_address_prefix(v) for v in _texts(attrs, mapping["forwarding"])]
+        return (primaries[0] if primaries else ""), aliases
 
-        disabled = False
-        if mapping["disabled"]:
-            values = _texts(attrs, mapping["disabled"])
-            if mapping["disabled"].lower() == "useraccountcontrol":
-                disabled = bool(values) and active_directory.is_disabled(values[0])
-            else:
-                disabled = openldap.is_disabled(mapping["disabled"], values)
-        name = _first(attrs, mapping["name"]) or _first(attrs, "cn")
-        return build_person(
-            external_id=external_id, dn=dn, name=name, disabled=disabled,
-            primary=primaries[0] if primaries else "", aliases=aliases, forwarding=forwarding,
-            changed=_first(attrs, mapping["changed"]),
-        )
-    except (MalformedValue, UnicodeDecodeError) as exc:
-        raise SkipEntry(str(exc)) from exc
+
+def map_entry(*, dn: str, attrs: dict[str, list[bytes]], mapping: Mapping[str, str], preset: str) -> Person:
+    """Map one LDAP entry; raise SkipEntry (with the reason) for an entry that cannot be used."""
+    return EntryMapper(AttributeMap(mapping, preset=preset))((dn, attrs))
 
 
 class SourceKeys:
@@ -208,9 +194,10 @@ class SourceKeys:
     re-maps everyone.
     """
 
-    def __init__(self, mapping: dict[str, str]):
+    def __init__(self, mapping: AttributeMap):
         self.id_attribute = mapping["id"]
-        self.guid = mapping["id"].lower() == "objectguid"
+        # EntryMapper's reader: an entry's key must be the id its person is stored under.
+        self.decode_id = vendor_for(mapping.preset).id_decoder(mapping["id"])
         self.changed = mapping["changed"]
         self.signature = repr(sorted(mapping.items())).encode()
         self._names: dict[str, bytes] = {}
@@ -221,16 +208,10 @@ class SourceKeys:
         ids = attrs.get(self.id_attribute)
         if not ids:
             return None
-        raw = ids[0]
-        if self.guid:
-            if len(raw) != 16:
-                return None
-            external_id = active_directory.guid_text(raw)
-        else:
-            try:
-                external_id = raw.decode("ascii").strip().lower()
-            except UnicodeDecodeError:
-                return None
+        try:
+            external_id = self.decode_id(ids[0])
+        except (MalformedValue, UnicodeDecodeError):
+            return None
         changed_values = attrs.get(self.changed) if self.changed else None
         changed = changed_values[0].decode("ascii", "replace") if changed_values else ""
         # One update over one joined buffer: a sync digests 100,000 entries.

@@ -157,7 +157,7 @@ class DirectoryAddress(models.Model):
         ordering = ["kind", "address"]
         verbose_name_plural = "directory addresses"
         # Constraints, not unique=True: Django would add a varchar_pattern_ops LIKE index the
-        # portal never uses, and it costs about a third of the sync's write time (PERF-NOTES).
+        # portal never uses, and maintaining it cost about a third of the sync's write time.
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "address"],

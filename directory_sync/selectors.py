@@ -1,10 +1,20 @@
-"""Reads other apps use: the recipient lookup (onboarding and sign-in ask it who an address is)."""
+"""Reads other apps use: the recipient lookup (onboarding and sign-in ask it who an address is), and how
+to reach an account's directory server (to check a person's password there)."""
 
 import enum
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from core.emails import InvalidEmail, normalize_email
-from directory_sync.models import AddressKind, DirectoryAddress, DirectoryUser, DirectoryUserStatus
+from directory_sync.models import (
+    AddressKind,
+    DirectoryAddress,
+    DirectoryConnection,
+    DirectoryUser,
+    DirectoryUserStatus,
+    SourceKind,
+)
+from directory_sync.sources import ldap as ldap_source
 
 
 class LookupKind(enum.StrEnum):
@@ -78,3 +88,58 @@ def recipient_lookup(*, partner_id: int, address: str) -> LookupResult:
         return LookupResult(LookupKind.PRIMARY, normalised, person, primary_address)
     kind = LookupKind.ALIAS if row.kind == AddressKind.ALIAS else LookupKind.FORWARDING
     return LookupResult(kind, normalised, person, primary_address)
+
+
+@dataclass(frozen=True)
+class DirectoryAccess:
+    """How to reach an account's directory server: where, with which options, and how to find one person.
+
+    Every handle to it is set up the same way (`options`), whether it syncs or binds as a person.
+    """
+
+    connection: DirectoryConnection = field(repr=False)
+
+    @property
+    def uri(self) -> str:
+        return self.connection.uri
+
+    @property
+    def start_tls(self) -> bool:
+        """Whether a handle must send StartTLS before it binds (never for ldaps://)."""
+        return ldap_source.uses_start_tls(self.connection)
+
+    @property
+    def bind_dn(self) -> str:
+        return self.connection.bind_dn
+
+    @property
+    def bind_password(self) -> str:
+        return self.connection.bind_password
+
+    @property
+    def base_dn(self) -> str:
+        return self.connection.base_dn
+
+    def options(self, *, network_timeout: float, operation_timeout: float) -> AbstractContextManager[dict[int, object]]:
+        """The handle's LDAP options in the order they must be set; the CA file they name lasts for the block."""
+        return ldap_source.connection_options(
+            self.connection, network_timeout=network_timeout, operation_timeout=operation_timeout
+        )
+
+    def person_filter(self, *, external_id: str) -> str:
+        """The search filter that finds the person the sync stored under this stable id (no user input)."""
+        return ldap_source.person_filter(self.connection, external_id=external_id)
+
+    def check_service_bind(self, *, network_timeout: float, operation_timeout: float) -> None:
+        """Connect, bind as the account's service account and close again; raise DirectoryUnavailable when the
+        directory does not answer, DirectoryError when it refuses."""
+        with ldap_source.connect(
+            self.connection, network_timeout=network_timeout, operation_timeout=operation_timeout
+        ):
+            pass
+
+
+def directory_access(*, partner_id: int) -> DirectoryAccess | None:
+    """The account's directory server, or None for an account without one (no connection, or CSV uploads)."""
+    connection = DirectoryConnection.objects.filter(partner_id=partner_id, kind=SourceKind.LDAP).first()
+    return DirectoryAccess(connection) if connection is not None else None

@@ -4,13 +4,12 @@ Tasks, commands and admin actions all call these two functions.
 """
 
 import logging
-from functools import partial
 
 from django.db import transaction
 
 from core.audit import audit_record
 from directory_sync import errors
-from directory_sync.mapping import DEFAULT_FILTERS, SourceKeys, map_entry, requested_attributes, resolve_mapping
+from directory_sync.mapping import EntryMapper, SourceKeys, requested_attributes, resolve_mapping
 from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun
 from directory_sync.services.sync import Progress, sync_apply, sync_run_fail, sync_run_start
 from directory_sync.sources import ldap as ldap_source
@@ -40,16 +39,15 @@ def directory_sync_run(
         dry_run=dry_run, forced=force, actor=actor,
     )
     search = ldap_source.search_filter(
-        user_filter=connection.user_filter or DEFAULT_FILTERS[connection.preset],
+        user_filter=ldap_source.user_filter(connection),
         changed_attribute=mapping["changed"],
         changed_since=connection.high_water_mark if incremental else "",
     )
     pages = ldap_source.pages(connection, search=search, attributes=requested_attributes(mapping))
-    mapper = partial(_map_ldap_entry, mapping=mapping, preset=connection.preset)
     try:
         run = sync_apply(
-            run=run, pages=pages, mapper=mapper, keyer=SourceKeys(mapping), full=not incremental, force=force,
-            brake_percent=connection.removal_brake_percent, progress=progress,
+            run=run, pages=pages, mapper=EntryMapper(mapping), keyer=SourceKeys(mapping), full=not incremental,
+            force=force, brake_percent=connection.removal_brake_percent, progress=progress,
         )
     except errors.DirectoryError as exc:
         # sync_apply recorded the failure on the run; callers get both (tasks retry on unavailability).
@@ -61,11 +59,6 @@ def directory_sync_run(
         raise
     _audit_run(run=run, actor=actor)
     return run
-
-
-def _map_ldap_entry(entry, *, mapping, preset):
-    dn, attrs = entry
-    return map_entry(dn=dn, attrs=attrs, mapping=mapping, preset=preset)
 
 
 def directory_csv_import(

@@ -2,8 +2,9 @@
 
 People are staged in a temporary table (PostgreSQL: COPY; SQLite: executemany) and merged
 with INSERT … ON CONFLICT, then the addresses of exactly those people are replaced. A
-per-person ORM loop is ~25 times slower (PERF-NOTES.md), so the hot path stays in SQL; the same
-statements run on PostgreSQL and on the embedded default's SQLite.
+per-person ORM loop is ~25 times slower or worse (about 15 round trips and several commits per
+person, every row rewritten even when unchanged; bench/README.md has the figures), so the hot
+path stays in SQL; the same statements run on PostgreSQL and on the embedded default's SQLite.
 """
 
 import io

@@ -12,8 +12,8 @@ import io
 import re
 
 from core.emails import InvalidEmail, normalize_email
-from directory_sync.errors import CsvInvalid
-from directory_sync.mapping import Person, SkipEntry, build_person
+from directory_sync.errors import CsvInvalid, SkipEntry
+from directory_sync.mapping import Person, build_person
 
 REQUIRED = ("name", "primary", "aliases", "forwarding", "enabled")
 OPTIONAL = ("id",)
@@ -25,67 +25,104 @@ def _split(value: str) -> list[str]:
     return [part for part in re.split(r"[;,\s]+", value.strip()) if part]
 
 
-def parse_csv(data: bytes) -> list[Person]:
-    """Every row as a Person, or CsvInvalid listing every bad row (1-based, the header is row 1)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvInvalid([(0, "the file is not UTF-8 text")]) from exc
-    reader = csv.reader(io.StringIO(text))
-    header = [column.strip().lower() for column in next(reader, [])]
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-    if missing or unknown or len(set(header)) != len(header):
-        reasons = []
-        if missing:
-            reasons.append(f"missing column(s): {', '.join(missing)}")
-        if unknown:
-            reasons.append(f"unknown column(s): {', '.join(unknown)}")
-        if len(set(header)) != len(header):
-            reasons.append("a column appears twice")
-        raise CsvInvalid([(1, "; ".join(reasons) + f" (expected: {', '.join(REQUIRED)}[, id])")])
+class CsvParser:
+    """Reads one file: decode, header, then each row (cells, person, addresses and ids used once).
 
-    people: list[Person] = []
-    problems: list[tuple[int, str]] = []
-    owners: dict[str, int] = {}  # address or id -> first row that used it
-    for row_number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if row_number > MAX_ROWS + 1:
-            problems.append((row_number, f"the file has more than {MAX_ROWS} rows"))
-            break
-        if len(row) != len(header):
-            problems.append((row_number, f"{len(row)} columns, expected {len(header)}"))
-            continue
-        cells = {column: cell.strip() for column, cell in zip(header, row, strict=True)}
+    Every bad row is collected with its number (1-based, the header is row 1) before the file is
+    refused, so that one upload shows everything to fix.
+    """
+
+    def __init__(self) -> None:
+        self.header: list[str] = []
+        self.people: list[Person] = []
+        self.problems: list[tuple[int, str]] = []
+        self.owners: dict[str, int] = {}  # address or "id:…" -> the first row that used it
+
+    def parse(self, data: bytes) -> list[Person]:
+        """Every row as a Person, or CsvInvalid listing every bad row."""
+        reader = csv.reader(io.StringIO(self.decode(data)))
+        self.read_header(next(reader, []))
+        for row_number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if row_number > MAX_ROWS + 1:
+                self.problems.append((row_number, f"the file has more than {MAX_ROWS} rows"))
+                break
+            self.read_row(row_number, row)
+        if self.problems:
+            raise CsvInvalid(self.problems)
+        return self.people
+
+    @staticmethod
+    def decode(data: bytes) -> str:
+        """The file as text: UTF-8, with or without the byte-order mark spreadsheets write."""
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CsvInvalid([(0, "the file is not UTF-8 text")]) from exc
+
+    def read_header(self, row: list[str]) -> None:
+        """The column names, each known and present once, the required ones all there; else the file is refused."""
+        header = [column.strip().lower() for column in row]
+        missing = [c for c in REQUIRED if c not in header]
+        unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+        repeated = len(set(header)) != len(header)
+        if missing or unknown or repeated:
+            reasons = []
+            if missing:
+                reasons.append(f"missing column(s): {', '.join(missing)}")
+            if unknown:
+                reasons.append(f"unknown column(s): {', '.join(unknown)}")
+            if repeated:
+                reasons.append("a column appears twice")
+            raise CsvInvalid([(1, "; ".join(reasons) + f" (expected: {', '.join(REQUIRED)}[, id])")])
+        self.header = header
+
+    def read_row(self, row_number: int, row: list[str]) -> None:
+        """One row: its person is kept, or its problem recorded."""
+        if len(row) != len(self.header):
+            self.problems.append((row_number, f"{len(row)} columns, expected {len(self.header)}"))
+            return
+        cells = {column: cell.strip() for column, cell in zip(self.header, row, strict=True)}
+        try:
+            person = self.person(cells)
+        except (InvalidEmail, SkipEntry) as exc:
+            self.problems.append((row_number, str(exc) or "no primary address"))
+            return
+        taken = self.claim(row_number, person, by_id=bool(cells.get("id")))
+        if taken:
+            self.problems.append((row_number, "; ".join(taken)))
+            return
+        self.people.append(person)
+
+    @staticmethod
+    def person(cells: dict[str, str]) -> Person:
+        """The person of one row's cells; raise InvalidEmail or SkipEntry with the reason."""
         enabled = cells["enabled"].lower()
         if enabled not in TRUE | FALSE:
-            problems.append((row_number, f"enabled must be yes or no, not {cells['enabled']!r}"))
-            continue
-        try:
-            primary = normalize_email(cells["primary"]) if cells["primary"] else ""
-            for value in _split(cells["aliases"]) + _split(cells["forwarding"]):
-                normalize_email(value)
-            person = build_person(
-                external_id=cells.get("id") or primary, dn="", name=cells["name"],
-                disabled=enabled in FALSE, primary=cells["primary"], aliases=_split(cells["aliases"]),
-                forwarding=_split(cells["forwarding"]),
-            )
-        except (InvalidEmail, SkipEntry) as exc:
-            problems.append((row_number, str(exc) or "no primary address"))
-            continue
-        row_problems = []
-        keys = [f"id:{person.external_id}"] if cells.get("id") else []
+            raise SkipEntry(f"enabled must be yes or no, not {cells['enabled']!r}")
+        primary = normalize_email(cells["primary"]) if cells["primary"] else ""
+        # A malformed alias or forwarding address fails the row (a directory entry would only lose the address).
+        for value in _split(cells["aliases"]) + _split(cells["forwarding"]):
+            normalize_email(value)
+        return build_person(
+            external_id=cells.get("id") or primary, dn="", name=cells["name"], disabled=enabled in FALSE,
+            primary=cells["primary"], aliases=_split(cells["aliases"]), forwarding=_split(cells["forwarding"]),
+        )
+
+    def claim(self, row_number: int, person: Person, *, by_id: bool) -> list[str]:
+        """Claim the id (when the file has ids) and addresses for this row; say which earlier rows hold them."""
+        taken = []
+        keys = [f"id:{person.external_id}"] if by_id else []
         for key in keys + [a.address for a in person.addresses]:
-            if key in owners:
+            if key in self.owners:
                 what = "id" if key.startswith("id:") else f"address {key}"
-                row_problems.append(f"{what} is already used in row {owners[key]}")
+                taken.append(f"{what} is already used in row {self.owners[key]}")
             else:
-                owners[key] = row_number
-        if row_problems:
-            problems.append((row_number, "; ".join(row_problems)))
-            continue
-        people.append(person)
-    if problems:
-        raise CsvInvalid(problems)
-    return people
+                self.owners[key] = row_number
+        return taken
+
+
+def parse_csv(data: bytes) -> list[Person]:
+    """Every row as a Person, or CsvInvalid listing every bad row (1-based, the header is row 1)."""
+    return CsvParser().parse(data)

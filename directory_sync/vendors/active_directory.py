@@ -1,11 +1,25 @@
 """Active Directory quirks: binary objectGUID, proxyAddresses prefixes, userAccountControl."""
 
+import uuid
+
+from directory_sync.errors import MalformedValue
+
 # userAccountControl flag ACCOUNTDISABLE (0x2).
 ACCOUNT_DISABLE = 0x2
 
-
-class MalformedValue(ValueError):
-    """A directory value that cannot be what the attribute says it is."""
+# The attribute of each role (see directory_sync.mapping.ROLES) on an Active Directory.
+ATTRIBUTES = {
+    "id": "objectGUID",
+    "name": "displayName",
+    "mail": "mail",
+    "proxy": "proxyAddresses",
+    "aliases": "",
+    "forwarding": "targetAddress",
+    "disabled": "userAccountControl",
+    "changed": "uSNChanged",
+}
+# objectCategory keeps computers out: they are objectClass=user too.
+DEFAULT_FILTER = "(&(objectCategory=person)(objectClass=user))"
 
 
 def decode_guid(value: bytes) -> str:
@@ -20,6 +34,12 @@ def guid_text(value: bytes) -> str:
     the cost (a sync formats 100,000 of them)."""
     tail = value[8:].hex()
     return f"{value[3::-1].hex()}-{value[5:3:-1].hex()}-{value[7:5:-1].hex()}-{tail[:4]}-{tail[4:]}"
+
+
+def guid_filter_value(external_id: str) -> str:
+    """objectGUID is matched on its raw bytes, so a filter names each of them escaped (\\xx), in the
+    wire's little-endian order, not as the text form reads."""
+    return "".join(f"\\{byte:02x}" for byte in uuid.UUID(external_id).bytes_le)
 
 
 def split_proxy_addresses(values: list[str]) -> tuple[list[str], list[str]]:

@@ -1,16 +1,20 @@
 """Domain passwords: an LDAP bind against the partner's own directory (a real slapd)."""
 
+import os
+
+import ldap
 import pytest
 
 from accounts import errors
+from accounts.backends import DomainPasswordBackend
 from accounts.models import Role, User
 from core.models import AuditEvent
 from directory_sync.models import DirectoryUser
 from directory_sync.services.connections import directory_connection_configure
 from directory_sync.services.runs import directory_sync_run
 from partners.models import AccountDomain, AuthMethod
-from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people
-from tests.ldap_server import start_with_people
+from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people, write_base
+from tests.ldap_server import Slapd, start_with_people
 from tests.partners.factories import PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -23,20 +27,39 @@ def slapd(tmp_path):
     server.stop()
 
 
-@pytest.fixture
-def account(slapd):
-    """A partner whose people sign in with their domain password, its directory synced."""
+@pytest.fixture(scope="module")
+def tls_slapd(tmp_path_factory):
+    """A slapd offering StartTLS and LDAPS, its certificate signed by a throwaway CA."""
+    workdir = tmp_path_factory.mktemp("slapd-tls")
+    seed = workdir / "seed.ldif"
+    with open(seed, "w", encoding="utf-8") as fh:
+        write_base(fh)
+        write_ad_people(fh, n=20)
+    with Slapd(workdir / "slapd", tls=True) as server:
+        server.start(seed)
+        yield server
+
+
+def domain_account(slapd, **fields):
+    """A partner whose people sign in with their domain password, its directory synced (plain LDAP unless
+    `fields` say otherwise)."""
+    fields = {"uri": slapd.uri, "start_tls": False, **fields}
     partner = PartnerFactory(slug="domain-co")
     settings = partner.account_settings
     settings.auth_method = AuthMethod.DOMAIN_PASSWORD
     settings.save()
     AccountDomain.objects.create(partner=partner, domain="example.test")
     connection = directory_connection_configure(
-        partner=partner, preset="active-directory", uri=slapd.uri, start_tls=False, bind_dn=slapd.service_dn,
-        bind_password=slapd.service_password, base_dn=slapd.people_dn, user_filter="(objectClass=adLiteObject)",
+        partner=partner, preset="active-directory", bind_dn=slapd.service_dn, bind_password=slapd.service_password,
+        base_dn=slapd.people_dn, user_filter="(objectClass=adLiteObject)", **fields,
     )
     directory_sync_run(connection=connection, full=True)
     return partner
+
+
+@pytest.fixture
+def account(slapd):
+    return domain_account(slapd)
 
 
 def person(i: int) -> dict:
@@ -154,3 +177,39 @@ def test_an_invitation_is_accepted_with_the_domain_password(client, account, dja
     invite.refresh_from_db()
     assert invite.state == InviteState.ACCEPTED
     assert client.session["_auth_user_id"] == str(invite.user_id)
+
+
+@pytest.mark.parametrize("transport", ["starttls", "ldaps"])
+def test_the_domain_password_is_checked_over_tls_verified_against_the_account_s_ca(client, tls_slapd, transport):
+    starttls = transport == "starttls"
+    partner = domain_account(
+        tls_slapd, uri=tls_slapd.uri if starttls else tls_slapd.ldaps_uri, start_tls=starttls,
+        ca_certificate=tls_slapd.ca_pem,
+    )
+    user = portal_user_for(partner, enabled_index())
+    wrong = sign_in(client, user.email, "not-the-password")
+    assert errors.SIGN_IN_FAILED in wrong.content.decode()
+    response = sign_in(client, user.email, DEFAULT_PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_the_bind_has_the_sign_in_timeouts_and_leaves_no_ca_file_behind(tls_slapd):
+    partner = domain_account(tls_slapd, start_tls=True, ca_certificate=tls_slapd.ca_pem)
+    user = portal_user_for(partner, enabled_index())
+    backend = DomainPasswordBackend()
+    assert backend.authenticate(None, username=user.email, password=DEFAULT_PASSWORD) == user
+    options = backend.settings.CONNECTION_OPTIONS
+    assert (options[ldap.OPT_NETWORK_TIMEOUT], options[ldap.OPT_TIMEOUT]) == (5, 10)
+    assert options[ldap.OPT_X_TLS_REQUIRE_CERT] == ldap.OPT_X_TLS_DEMAND
+    assert backend.settings.START_TLS
+    assert not os.path.exists(options[ldap.OPT_X_TLS_CACERTFILE])
+
+
+def test_a_stable_id_the_operator_chose_finds_the_person_as_text(client, slapd):
+    partner = domain_account(slapd, attribute_overrides={"id": "cn"})
+    user = portal_user_for(partner, enabled_index())
+    assert user.directory_user.external_id == ad_person_attrs(enabled_index())[1]["cn"][0]
+    response = sign_in(client, user.email, DEFAULT_PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
