@@ -14,15 +14,17 @@ def audit_record(
     action: str,
     target: models.Model | None = None,
     partner: Any | None = None,
+    partner_id: int | None = None,
     data: dict | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
-    """Record that `actor` (a user, or None for the system) did `action` to `target` of `partner` (a model)."""
+    """Record that `actor` (a user, or None for the system) did `action` to `target`, concerning `partner`
+    (a model; or `partner_id` where only the id is known)."""
     event = AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=str(getattr(actor, "email", "") or "") if actor else "",
         action=action,
-        partner_id=getattr(partner, "pk", None),
+        partner_id=partner.pk if partner is not None else partner_id,
         data=data or {},
     )
     if target is not None:

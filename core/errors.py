@@ -5,5 +5,8 @@ derive from `PortalError`, so a caller can tell a refusal the portal explains fr
 """
 
 
+MAIL_ALREADY_SENT = "This mail was sent already."
+
+
 class PortalError(Exception):
     """A step the portal refused or could not take; str() is the message for the people concerned."""

@@ -1,7 +1,9 @@
-"""The audit trail shared by every app: append-only events of who did what to which object."""
+"""The audit trail (append-only events of who did what to which object) and the outbox of mail."""
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from core.errors import PortalError
 
@@ -68,3 +70,54 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+
+class MailState(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Sending failed"
+
+
+class OutboundMail(models.Model):
+    """A notification the portal sends, recorded in the transaction that decided it.
+
+    A worker sends it after commit in two steps — marked *sending* (committed), then handed to
+    SMTP, then marked *sent* — so a crash at any point leaves a row that says what to do: a
+    sweeper queues pending mail whose message was lost and sending mail whose worker died. Mail
+    carrying a secret (password-reset links) is not recorded.
+    """
+
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    template = models.CharField(max_length=100, help_text="Which mail this is (its template).")
+    partner_id = models.BigIntegerField(null=True, blank=True, help_text="The partner the mail concerns.")
+    state = models.CharField(max_length=16, choices=MailState.choices, default=MailState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now, help_text="When it may be tried (again).")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outbound mail"
+        verbose_name_plural = "outbound mail"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state=MailState.SENT) | Q(sent_at__isnull=False), name="outbound_mail_sent_has_time"
+            ),
+        ]
+        indexes = [
+            # The sweeper's question, over the few rows still on their way.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state__in=[MailState.PENDING, MailState.SENDING]),
+                name="outbound_mail_due",
+            ),
+            models.Index(fields=["partner_id", "state"], name="outbound_mail_partner_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"

@@ -4,12 +4,33 @@ Services queue work this way instead of importing the task module: the task modu
 the services (a task is a thin wrapper around one), so the dependency runs one way. The task
 must be registered — each app's `ready()` imports its tasks module — which also lets eager
 mode (the unit tests) run it in-process like any other task.
+
+Queueing never fails the request whose transaction decided the work: the work is a row in the
+database by then (an invite, a mail), and when the broker cannot take the message, a sweeper
+queues it again later. So a broker outage delays mail; it never turns a committed approval into
+an error page.
 """
+
+import logging
 
 from celery import current_app
 from django.db import transaction
 
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task_name: str, *args, **kwargs) -> bool:
+    """Queue `task_name(*args, **kwargs)` now; False (logged) when the broker did not take it."""
+    try:
+        current_app.signature(task_name, args=args, kwargs=kwargs).apply_async()
+    except Exception:  # the broker's errors vary by transport (redis, kombu, OSError): none may escape
+        if current_app.conf.task_always_eager:
+            raise  # in-process (unit tests): the task's own error, not a broker outage
+        logger.warning("could not queue %s%r; a sweeper will queue it again", task_name, args, exc_info=True)
+        return False
+    return True
+
 
 def enqueue_on_commit(task_name: str, *args, **kwargs) -> None:
     """Queue `task_name(*args, **kwargs)` after the surrounding transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: current_app.signature(task_name, args=args, kwargs=kwargs).apply_async())
+    transaction.on_commit(lambda: enqueue(task_name, *args, **kwargs))

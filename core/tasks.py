@@ -1,10 +1,12 @@
-"""Celery tasks of core: sending one mail."""
+"""Celery tasks of core: sending mail, and the outbox's sweeper."""
 
 import smtplib
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
+
+from core.mail import MailDeferred, outbound_mail_send, outbox_sweep
 
 
 # The name is what the broker carries: it stays "portal.send_mail" (where the task lived first),
@@ -20,3 +22,21 @@ from django.core.mail import EmailMessage
 def send_mail_task(*, to: list[str], subject: str, body: str) -> int:
     """Send one plain-text mail; an SMTP server that is down or refuses for now is retried with backoff."""
     return EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+
+
+@shared_task(name="core.send_outbound_mail", bind=True)
+def send_outbound_mail(self, mail_id: int) -> bool:
+    """Send one recorded mail; a failed try is scheduled again at its time (the sweeper, should this be lost)."""
+    try:
+        return outbound_mail_send(mail_id=mail_id)
+    except MailDeferred as deferred:
+        if self.request.is_eager:
+            return False  # in-process (unit tests): the next try is the sweeper's
+        # The database caps the tries; Celery's count would restart with every redelivery.
+        raise self.retry(countdown=deferred.delay.total_seconds(), max_retries=None) from deferred
+
+
+@shared_task(name="core.outbox_sweep")
+def outbox_sweep_task() -> dict:
+    """Queue again the mail a lost message or a killed worker left behind (beat runs this every minute)."""
+    return outbox_sweep()

@@ -201,7 +201,7 @@ def invite_renewal_request(*, invite: Invite, request=None) -> None:
         if manager is not None:
             mail_send_on_commit(
                 to=manager.display_email, subject=f"{invite.display_email} asks for a new portal invitation",
-                template="invite_renewal_requested",
+                template="invite_renewal_requested", partner=invite.partner,
                 context={"invite": invite,
                          "invites_url": absolute_url("onboarding:partner_detail", invite.partner.slug)},
             )

@@ -106,7 +106,7 @@ def request_submit(
         if manager is not None:
             mail_send_on_commit(
                 to=manager.display_email, subject=f"New portal-user list from {partner} to review",
-                template="request_submitted",
+                template="request_submitted", partner=partner,
                 context={"partner": partner, "portal_request": portal_request, "count": len(items),
                          "submitted_by": actor, "review_url": absolute_url("onboarding:review_queue")},
             )

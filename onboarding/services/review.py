@@ -147,7 +147,7 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
                 recipients.add(item.partner.account_manager.display_email)
             for to in sorted(recipients):
                 mail_send_on_commit(to=to, subject=f"Portal request for {item.display_email} expired",
-                                    template="request_item_expired", context=context)
+                                    template="request_item_expired", context=context, partner=item.partner)
             expired += 1
     return expired
 
@@ -156,7 +156,7 @@ def _notify_requester(item: RequestItem, *, decision: str) -> None:
     requester = item.request.submitted_by
     mail_send_on_commit(
         to=requester.display_email, subject=f"Portal request for {item.display_email} {decision}",
-        template="request_item_decided",
+        template="request_item_decided", partner=item.partner,
         context={"item": item, "decision": decision, "partner": item.partner,
                  "request_url": absolute_url("onboarding:request_detail", item.partner.slug, item.request_id)},
     )

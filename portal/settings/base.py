@@ -217,6 +217,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-way is redelivered; tasks are idempotent by state
+# A pool child that dies (killed, out of memory) gives its task back at once instead of dropping it.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Publishing after commit must not hold a request up when the broker is down: the work is recorded
+# in the database first, and the sweepers queue it again once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
@@ -225,8 +230,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 
+# Redis hands an unacknowledged task to another worker after this long (kombu's default is an hour).
+# It must exceed the longest delay a task is scheduled ahead (MAIL_RETRY_BACKOFF_MAX), or a retry
+# waiting for its time would be delivered twice; work lost with a killed worker comes back sooner
+# through the sweepers.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=30 * 60)
+
+
 def broker_transport_options(broker_url: str) -> dict:
-    """Transport options for kombu's filesystem broker (the embedded default); {} otherwise."""
+    """Transport options: Redis' visibility timeout, or the folders of kombu's filesystem broker (embedded)."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
     if not broker_url.startswith("filesystem://"):
         return {}
     # Producer and worker must share ONE folder in both directions; kombu does not create it.
@@ -265,8 +279,26 @@ INVITE_EXPIRY_DAYS = env.int("INVITE_EXPIRY_DAYS", default=7)
 INVITE_SEND_RETRY_BACKOFF = env.int("INVITE_SEND_RETRY_BACKOFF", default=30)
 AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", default=30)
 
+# ---------------------------------------------------------------------------
+# Reliability: every mail is a row before it is queued; sweepers queue again what a crash or a
+# broker outage left behind; a sync proves it is alive with a heartbeat.
+# ---------------------------------------------------------------------------
+MAIL_SEND_MAX_ATTEMPTS = env.int("MAIL_SEND_MAX_ATTEMPTS", default=6)  # then the mail is marked failed
+MAIL_RETRY_BACKOFF = INVITE_SEND_RETRY_BACKOFF  # first retry delay in seconds, doubling
+MAIL_RETRY_BACKOFF_MAX = env.int("MAIL_RETRY_BACKOFF_MAX", default=10 * 60)
+# How often the sweepers run, and how long a mail may wait in the queue (or stay "sending" without an
+# outcome) before they queue it again: together they bound how long a crash delays a mail.
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
+OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=60)
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=30)  # sent notifications are kept this long
+# A running sync beats this often; a run that missed SYNC_STALE_BEATS beats is taken as abandoned.
+SYNC_HEARTBEAT_SECONDS = env.int("SYNC_HEARTBEAT_SECONDS", default=30)
+SYNC_STALE_BEATS = env.int("SYNC_STALE_BEATS", default=3)
+
 # Periodic work; django-celery-beat copies this into its tables, where the admin can change it.
 CELERY_BEAT_SCHEDULE = {
     "directory-sync-dispatch": {"task": "directory_sync.dispatch_due", "schedule": 60.0},
     "onboarding-expire": {"task": "onboarding.expire", "schedule": 15 * 60.0},
+    "outbox-sweep": {"task": "core.outbox_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    "invites-sweep": {"task": "onboarding.invites_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
 }
