@@ -116,7 +116,12 @@ class OutboundMail(models.Model):
                 fields=["next_attempt_at"], condition=Q(state__in=[MailState.PENDING, MailState.SENDING]),
                 name="outbound_mail_due",
             ),
-            models.Index(fields=["partner_id", "state"], name="outbound_mail_partner_state"),
+            # Operators' counts and partner pages ask only for mail not (yet) sent: a small index.
+            models.Index(
+                fields=["state", "partner_id"],
+                condition=Q(state__in=[MailState.PENDING, MailState.SENDING, MailState.FAILED]),
+                name="outbound_mail_unsent",
+            ),
         ]
 
     def __str__(self) -> str:
