@@ -47,3 +47,8 @@ def test_dockerfile_installs_the_locked_dependencies_and_collects_static_files()
     assert "-c constraints.txt" in dockerfile
     assert "collectstatic" in dockerfile
     assert "USER portal" in dockerfile
+
+
+def test_the_worker_gets_time_to_finish_its_tasks_when_stopped():
+    worker = load_compose()["services"]["worker"]
+    assert worker["stop_grace_period"] == "2m"
