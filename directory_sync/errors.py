@@ -8,6 +8,11 @@ second base.
 from core.errors import PortalError
 
 ALREADY_RUNNING = "A sync of this directory is already running; wait for it to finish."
+ABANDONED = "Abandoned: the run stopped giving signs of life."
+RUN_LOST = (
+    "This run stopped: it went without a heartbeat for so long that it was taken as abandoned, "
+    "and another run may hold the directory's lock now."
+)
 CSV_ACCOUNT = "This account has no directory server: upload a CSV file instead."
 LDAP_ACCOUNT = "This account syncs from a directory server; CSV uploads are for accounts without one."
 DISABLED_CONNECTION = "The directory connection is switched off."
@@ -45,6 +50,13 @@ class SyncError(PortalError):
 class SyncAlreadyRunning(SyncError):
     def __init__(self):
         super().__init__(ALREADY_RUNNING)
+
+
+class SyncRunLost(SyncError):
+    """A live run found its row abandoned (a stall longer than the stale time): it must not go on."""
+
+    def __init__(self):
+        super().__init__(RUN_LOST)
 
 
 class CsvInvalid(SyncError):

@@ -3,6 +3,8 @@
 This app knows the account (partner) it syncs for and nothing of requests, invites or sign-in.
 """
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -81,6 +83,18 @@ class DirectoryConnection(models.Model):
         if self.kind == SourceKind.CSV:
             return f"{self.partner} (CSV)"
         return f"{self.partner} ({self.uri})"
+
+    def awaits_queued_run(self, now: datetime.datetime) -> bool:
+        """Whether a run queued for this connection may still be waiting in the queue (do not queue another).
+
+        `sync_requested_at` is when the run was queued, or when its retry is due. A free worker
+        starts a queued run within seconds; one that has neither started nor succeeded a stale
+        time after that was lost (with a killed worker, or by the broker), so it holds nothing back.
+        """
+        requested = self.sync_requested_at
+        if requested is None or requested <= now - stale_after():
+            return False
+        return not (self.last_sync_at and self.last_sync_at >= requested)
 
 
 class DirectoryUserStatus(models.TextChoices):
@@ -196,6 +210,30 @@ class SyncStatus(models.TextChoices):
     REFUSED = "refused", "Refused by the removal brake"
 
 
+def stale_after() -> datetime.timedelta:
+    """How long a running run may go without a heartbeat before it is taken as abandoned (its worker died)."""
+    return datetime.timedelta(seconds=settings.SYNC_HEARTBEAT_SECONDS * settings.SYNC_STALE_BEATS)
+
+
+def stale_condition(now: datetime.datetime) -> Q:
+    """The runs (of those running) whose last sign of life is older than the stale time at `now`."""
+    cutoff = now - stale_after()
+    # A row without a heartbeat (made by hand or by a test) counts from its start; it must not hold the lock for ever.
+    return Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+
+
+class SyncRunQuerySet(models.QuerySet):
+    """Runs by their hold on the lock: the running ones, and those of them whose worker is gone."""
+
+    def running(self) -> "SyncRunQuerySet":
+        """The runs holding their connection's lock (served by the lock's partial unique index)."""
+        return self.filter(status=SyncStatus.RUNNING)
+
+    def stale(self, *, now: datetime.datetime) -> "SyncRunQuerySet":
+        """Running runs that stopped beating: their worker is gone and they hold the lock for nothing."""
+        return self.running().filter(stale_condition(now))
+
+
 class SyncRun(models.Model):
     """One run of a connection: what it saw and changed, how long it took, and how it ended."""
 
@@ -222,6 +260,8 @@ class SyncRun(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Last sign of life of a running run; a stale one is taken as abandoned."
     )
+
+    objects = SyncRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -1,9 +1,13 @@
-"""Reads other apps use: the recipient lookup (onboarding and sign-in ask it who an address is), and how
-to reach an account's directory server (to check a person's password there)."""
+"""Reads other apps use: the recipient lookup (onboarding and sign-in ask it who an address is), how
+to reach an account's directory server (to check a person's password there), and the runs' health."""
 
+import datetime
 import enum
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+
+from django.db.models import Count
+from django.utils import timezone
 
 from core.emails import InvalidEmail, normalize_email
 from directory_sync.models import (
@@ -13,6 +17,8 @@ from directory_sync.models import (
     DirectoryUser,
     DirectoryUserStatus,
     SourceKind,
+    SyncRun,
+    stale_condition,
 )
 from directory_sync.sources import ldap as ldap_source
 
@@ -143,3 +149,12 @@ def directory_access(*, partner_id: int) -> DirectoryAccess | None:
     """The account's directory server, or None for an account without one (no connection, or CSV uploads)."""
     connection = DirectoryConnection.objects.filter(partner_id=partner_id, kind=SourceKind.LDAP).first()
     return DirectoryAccess(connection) if connection is not None else None
+
+
+def sync_run_counts(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """How many runs are running, and how many of those are stale (a crashed worker the dispatcher has
+    not noticed yet): for health checks and dashboards. One query over the lock's partial index."""
+    counts = SyncRun.objects.running().aggregate(
+        running=Count("pk"), stale=Count("pk", filter=stale_condition(now or timezone.now()))
+    )
+    return {"running": counts["running"], "stale": counts["stale"]}

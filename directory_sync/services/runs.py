@@ -5,13 +5,11 @@ Tasks, commands and admin actions all call these two functions.
 
 import logging
 
-from django.db import transaction
-
-from core.audit import audit_record
 from directory_sync import errors
 from directory_sync.mapping import EntryMapper, SourceKeys, requested_attributes, resolve_mapping
 from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun
-from directory_sync.services.sync import Progress, sync_apply, sync_run_fail, sync_run_start
+from directory_sync.services.lifecycle import sync_run_audit, sync_run_fail, sync_run_start
+from directory_sync.services.sync import Progress, sync_apply
 from directory_sync.sources import ldap as ldap_source
 from directory_sync.sources.csv_file import parse_csv
 
@@ -51,13 +49,15 @@ def directory_sync_run(
         )
     except errors.DirectoryError as exc:
         # sync_apply recorded the failure on the run; callers get both (tasks retry on unavailability).
-        _audit_run(run=run, actor=actor)
+        sync_run_audit(run=run, actor=actor)
         exc.run = run
         raise
+    except errors.SyncRunLost:
+        raise  # its row was ended and audited by whoever took it as abandoned
     except BaseException as exc:
         _crashed(run, exc)
         raise
-    _audit_run(run=run, actor=actor)
+    sync_run_audit(run=run, actor=actor)
     return run
 
 
@@ -78,28 +78,19 @@ def directory_csv_import(
             run=run, pages=[people], mapper=lambda person: person, full=True, force=force,
             brake_percent=connection.removal_brake_percent, all_or_nothing=True,
         )
+    except errors.SyncRunLost:
+        raise  # as above: already ended by whoever took it as abandoned
     except BaseException as exc:
         _crashed(run, exc)
         raise
-    _audit_run(run=run, actor=actor)
+    sync_run_audit(run=run, actor=actor)
     return run
 
 
 def _crashed(run: SyncRun, exc: BaseException) -> None:
-    """A bug or a killed worker: the run must not stay "running" (it holds the connection's lock)."""
+    """A bug, a time limit or a worker shutting down: the run must not stay "running" (it holds the lock).
+
+    A worker killed outright never gets here; its run is abandoned once stale (lifecycle.py).
+    """
     logger.exception("%s crashed", run)
     sync_run_fail(run=run, error=f"Internal error: {exc.__class__.__name__}: {exc}")
-
-
-def _audit_run(*, run: SyncRun, actor) -> None:
-    if run.dry_run:
-        return
-    with transaction.atomic():
-        audit_record(
-            actor=actor, action=f"directory.sync.{run.status}", target=run, partner=run.connection.partner,
-            data={
-                "mode": run.mode, "forced": run.forced, "seen": run.seen, "created": run.created,
-                "updated": run.updated, "disabled": run.disabled, "removed": run.removed,
-                "skipped": run.skipped, "conflicts": run.conflicts, "error": run.error[:500],
-            },
-        )

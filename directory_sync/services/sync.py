@@ -1,24 +1,23 @@
 """The sync engine: one run of a connection, from a stream of entries to the account's people.
 
-A run holds the connection's lock (one RUNNING row per connection, a database constraint),
-streams the directory page by page, and writes only people whose content hash changed, in
-batches of their own transaction. Destructive changes — disabling and removing people — wait
-for the end of a complete run and pass the brake first; a run that fails midway changes
-nothing about them. Removals need a full run (an incremental one cannot see deletions).
+A run holds the connection's lock (one RUNNING row per connection, a database constraint) and a
+heartbeat while it lives (services/lifecycle.py), streams the directory page by page, and writes
+only people whose content hash changed, in batches of their own transaction. Destructive changes
+— disabling and removing people — wait for the end of a complete run and pass the brake first; a
+run that fails midway changes nothing about them. Removals need a full run (an incremental one
+cannot see deletions).
 """
 
-import datetime
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from directory_sync.errors import BRAKE, DirectoryError, RefusedByBrake, SkipEntry, SyncAlreadyRunning
+from directory_sync.errors import BRAKE, DirectoryError, RefusedByBrake, SkipEntry, SyncRunLost
 from directory_sync.mapping import Person, content_hash
 from directory_sync.models import (
-    DirectoryConnection,
     DirectoryUser,
     DirectoryUserStatus,
     ProblemKind,
@@ -26,6 +25,7 @@ from directory_sync.models import (
     SyncRun,
     SyncStatus,
 )
+from directory_sync.services.lifecycle import sync_run_fail, sync_run_heartbeat
 from directory_sync.services.pipeline import BackgroundWriter
 from directory_sync.services.writer import Writer
 from directory_sync.signals import sync_run_succeeded
@@ -33,41 +33,12 @@ from directory_sync.signals import sync_run_succeeded
 # People per write transaction. Measured on 100,000 people: batches of 5,000 were 17-20 % faster than of 1,000.
 BATCH_SIZE = 5000
 MAX_PROBLEMS = 1000  # problems kept per run; the counts stay exact
-STALE_AFTER = datetime.timedelta(minutes=10)  # a run with no heartbeat for this long is abandoned
 
 ACTIVE, DISABLED, REMOVED = DirectoryUserStatus.ACTIVE, DirectoryUserStatus.DISABLED, DirectoryUserStatus.REMOVED
 
 Mapper = Callable[[object], Person]
 Keyer = Callable[[object], "tuple[str, str, str] | None"]  # entry -> (stable id, source digest, change marker)
 Progress = Callable[[SyncRun], None]
-
-
-def sync_run_start(
-    *, connection: DirectoryConnection, mode: str, dry_run: bool, forced: bool, actor=None
-) -> SyncRun:
-    """Take the connection's lock by creating its RUNNING run, or raise SyncAlreadyRunning."""
-    now = timezone.now()
-    # A worker killed mid-run leaves its row RUNNING forever; without a heartbeat it is abandoned.
-    SyncRun.objects.filter(connection=connection, status=SyncStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER).update(
-        status=SyncStatus.FAILED, finished_at=now, error="Abandoned: the run stopped giving signs of life."
-    )
-    try:
-        with transaction.atomic():
-            return SyncRun.objects.create(
-                connection=connection, mode=mode, dry_run=dry_run, forced=forced,
-                triggered_by=actor if getattr(actor, "pk", None) else None, started_at=now, heartbeat_at=now,
-            )
-    except IntegrityError as exc:
-        raise SyncAlreadyRunning() from exc
-
-
-def sync_run_fail(*, run: SyncRun, error: str) -> SyncRun:
-    """End a run as failed with its error, keeping the counts it reached."""
-    run.status = SyncStatus.FAILED
-    run.error = error
-    run.finished_at = timezone.now()
-    run.save()
-    return run
 
 
 def newer_marker(current: str, candidate: str) -> str:
@@ -148,7 +119,7 @@ class SyncApply:
 
     def apply(self, pages: Iterable[list]) -> SyncRun:
         """Apply every page, end the run and record it; a failing directory fails the run (and is raised)."""
-        with _collector_relaxed():
+        with _collector_relaxed(), sync_run_heartbeat(run=self.run):
             try:
                 if self.all_or_nothing:
                     self._apply_all_or_nothing(pages)
@@ -183,7 +154,7 @@ class SyncApply:
         self.drain()
 
     def read_page(self, page: list) -> None:
-        """Key, take and count one page; the run's row shows the progress (and that the run is alive)."""
+        """Key, take and count one page; the run's row shows the progress, and that it still holds the lock."""
         keys = [self.keyer(entry) for entry in page] if self.keyer else [None] * len(page)
         if not self.full:
             wanted = [key[0] for key in keys if key is not None]
@@ -193,9 +164,12 @@ class SyncApply:
         run = self.run
         run.pages_done += 1
         run.heartbeat_at = timezone.now()
-        SyncRun.objects.filter(pk=run.pk).update(
+        if not SyncRun.objects.filter(pk=run.pk, status=SyncStatus.RUNNING).update(
             pages_done=run.pages_done, seen=run.seen, skipped=run.skipped, heartbeat_at=run.heartbeat_at
-        )
+        ):
+            # Taken as abandoned while alive (a stall longer than the stale time): another run may hold
+            # the lock by now, and two runs must never write (nor disable and remove) at once.
+            raise SyncRunLost()
         if self.progress:
             self.progress(run)
 

@@ -9,7 +9,8 @@ from directory_sync.errors import SyncAlreadyRunning
 from directory_sync.mapping import build_person
 from directory_sync.models import DirectoryAddress, DirectoryUser, SyncMode, SyncProblem, SyncRun, SyncStatus
 from directory_sync.selectors import LookupKind, recipient_lookup
-from directory_sync.services.sync import newer_marker, sync_apply, sync_run_start
+from directory_sync.services.lifecycle import sync_run_start
+from directory_sync.services.sync import newer_marker, sync_apply
 from directory_sync.signals import sync_run_succeeded
 from tests.directory_sync.factories import DirectoryConnectionFactory
 

@@ -1,10 +1,13 @@
 """Directory syncs against a real OpenLDAP slapd, for both presets."""
 
+import datetime
 import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from core.models import AuditEvent
 from directory_sync import errors
 from directory_sync.models import (
     AddressKind,
@@ -16,9 +19,11 @@ from directory_sync.models import (
     SyncProblem,
     SyncRun,
     SyncStatus,
+    stale_after,
 )
 from directory_sync.selectors import LookupKind, recipient_lookup
 from directory_sync.services.connections import directory_connection_configure
+from directory_sync.services.lifecycle import sync_runs_abandon
 from directory_sync.services.runs import directory_sync_run
 from tests.ldap_data import ad_person_attrs, openldap_person_attrs, write_ad_people, write_openldap_people
 from tests.ldap_server import start_with_people
@@ -273,6 +278,23 @@ def test_a_second_run_started_while_one_runs_is_refused(ad):
     assert run.status == SyncStatus.SUCCEEDED
     assert refusals == [errors.ALREADY_RUNNING]
     assert SyncRun.objects.filter(connection=connection).count() == 1
+
+
+def test_a_run_taken_as_abandoned_midway_stops_and_leaves_the_abandonment_on_record(ad):
+    slapd, _ = ad
+    connection = configure(slapd)
+
+    def stall(run):
+        if run.pages_done == 1:  # the run stalls past the stale time and a dispatcher notices
+            sync_runs_abandon(now=timezone.now() + stale_after() + datetime.timedelta(seconds=1))
+
+    with pytest.raises(errors.SyncRunLost):
+        directory_sync_run(connection=connection, full=True, progress=stall)
+    run = SyncRun.objects.get(connection=connection)
+    assert (run.status, run.error, run.pages_done) == (SyncStatus.FAILED, errors.ABANDONED, 1)
+    assert list(AuditEvent.objects.filter(target_id=str(run.pk)).values_list("action", flat=True)) == [
+        "directory.sync.abandoned"
+    ]
 
 
 def test_progress_is_recorded_page_by_page(ad):

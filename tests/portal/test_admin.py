@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.audit import audit_record
-from core.models import AuditEvent
+from core.mail import mail_send_on_commit
+from core.models import AuditEvent, MailState, OutboundMail
 from directory_sync.models import DirectoryConnection, SourceKind, SyncProblem, SyncStatus
 from partners.admin import AccountSettingsForm
 from partners.models import AccountDomain, AccountSettings, AuthMethod, Partner, PartnerKind
@@ -28,6 +29,7 @@ PORTAL_MODELS = sorted(
 )
 READ_ONLY_MODELS = [
     "core.AuditEvent",
+    "core.OutboundMail",
     "directory_sync.SyncRun",
     "directory_sync.DirectoryUser",
     "directory_sync.DirectoryAddress",
@@ -70,6 +72,8 @@ def _seed_partner(actor, **partner_fields) -> Partner:
         in_conflict=True,
     )
     audit_record(actor=actor, action="test.seeded", target=partner, partner=partner)
+    mail_send_on_commit(to=f"requester@{partner.slug}.example", subject="Your list", template="request_item_decided",
+                        context={"decision": "approved"}, partner=partner)
     return partner
 
 
@@ -475,3 +479,17 @@ def test_sync_run_changelist_shows_runs_without_allowing_changes(admin_client, w
     assert response.status_code == 200
     assert response.context["cl"].result_count == 1
     assert not response.context["has_add_permission"]
+
+
+def test_the_send_again_action_sends_a_failed_notification_from_the_first_try(admin_client, world):
+    mail = OutboundMail.objects.get()
+    OutboundMail.objects.filter(pk=mail.pk).update(state=MailState.FAILED, attempts=6, last_error="451 later")
+
+    response = admin_client.post(
+        _url("core.OutboundMail", "changelist"), {"action": "send_again", "_selected_action": [mail.pk]}
+    )
+
+    assert response.status_code == 302
+    mail.refresh_from_db()
+    assert (mail.state, mail.attempts) == (MailState.PENDING, 0)  # queued after commit, sent by a worker
+    assert AuditEvent.objects.filter(action="mail.resent", target_id=str(mail.pk)).exists()
