@@ -1,7 +1,7 @@
 """Admin for portal users."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
@@ -9,6 +9,8 @@ from accounts.models import User
 from accounts.services.signin import signin_unlock
 from accounts.services.two_factor import two_factor_reset
 from core.admin_utils import AuditedAdmin
+from core.conflicts import conflicts_refused
+from core.errors import ConcurrentChange
 
 
 class PortalUserCreationForm(AdminUserCreationForm):
@@ -46,15 +48,25 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
 
     @admin.action(description="Unlock sign-in (clear failed attempts)", permissions=["change"])
     def unlock_sign_in(self, request, queryset):
-        for user in queryset:
-            signin_unlock(user=user, actor=request.user, request=request)
-        self.message_user(request, f"Sign-in unlocked for {queryset.count()} person(s).")
+        done = self._each(request, queryset, signin_unlock)
+        self.message_user(request, f"Sign-in unlocked for {done} person(s).")
 
     @admin.action(description="Reset two-factor (they enrol again at next sign-in)", permissions=["change"])
     def reset_two_factor(self, request, queryset):
+        done = self._each(request, queryset, two_factor_reset)
+        self.message_user(request, f"Two-factor reset for {done} person(s).")
+
+    def _each(self, request, queryset, service) -> int:
+        """Call the service per person; a conflict with a concurrent change is reported, never a server error."""
+        done = 0
         for user in queryset:
-            two_factor_reset(user=user, actor=request.user, request=request)
-        self.message_user(request, f"Two-factor reset for {queryset.count()} person(s).")
+            try:
+                with conflicts_refused():
+                    service(user=user, actor=request.user, request=request)
+                done += 1
+            except ConcurrentChange as exc:
+                self.message_user(request, f"{user}: {exc}", messages.ERROR)
+        return done
 
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("display_email", "full_name", "role", "partner",

@@ -6,7 +6,15 @@ derive from `PortalError`, so a caller can tell a refusal the portal explains fr
 
 
 MAIL_ALREADY_SENT = "This mail was sent already."
+CONCURRENT_CHANGE = "Someone changed this at the same time, so nothing was saved. Reload the page and try again."
 
 
 class PortalError(Exception):
     """A step the portal refused or could not take; str() is the message for the people concerned."""
+
+
+class ConcurrentChange(PortalError):
+    """A database conflict with a concurrent change (a unique row inserted first, a lock not granted)."""
+
+    def __init__(self):
+        super().__init__(CONCURRENT_CHANGE)

@@ -113,6 +113,10 @@ def _claim(mail_id: int) -> OutboundMail | None:
             else mail.next_attempt_at <= now
         if not due:
             return None
+        if mail.state == MailState.SENDING and mail.attempts >= settings.MAIL_SEND_MAX_ATTEMPTS:
+            # Its workers keep dying mid-send (a mail that crashes them?): stop, and say so.
+            _fail(mail, "No outcome after the last try: the workers sending it stopped.")
+            return None
         mail.state = MailState.SENDING
         mail.attempts += 1
         mail.last_attempt_at = now
@@ -129,20 +133,25 @@ def _attempt_failed(mail: OutboundMail, error: str) -> None:
         ).first()
         if updated is None:
             return  # resent or handled meanwhile: this try's outcome no longer matters
-        updated.last_error = error[:2000]
         if updated.attempts >= settings.MAIL_SEND_MAX_ATTEMPTS:
-            updated.state = MailState.FAILED
-            updated.save(update_fields=["state", "last_error"])
-            audit_record(actor=None, action="mail.failed", target=updated, partner_id=updated.partner_id,
-                         data={"to": updated.to, "template": updated.template, "error": error[:500],
-                               "attempts": updated.attempts})
-            logger.warning("mail %s to %s failed for good: %s", updated.pk, updated.to, error)
+            _fail(updated, error)
             return
+        updated.last_error = error[:2000]
         delay = retry_delay(updated.attempts)
         updated.state = MailState.PENDING
         updated.next_attempt_at = timezone.now() + delay
         updated.save(update_fields=["state", "last_error", "next_attempt_at"])
     raise MailDeferred(delay, error)
+
+
+def _fail(mail: OutboundMail, error: str) -> None:
+    """Failed for good after its last try: recorded, audited and logged (call with the mail locked)."""
+    mail.state = MailState.FAILED
+    mail.last_error = error[:2000]
+    mail.save(update_fields=["state", "last_error"])
+    audit_record(actor=None, action="mail.failed", target=mail, partner_id=mail.partner_id,
+                 data={"to": mail.to, "template": mail.template, "error": error[:500], "attempts": mail.attempts})
+    logger.warning("mail %s to %s failed for good: %s", mail.pk, mail.to, error)
 
 
 def outbound_mail_resend(*, mail: OutboundMail, actor, request=None) -> OutboundMail:

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.admin_utils import AuditedAdmin, ReadOnlyAdmin, WriteOnlySecretsForm
+from core.conflicts import conflicts_refused
+from core.errors import ConcurrentChange
 from directory_sync.errors import SyncError
 from directory_sync.mapping import resolve_mapping
 from directory_sync.models import (
@@ -139,11 +141,12 @@ class DirectoryConnectionAdmin(AuditedAdmin):
         form = CsvUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                run = directory_csv_import(
-                    connection=connection, data=form.cleaned_data["file"].read(),
-                    force=form.cleaned_data["force"], dry_run=form.cleaned_data["dry_run"], actor=request.user,
-                )
-            except (SyncError, ValidationError) as exc:
+                with conflicts_refused():
+                    run = directory_csv_import(
+                        connection=connection, data=form.cleaned_data["file"].read(),
+                        force=form.cleaned_data["force"], dry_run=form.cleaned_data["dry_run"], actor=request.user,
+                    )
+            except (SyncError, ValidationError, ConcurrentChange) as exc:
                 form.add_error("file", str(exc))
             else:
                 level = messages.SUCCESS if run.status == SyncStatus.SUCCEEDED else messages.WARNING

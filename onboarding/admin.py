@@ -1,8 +1,10 @@
 """Admin for portal-user requests, their items and invites, with actions that call the services."""
 
 from django.contrib import admin, messages
+from django.utils.text import Truncator
 
 from core.admin_utils import AuditedAdmin
+from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.models import Invite, PortalUserRequest, RequestItem
 from onboarding.services.invites import invite_resend, invite_revoke
@@ -14,7 +16,8 @@ def _each(modeladmin, request, queryset, service, done: str) -> None:
     count = 0
     for obj in queryset:
         try:
-            service(obj)
+            with conflicts_refused():
+                service(obj)
             count += 1
         except REFUSED as exc:
             modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
@@ -61,17 +64,21 @@ class RequestItemAdmin(AuditedAdmin):
 
 @admin.register(Invite)
 class InviteAdmin(AuditedAdmin):
-    list_display = ("display_email", "partner", "kind", "state", "expires_at", "sent_at", "send_attempts")
+    list_display = ("display_email", "partner", "kind", "state", "expires_at", "sent_at", "send_attempts", "error")
     list_filter = ("state", "kind", "partner__kind", "partner")
     list_select_related = ("partner",)
     search_fields = ("email", "display_email", "name", "partner__name")
-    # The token exists only as a hash and is never shown, not even hashed.
-    exclude = ("token_hash",)
-    readonly_fields = ("email", "sent_at", "send_attempts", "last_error", "accepted_at", "revoked_at",
-                       "renewal_requested_at", "created_by", "created_at")
+    # The token exists only as a hash and is never shown, not even hashed; nor the nonce it is derived from.
+    exclude = ("token_hash", "token_nonce")
+    readonly_fields = ("email", "sent_at", "send_attempts", "last_attempt_at", "next_attempt_at", "last_error",
+                       "accepted_at", "revoked_at", "renewal_requested_at", "created_by", "created_at")
     raw_id_fields = ("item", "user")
     autocomplete_fields = ("partner",)
     actions = ("resend", "revoke")
+
+    @admin.display(description="last error")
+    def error(self, invite: Invite) -> str:
+        return Truncator(invite.last_error).chars(80)
 
     @admin.action(description="Resend (new link, fresh expiry; the old link stops working)", permissions=["change"])
     def resend(self, request, queryset):

@@ -1,6 +1,6 @@
 """Onboarding's domain errors, with the messages people see (tests reuse them)."""
 
-from core.errors import PortalError
+from core.errors import CONCURRENT_CHANGE, ConcurrentChange, PortalError  # noqa: F401 - onboarding shows them
 from partners.errors import AgreementMissing
 
 WRONG_STATE = "This item is {state}; it cannot be {action}."
@@ -21,6 +21,12 @@ ACCEPT_THROUGH_SSO = "Accept this invitation through your single sign-on."
 SSO_INVITE_UNMATCHED = "the invitation could not be matched to your sign-in. Please start again."
 PASSWORDS_DIFFER = "The two passwords differ."
 NOTHING_CHOSEN = "Choose at least one person."
+INVITE_SEND_ABANDONED = (
+    "The mail was being sent when its worker stopped, {attempts} times without an outcome: not tried again."
+)
+MAIL_RESENT = "The mail to {to} is on its way again."
+INVITE_RESENT = "A new link is on its way to {email}; the old one no longer works."
+INVITE_REVOKED = "The invitation of {email} is revoked."
 
 
 class OnboardingError(PortalError):
@@ -32,6 +38,14 @@ class InviteExpired(OnboardingError):
         super().__init__(INVITE_EXPIRED)
 
 
+class InviteAlreadyOpen(OnboardingError):
+    """The person has an open invite from this partner already: `invite` is that one."""
+
+    def __init__(self, invite, *, email: str, partner):
+        self.invite = invite
+        super().__init__(ALREADY_OPEN_INVITE.format(email=email, partner=partner))
+
+
 class ListInvalid(OnboardingError):
     """A submitted list (form or CSV) with bad rows: nothing of it was written."""
 
@@ -40,5 +54,6 @@ class ListInvalid(OnboardingError):
         super().__init__("The list was not submitted:\n" + "\n".join(f"row {row}: {why}" for row, why in problems))
 
 
-# Everything an onboarding service refuses with: its own errors, and R1's missing agreement.
-REFUSED = (OnboardingError, AgreementMissing)
+# Everything an onboarding service refuses with: its own errors, R1's missing agreement, and a database
+# conflict with a concurrent change (see core.conflicts).
+REFUSED = (OnboardingError, AgreementMissing, ConcurrentChange)

@@ -128,6 +128,7 @@ class InviteKind(models.TextChoices):
 
 class InviteState(models.TextChoices):
     PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
     SENT = "sent", "Sent"
     FAILED = "failed", "Sending failed"
     ACCEPTED = "accepted", "Accepted"
@@ -135,11 +136,22 @@ class InviteState(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
-OPEN_INVITE_STATES = (InviteState.PENDING, InviteState.SENT, InviteState.FAILED)
+OPEN_INVITE_STATES = (InviteState.PENDING, InviteState.SENDING, InviteState.SENT, InviteState.FAILED)
+# The link of an open invite's current token works whatever the mail's state: a person may click it
+# before the sent mark lands, or after SMTP reported a failure for a message that did arrive. A
+# sending or sent invite always has its token (constraints); a pending or failed one has one only
+# once a try claimed it (never claimed, or resent since: no link).
+LINK_STATES = OPEN_INVITE_STATES
 
 
 class Invite(models.Model):
-    """A single-use link to portal access. Only the SHA-256 of its token is stored."""
+    """A single-use link to portal access. Only the SHA-256 of its token is stored.
+
+    Sent in two steps like the outbox's mail: claimed (*sending*, committed, with the nonce its
+    token is derived from), handed to SMTP, then marked *sent*. The token is an HMAC of the
+    nonce, so a retry after a crash mails the same link again instead of one the database no
+    longer knows.
+    """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="invites")
     item = models.ForeignKey(
@@ -155,10 +167,16 @@ class Invite(models.Model):
     state = models.CharField(max_length=16, choices=InviteState.choices, default=InviteState.PENDING)
     # NULL until the first send: several unsent invites must not collide on the unique hash.
     token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    # Random, set by the claim; the token is derived from it with the SECRET_KEY (never stored).
+    token_nonce = models.CharField(max_length=64, blank=True, editable=False)
     expires_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(
+        default=timezone.now, help_text="When its mail may be tried (again); while sending, when the claim goes stale."
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     renewal_requested_at = models.DateTimeField(
@@ -185,12 +203,23 @@ class Invite(models.Model):
                 name="invite_sent_has_token_and_time",
             ),
             models.CheckConstraint(
+                condition=~Q(state=InviteState.SENDING) | (Q(token_hash__isnull=False) & ~Q(token_nonce="")),
+                name="invite_sending_has_token",
+            ),
+            models.CheckConstraint(
                 condition=~Q(state=InviteState.ACCEPTED) | Q(accepted_at__isnull=False),
                 name="invite_accepted_has_time",
             ),
             models.CheckConstraint(
                 condition=~Q(state=InviteState.REVOKED) | Q(revoked_at__isnull=False),
                 name="invite_revoked_has_time",
+            ),
+        ]
+        indexes = [
+            # The sweeper's question, over the few invites still on their way.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state__in=[InviteState.PENDING, InviteState.SENDING]),
+                name="invite_due",
             ),
         ]
 
@@ -205,4 +234,5 @@ class Invite(models.Model):
         return self.state == InviteState.EXPIRED or (self.is_open and (now or timezone.now()) >= self.expires_at)
 
     def can_accept(self, *, now: datetime.datetime | None = None) -> bool:
-        return self.state == InviteState.SENT and not self.is_expired(now=now)
+        has_link = self.state in (InviteState.SENDING, InviteState.SENT) or self.token_hash is not None
+        return self.state in LINK_STATES and has_link and not self.is_expired(now=now)

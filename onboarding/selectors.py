@@ -7,12 +7,12 @@ another partner's ids are simply not found (never 403, so nothing can be probed)
 import hashlib
 import statistics
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Role, User
-from core.models import AuditEvent
+from core.models import AuditEvent, MailState, OutboundMail
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteState, ItemState, PortalUserRequest, RequestItem
 from partners.models import Agreement, Partner
@@ -121,6 +121,24 @@ def partner_invites(*, partner: Partner) -> QuerySet[Invite]:
     )
 
 
+_latest_try = F("last_attempt_at").desc(nulls_last=True)  # marked failed without a try: last
+
+
+def partner_failed_invites(*, partner: Partner) -> QuerySet[Invite]:
+    """The partner's invites whose mail failed for good (an account manager sends them again), latest first."""
+    return Invite.objects.filter(partner=partner, state=InviteState.FAILED).order_by(_latest_try, "-id")
+
+
+def partner_failed_mail(*, partner: Partner) -> QuerySet[OutboundMail]:
+    """The notifications about the partner that failed for good, latest first."""
+    return OutboundMail.objects.filter(partner_id=partner.pk, state=MailState.FAILED).order_by(_latest_try, "-id")
+
+
+def partner_mail(*, partner: Partner, mail_id: int) -> OutboundMail:
+    """One notification about this partner, or 404."""
+    return get_object_or_404(OutboundMail, pk=mail_id, partner_id=partner.pk)
+
+
 def partner_item(*, partner: Partner, item_id: int) -> RequestItem:
     """One requested person of this partner, or 404."""
     return get_object_or_404(RequestItem.objects.select_related("request__submitted_by"), pk=item_id, partner=partner)
@@ -198,11 +216,13 @@ TIMELINE_STEPS = (
     ("request.item_account_created", "Account created"),
     ("request.item_expired", "Expired"),
     ("invite.sent", "Invited"),
+    ("invite.send_failed", "Invitation could not be sent"),
     ("invite.resent", "Invitation sent again"),
     ("invite.revoked", "Invitation revoked"),
     ("invite.expired", "Invitation expired"),
     ("invite.accepted", "Accepted"),
     ("welcome.sent", "Welcome mail sent"),
+    ("welcome.send_failed", "Welcome mail could not be sent"),
     ("welcome.resent", "Welcome mail sent again"),
     ("welcome.revoked", "Welcome link revoked"),
     ("welcome.accepted", "Accepted"),

@@ -1,34 +1,28 @@
 """Celery tasks of onboarding: thin wrappers around the services."""
 
-import smtplib
+from celery import shared_task
 
-from celery import Task, shared_task
-from django.conf import settings
-
-from onboarding.services.invites import invite_send, invite_send_failed, invites_expire
+from core.mail import MailDeferred
+from onboarding.services.invites import invite_send, invites_expire, invites_sweep
 from onboarding.services.review import held_items_expire, held_items_recheck
 
 
-class _MarkInviteFailed(Task):
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        invite_id = kwargs.get("invite_id", args[0] if args else None)
-        if invite_id is not None:
-            invite_send_failed(invite_id=invite_id, error=f"{exc.__class__.__name__}: {exc}",
-                               attempts=self.request.retries + 1)
+@shared_task(name="onboarding.send_invite", bind=True)
+def send_invite(self, invite_id: int) -> bool:
+    """Mail an invite or welcome link; a failed try is scheduled again at its time (the sweeper backs that up)."""
+    try:
+        return invite_send(invite_id=invite_id)
+    except MailDeferred as deferred:
+        if self.request.is_eager:
+            return False  # in-process (unit tests): the next try is the sweeper's
+        # The database caps the tries; Celery's count would restart with every redelivery.
+        raise self.retry(countdown=deferred.delay.total_seconds(), max_retries=None) from deferred
 
 
-@shared_task(
-    name="onboarding.send_invite",
-    base=_MarkInviteFailed,
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=settings.INVITE_SEND_RETRY_BACKOFF,
-    retry_backoff_max=30 * 60,
-    retry_jitter=True,
-    max_retries=6,
-)
-def send_invite(invite_id: int) -> bool:
-    """Mail an invite or welcome link once; SMTP trouble is retried, the last failure marks it failed."""
-    return invite_send(invite_id=invite_id)
+@shared_task(name="onboarding.invites_sweep")
+def invites_sweep_task() -> dict:
+    """Queue again the invites a lost message or a killed worker left behind (beat runs this every minute)."""
+    return invites_sweep()
 
 
 @shared_task(name="onboarding.recheck_held")

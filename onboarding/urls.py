@@ -15,6 +15,7 @@ urlpatterns = [
     path("partners/<slug:slug>/requests/<int:request_id>/", requests.request_detail, name="request_detail"),
     path("partners/<slug:slug>/invites/<int:invite_id>/resend/", invites.resend, name="invite_resend"),
     path("partners/<slug:slug>/invites/<int:invite_id>/revoke/", invites.revoke, name="invite_revoke"),
+    path("partners/<slug:slug>/mail/<int:mail_id>/resend/", partners.mail_resend, name="mail_resend"),
     path("review/", review.queue, name="review_queue"),
     path("review/decide/", review.decide, name="review_decide"),
     path("invite/sso/complete/", invites.accept_sso, name="invite_accept_sso"),

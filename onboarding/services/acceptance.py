@@ -1,7 +1,8 @@
 """Accepting an invite or welcome link: the person proves who they are by their account's method.
 
 Opening a link (GET) never consumes it — mail gateways' link scanners open links before people
-do — the person confirms on the page (POST). An MSP's invite is accepted only while its address
+do — the person confirms on the page (POST). A link works once its mail is being sent: the person
+may use it before the worker's *sent* mark lands. An MSP's invite is accepted only while its address
 is still the primary address of an enabled person on the partner's account.
 """
 
@@ -23,7 +24,7 @@ from onboarding.errors import (
     OnboardingError,
 )
 from onboarding.models import Invite, InviteKind, InviteState, ItemState
-from onboarding.services.invites import person_items
+from onboarding.services.invites import invite_sent_record, person_items
 from partners.models import AuthMethod
 from partners.selectors import account_settings_of
 
@@ -35,7 +36,8 @@ def invite_method(invite: Invite) -> str:
 
 def invite_check(invite: Invite | None) -> None:
     """Raise the reason an invite cannot be accepted now (the page shows it), or return."""
-    if invite is None or invite.state in (InviteState.REVOKED, InviteState.PENDING, InviteState.FAILED):
+    # Only an open invite's current token is a link (see LINK_STATES); a revoked one is dead.
+    if invite is None or invite.state == InviteState.REVOKED or (invite.is_open and invite.token_hash is None):
         raise OnboardingError(INVITE_LINK_INVALID)
     if invite.state == InviteState.ACCEPTED:
         raise OnboardingError(ALREADY_ACCEPTED)
@@ -72,6 +74,10 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
             user.set_password(password)
         user.is_active = True
         user.save()
+        if invite.state != InviteState.SENT:
+            # Used before the worker marked it sent (or after SMTP reported a failure): the mail evidently
+            # arrived. A later try finds it accepted and does nothing, so it is recorded sent once, here.
+            invite_sent_record(invite=invite)
         now = timezone.now()
         # The hash stays: the used link is then recognised and says "already accepted, sign in".
         invite.state = InviteState.ACCEPTED

@@ -18,7 +18,7 @@ from core.audit import audit_record
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
 from directory_sync.selectors import LookupKind, recipient_lookup
-from onboarding.errors import REASON_REQUIRED, REFUSED, WRONG_STATE, OnboardingError
+from onboarding.errors import REASON_REQUIRED, REFUSED, WRONG_STATE, InviteAlreadyOpen, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, ItemState, RequestItem
 from onboarding.services.invites import invite_create
 from partners.selectors import agreement_require
@@ -85,14 +85,18 @@ def recipient_validate(*, item: RequestItem, actor=None, request=None) -> Reques
         _transition(item, ItemState.VALIDATED, actor=actor, request=request,
                     data={"person": answer.person.external_id})
         existing = Invite.objects.filter(partner=item.partner, email=item.email, state__in=OPEN_INVITE_STATES).first()
-        if existing is not None:
-            # Asked for twice (two lists): the person's open invitation serves both requests.
-            _transition(item, ItemState.INVITED, actor=actor, request=request, data={"invite": existing.pk})
-            return item
-        invite = invite_create(partner=item.partner, email=item.display_email, name=item.name,
-                               kind=InviteKind.INVITE, item=item, actor=actor, request=request)
-        item.user = invite.user
-        item.save(update_fields=["user"])
+        if existing is None:
+            try:
+                invite = invite_create(partner=item.partner, email=item.display_email, name=item.name,
+                                       kind=InviteKind.INVITE, item=item, actor=actor, request=request)
+            except InviteAlreadyOpen as exc:
+                existing = exc.invite  # approved on another list at the same moment, and committed first
+            else:
+                item.user = invite.user
+                item.save(update_fields=["user"])
+                return item
+        # Asked for twice (two lists): the person's open invitation serves both requests.
+        _transition(item, ItemState.INVITED, actor=actor, request=request, data={"invite": existing.pk})
         return item
     if answer.kind in (LookupKind.ALIAS, LookupKind.FORWARDING):
         _transition(item, ItemState.INVALID_ADDRESS, actor=actor, request=request,

@@ -14,7 +14,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import errors as signin_errors
 from accounts import sso
 from accounts.flow import first_factor_passed
-from onboarding.errors import PASSWORDS_DIFFER, REFUSED, SSO_INVITE_UNMATCHED, InviteExpired, OnboardingError
+from core.conflicts import conflicts_refused
+from onboarding.errors import (
+    INVITE_RESENT,
+    INVITE_REVOKED,
+    PASSWORDS_DIFFER,
+    REFUSED,
+    SSO_INVITE_UNMATCHED,
+    ConcurrentChange,
+    InviteExpired,
+    OnboardingError,
+)
 from onboarding.models import Invite
 from onboarding.permissions import may_review
 from onboarding.selectors import invite_by_pk, invite_by_token, partner_for, partner_invite
@@ -40,7 +50,8 @@ def _invite_of(request, slug: str, invite_id: int) -> Invite:
 def _invite_action(request, slug: str, invite_id: int, service, done: str) -> HttpResponse:
     invite = _invite_of(request, slug, invite_id)
     try:
-        service(invite=invite, actor=request.user, request=request)
+        with conflicts_refused():
+            service(invite=invite, actor=request.user, request=request)
         messages.success(request, done.format(email=invite.display_email))
     except REFUSED as exc:
         messages.error(request, str(exc))
@@ -50,14 +61,13 @@ def _invite_action(request, slug: str, invite_id: int, service, done: str) -> Ht
 @login_required
 @require_POST
 def resend(request: HttpRequest, slug: str, invite_id: int) -> HttpResponse:
-    return _invite_action(request, slug, invite_id, invite_resend,
-                          "A new link is on its way to {email}; the old one no longer works.")
+    return _invite_action(request, slug, invite_id, invite_resend, INVITE_RESENT)
 
 
 @login_required
 @require_POST
 def revoke(request: HttpRequest, slug: str, invite_id: int) -> HttpResponse:
-    return _invite_action(request, slug, invite_id, invite_revoke, "The invitation of {email} is revoked.")
+    return _invite_action(request, slug, invite_id, invite_revoke, INVITE_REVOKED)
 
 
 @never_cache
@@ -89,12 +99,13 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
             context["error"] = PASSWORDS_DIFFER
         else:
             try:
-                user = invite_accept(invite=invite, password=password, request=request)
+                with conflicts_refused():
+                    user = invite_accept(invite=invite, password=password, request=request)
             except ValidationError as exc:
                 context["error"] = " ".join(exc.messages)
             except signin_errors.DirectoryUnreachable:
                 context["error"] = signin_errors.DIRECTORY_UNREACHABLE
-            except OnboardingError as exc:
+            except REFUSED as exc:
                 context["error"] = str(exc)
             else:
                 messages.success(request, "Welcome to the Partner Portal.")
@@ -113,8 +124,9 @@ def accept_sso(request: HttpRequest) -> HttpResponse:
     if user is None or invite is None:
         return sso.sign_in_refused(request, SSO_INVITE_UNMATCHED)
     try:
-        user = invite_accept(invite=invite, sso_user=user, request=request)
-    except OnboardingError as exc:
+        with conflicts_refused():
+            user = invite_accept(invite=invite, sso_user=user, request=request)
+    except REFUSED as exc:
         return sso.sign_in_refused(request, str(exc))
     return first_factor_passed(request, user, backend=sso.BACKEND, method=AuthMethod.SSO)
 
@@ -125,7 +137,12 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     invite = invite_by_token(token)
     if invite is None:
         raise Http404
-    invite_renewal_request(invite=invite, request=request)
+    try:
+        with conflicts_refused():
+            invite_renewal_request(invite=invite, request=request)
+    except ConcurrentChange as exc:
+        messages.error(request, str(exc))
+        return redirect("onboarding:invite_accept", token=token)
     return render(request, "onboarding/invite_renewal_sent.html", {"invite": invite})
 
 

@@ -1,11 +1,17 @@
-"""A partner's page: agreement, people with their timelines, requests, invites and the funnel."""
+"""A partner's page: agreement, people with their timelines, requests, invites, failed mail and the funnel."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.models import PARTNER_ROLES
+from core.conflicts import conflicts_refused
+from core.errors import PortalError
+from core.mail import outbound_mail_resend
 from onboarding import selectors
+from onboarding.errors import MAIL_RESENT
 from onboarding.models import OPEN_INVITE_STATES
 from onboarding.permissions import may_review, may_submit
 from partners.selectors import current_agreement
@@ -25,8 +31,10 @@ def partner_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def partner_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The partner's onboarding; its account manager also sees what failed to go out, to send it again."""
     partner = selectors.partner_for(user=request.user, slug=slug)
     items = selectors.partner_items(partner=partner)
+    reviewer = may_review(request.user, partner)
     return render(request, "onboarding/partner_detail.html", {
         "partner": partner,
         "agreement": current_agreement(partner=partner),
@@ -35,12 +43,31 @@ def partner_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "items": items[:100],
         "requests": selectors.partner_requests(partner=partner)[:20],
         "invites": selectors.partner_invites(partner=partner)[:100],
+        "failed_invites": selectors.partner_failed_invites(partner=partner)[:50] if reviewer else [],
+        "failed_mail": selectors.partner_failed_mail(partner=partner)[:50] if reviewer else [],
         "open_states": OPEN_INVITE_STATES,
         "funnel": selectors.funnel(partner=partner),
         "time_to_access": selectors.time_to_access(partner=partner),
         "may_submit": may_submit(request.user, partner),
-        "may_review": may_review(request.user, partner),
+        "may_review": reviewer,
     })
+
+
+@login_required
+@require_POST
+def mail_resend(request: HttpRequest, slug: str, mail_id: int) -> HttpResponse:
+    """Send a failed notification about this partner again (its account manager, or an admin)."""
+    partner = selectors.partner_for(user=request.user, slug=slug)
+    if not may_review(request.user, partner):
+        raise Http404
+    mail = selectors.partner_mail(partner=partner, mail_id=mail_id)
+    try:
+        with conflicts_refused():
+            outbound_mail_resend(mail=mail, actor=request.user, request=request)
+        messages.success(request, MAIL_RESENT.format(to=mail.to))
+    except PortalError as exc:  # core's refusal (sent already) as well as onboarding's
+        messages.error(request, str(exc))
+    return redirect("onboarding:partner_detail", slug=slug)
 
 
 @login_required

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.forms import CsvListForm, ListDetailsForm, PersonRowFormSet
 from onboarding.models import RequestSource
@@ -39,11 +40,12 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
         if csv_form.is_valid():
             try:
                 rows = rows_from_csv(csv_form.cleaned_data["file"].read())
-                portal_request = request_submit(
-                    partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, True),
-                    note=csv_form.cleaned_data["note"], received_from=csv_form.cleaned_data["received_from"],
-                    request=request,
-                )
+                with conflicts_refused():
+                    portal_request = request_submit(
+                        partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, True),
+                        note=csv_form.cleaned_data["note"], received_from=csv_form.cleaned_data["received_from"],
+                        request=request,
+                    )
             except REFUSED as exc:
                 csv_form.add_error("file", str(exc))
             else:
@@ -55,11 +57,12 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
             checks = rows_check(partner=partner, emails=[email for _, email in rows])
         else:
             try:
-                portal_request = request_submit(
-                    partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, False),
-                    note=details.cleaned_data["note"], received_from=details.cleaned_data["received_from"],
-                    request=request,
-                )
+                with conflicts_refused():
+                    portal_request = request_submit(
+                        partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, False),
+                        note=details.cleaned_data["note"], received_from=details.cleaned_data["received_from"],
+                        request=request,
+                    )
             except REFUSED as exc:
                 messages.error(request, str(exc))
             else:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import VENDOR_ROLES
+from core.conflicts import conflicts_refused
 from onboarding.errors import NOTHING_CHOSEN, REASON_REQUIRED, REFUSED
 from onboarding.selectors import review_items_chosen, review_queue
 from onboarding.services.review import request_item_approve, request_item_reject
@@ -45,12 +46,13 @@ def decide(request: HttpRequest) -> HttpResponse:
     done, refused = 0, []
     for item in items:
         try:
-            if decision == "approve":
-                request_item_approve(item=item, actor=request.user, request=request)
-            elif decision == "reject":
-                request_item_reject(item=item, actor=request.user, reason=reason, request=request)
-            else:
-                continue
+            with conflicts_refused():
+                if decision == "approve":
+                    request_item_approve(item=item, actor=request.user, request=request)
+                elif decision == "reject":
+                    request_item_reject(item=item, actor=request.user, reason=reason, request=request)
+                else:
+                    continue
             done += 1
         except REFUSED as exc:
             refused.append(f"{item.display_email}: {exc}")

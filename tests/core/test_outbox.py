@@ -266,3 +266,19 @@ def test_operators_see_counts_and_partners_their_failed_mail():
     assert [m.pk for m in failed_mail(partner_id=7)] == [failing.pk]
     assert list(failed_mail(partner_id=8)) == []
     assert waiting.pk not in [m.pk for m in failed_mail(partner_id=7)]
+
+
+def test_a_mail_whose_workers_keep_dying_fails_after_the_last_try(settings):
+    settings.MAIL_SEND_MAX_ATTEMPTS = 3
+    mail = record()
+    claimed = timezone.now()
+    OutboundMail.objects.filter(pk=mail.pk).update(
+        state=MailState.SENDING, attempts=3, last_attempt_at=claimed, next_attempt_at=claimed + stale_after()
+    )
+    with time_machine.travel(claimed + stale_after() + datetime.timedelta(seconds=1)):
+        assert outbound_mail_send(mail_id=mail.pk) is False
+    mail.refresh_from_db()
+    assert (mail.state, mail.attempts) == (MailState.FAILED, 3)
+    assert "No outcome" in mail.last_error
+    assert django_mail.outbox == []
+    assert AuditEvent.objects.filter(action="mail.failed", target_id=str(mail.pk)).exists()

@@ -1,22 +1,26 @@
 """Invites through the real thing: a Celery worker process on Redis, mail to a real SMTP server on loopback.
 
-One mail per invite when its send task is delivered twice or SMTP fails once, and a held request released
-by a directory sync through the sync_run_succeeded signal and the recheck task (R9).
+One mail per invite when its send task is delivered twice or SMTP fails once, what the sweeper queues again (a lost
+message, a dead worker's claim) mailed by the worker with the same link, and a held request released by a directory
+sync through the sync_run_succeeded signal and the recheck task (R9).
 """
 
+import datetime
 import time
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
+from core.mail import stale_after
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
 from onboarding.models import Invite, InviteState, ItemState
-from onboarding.services.invites import invite_create
+from onboarding.services.invites import invite_create, invite_send_claim, invite_token, invites_sweep
 from onboarding.services.review import request_item_approve
 from onboarding.tasks import send_invite
 from partners.models import PartnerKind
-from tests.onboarding.factories import RequestItemFactory
+from tests.onboarding.factories import InviteFactory, RequestItemFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
 from tests.services import wait_for
 
@@ -25,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 HEADER = "name,primary,aliases,forwarding,enabled\n"
 OTTO = "Otto Other,otto@held.example,,,yes\n"
 HANA = "Hana Held,Hana@Held.example,,,yes\n"
-# The first retry of send_invite waits up to retry_backoff (30 s) with full jitter; the rest is margin.
+# The first retry of send_invite waits MAIL_RETRY_BACKOFF (1 s for the worker); the rest is margin.
 RETRY_TIMEOUT = 45
 
 
@@ -78,7 +82,32 @@ def test_an_invite_is_mailed_once_when_smtp_fails_once_then_recovers(celery_work
     assert send_invite.delay(invite.pk).get(timeout=30) is False
     assert len(mails_to(mailbox, "Wendy@Worker.example")) == 1
     invite.refresh_from_db()
-    assert (invite.state, invite.send_attempts) == (InviteState.SENT, 1), f"mailed after {took:.1f} s"
+    # Two tries, each counted by the database: the refused one and the one that got through.
+    assert (invite.state, invite.send_attempts) == (InviteState.SENT, 2), f"mailed after {took:.1f} s"
+
+
+def test_a_pending_invite_whose_message_was_lost_is_swept_to_the_worker_and_mailed_once(celery_worker_process, mailbox):
+    invite = InviteFactory(display_email="Lost@Worker.example", name="Lou Lost")  # committed, never queued
+    assert invites_sweep(now=timezone.now() + stale_after()) == {"queued": 1}
+    mailbox.wait_for(1, timeout=30)
+    wait_for(lambda: Invite.objects.filter(pk=invite.pk, state=InviteState.SENT).exists(), timeout=10,
+             what="the invite marked sent")
+    assert invites_sweep(now=timezone.now() + stale_after()) == {"queued": 0}
+    assert len(mails_to(mailbox, "Lost@Worker.example")) == 1
+
+
+def test_a_claim_left_by_a_dead_worker_is_swept_and_the_worker_mails_the_same_link(celery_worker_process, mailbox):
+    invite = InviteFactory(display_email="Dora@Worker.example", name="Dora Dead")
+    held_link = invite_token(invite_send_claim(invite_id=invite.pk))  # the worker that claimed it then died
+    # Its claim goes stale (what stale_after() of waiting does):
+    Invite.objects.filter(pk=invite.pk).update(next_attempt_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert invites_sweep() == {"queued": 1}
+    [message] = mailbox.wait_for(1, timeout=30)
+    assert [link.rstrip("/").rsplit("/", 1)[-1] for link in mailbox.links(message) if "/invite/" in link] == [held_link]
+    wait_for(lambda: Invite.objects.filter(pk=invite.pk, state=InviteState.SENT).exists(), timeout=10,
+             what="the invite marked sent")
+    invite.refresh_from_db()
+    assert invite.send_attempts == 2
 
 
 def test_a_directory_sync_releases_a_held_request_and_its_invite_is_mailed(celery_worker_process, mailbox):

@@ -102,6 +102,20 @@ def test_second_open_invite_for_same_person_and_partner_is_refused(open_state):
     assert first.partner.invites.count() == 1
 
 
+def test_second_open_invite_is_refused_while_the_first_is_being_sent():
+    first = InviteFactory(display_email="jane@partner.example", state=InviteState.SENDING, token_hash="e" * 64,
+                          token_nonce="f" * 32)
+
+    with _refused("invite_one_open_per_person_and_partner"), transaction.atomic():
+        InviteFactory(partner=first.partner, display_email="jane@partner.example")
+
+
+@pytest.mark.parametrize("fields", [{"token_nonce": "f" * 32}, {"token_hash": "e" * 64}], ids=["no hash", "no nonce"])
+def test_invite_being_sent_needs_its_hash_and_nonce(fields):
+    with _refused("invite_sending_has_token"), transaction.atomic():
+        InviteFactory(state=InviteState.SENDING, **fields)
+
+
 def test_new_invite_after_the_first_was_accepted_is_fine():
     first = _sent(display_email="jane@partner.example")
     Invite.objects.filter(pk=first.pk).update(state=InviteState.ACCEPTED, accepted_at=timezone.now())
@@ -186,6 +200,12 @@ def test_sent_invite_before_expiry_can_be_accepted():
 
     assert not invite.is_expired(now=NOW + datetime.timedelta(days=6))
     assert invite.can_accept(now=NOW + datetime.timedelta(days=6))
+
+
+def test_invite_being_sent_before_expiry_can_be_accepted():
+    # The person may click the link before the worker's sent mark lands.
+    assert _invite(InviteState.SENDING).can_accept(now=NOW + datetime.timedelta(days=6))
+    assert not _invite(InviteState.SENDING).can_accept(now=NOW + datetime.timedelta(days=7))
 
 
 def test_sent_invite_at_expiry_is_expired_and_cannot_be_accepted():

@@ -1,0 +1,45 @@
+"""Invites and welcome links: created with their person, mailed in two steps, resent, revoked, renewed.
+
+`lifecycle` holds what account managers, the expiry job and the invited person change; `sending`
+the mail: claimed, sent, retried, swept. Callers import from here.
+"""
+
+from onboarding.services.invites.lifecycle import (
+    invite_create,
+    invite_renewal_request,
+    invite_resend,
+    invite_revoke,
+    invites_expire,
+    person_items,
+    portal_user_prepare,
+)
+from onboarding.services.invites.sending import (
+    SEND_TASK,
+    invite_link,
+    invite_send,
+    invite_send_claim,
+    invite_send_failed,
+    invite_send_finish,
+    invite_sent_record,
+    invite_token,
+    invites_sweep,
+)
+
+__all__ = [
+    "SEND_TASK",
+    "invite_create",
+    "invite_link",
+    "invite_renewal_request",
+    "invite_resend",
+    "invite_revoke",
+    "invite_send",
+    "invite_send_claim",
+    "invite_send_failed",
+    "invite_send_finish",
+    "invite_sent_record",
+    "invite_token",
+    "invites_expire",
+    "invites_sweep",
+    "person_items",
+    "portal_user_prepare",
+]
