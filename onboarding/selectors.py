@@ -162,6 +162,15 @@ def partner_invite(*, partner: Partner, invite_id: int) -> Invite:
     return get_object_or_404(Invite, pk=invite_id, partner=partner)
 
 
+def invite_counts() -> dict[str, int]:
+    """How many invites wait to be sent, are being sent, and failed (for operators; sent ones are not counted)."""
+    unsent = [InviteState.PENDING, InviteState.SENDING, InviteState.FAILED]
+    counts = dict.fromkeys((state.value for state in unsent), 0)
+    rows = Invite.objects.filter(state__in=unsent).order_by().values("state").annotate(n=Count("pk"))
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
 def invite_by_pk(*, pk) -> Invite | None:
     return Invite.objects.filter(pk=pk).first() if pk is not None else None
 

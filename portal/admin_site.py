@@ -6,11 +6,17 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_otp.admin import OTPAdminSite
 
+from portal.operations import operations_summary
+
 
 class PortalAdminSite(OTPAdminSite):
     site_header = "Partner Portal administration"
     site_title = "Partner Portal admin"
     index_title = "Partners, people and onboarding"
+
+    def index(self, request, extra_context=None):
+        """The front page, with the operations summary: mail and invites waiting or failed, stale syncs."""
+        return super().index(request, {**(extra_context or {}), "operations": operations_summary()})
 
     def login(self, request, extra_context=None):
         """Sign-in happens on the portal's own pages (identifier first, then the second factor)."""

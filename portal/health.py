@@ -1,4 +1,8 @@
-"""GET /healthz: is the database answering, is the broker answering (used by docker-compose)."""
+"""GET /healthz: is the database answering, is the broker answering (used by docker-compose).
+
+With a working database it also reports the work waiting and failed (operations_summary), which
+never makes it answer 503: those are for an operator to look at, not a reason to restart anything.
+"""
 
 import logging
 
@@ -8,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal.celery import app as celery_app
+from portal.operations import operations_summary
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """Answer 200 when the database and the broker answer, 503 otherwise."""
     checks = {"database": database_ok(), "broker": broker_ok()}
     healthy = all(checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", **{k: "ok" if v else "error" for k, v in checks.items()}},
-        status=200 if healthy else 503,
-    )
+    body = {"status": "ok" if healthy else "unavailable", **{k: "ok" if v else "error" for k, v in checks.items()}}
+    if checks["database"]:
+        body["work"] = operations_summary()
+    return JsonResponse(body, status=200 if healthy else 503)

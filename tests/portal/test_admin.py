@@ -493,3 +493,13 @@ def test_the_send_again_action_sends_a_failed_notification_from_the_first_try(ad
     mail.refresh_from_db()
     assert (mail.state, mail.attempts) == (MailState.PENDING, 0)  # queued after commit, sent by a worker
     assert AuditEvent.objects.filter(action="mail.resent", target_id=str(mail.pk)).exists()
+
+
+def test_the_front_page_counts_the_work_waiting_and_failed(admin_client, world):
+    OutboundMail.objects.update(state=MailState.FAILED, attempts=6)
+
+    response = admin_client.get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    assert response.context["operations"]["mail"]["failed"] == 1
+    assert 'id="operations"' in response.content.decode()
