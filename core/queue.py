@@ -12,20 +12,31 @@ an error page.
 """
 
 import logging
+import time
 
 from celery import current_app
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+# After a publish failed, this process leaves the broker alone for a while: an approval of thirty
+# people must not wait out the connection attempts of sixty messages (one per invite and mail).
+BROKER_PAUSE_SECONDS = 10.0
+_broker_down_until = 0.0
+
 
 def enqueue(task_name: str, *args, **kwargs) -> bool:
     """Queue `task_name(*args, **kwargs)` now; False (logged) when the broker did not take it."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until and not current_app.conf.task_always_eager:
+        logger.info("broker down: %s%r left to the sweeper", task_name, args)
+        return False
     try:
         current_app.signature(task_name, args=args, kwargs=kwargs).apply_async()
     except Exception:  # the broker's errors vary by transport (redis, kombu, OSError): none may escape
         if current_app.conf.task_always_eager:
             raise  # in-process (unit tests): the task's own error, not a broker outage
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning("could not queue %s%r; a sweeper will queue it again", task_name, args, exc_info=True)
         return False
     return True

@@ -13,6 +13,7 @@ from django.core import mail as django_mail
 from django.db import transaction
 from django.utils import timezone
 
+from core import queue
 from core.errors import MAIL_ALREADY_SENT, PortalError
 from core.mail import (
     MailDeferred,
@@ -224,17 +225,31 @@ def test_a_failed_mail_is_neither_swept_nor_forgotten(smtp):
 # --- queueing never fails the request -----------------------------------------------------------------------------
 
 
-def test_a_broker_that_refuses_the_message_does_not_fail_the_caller(caplog):
+@pytest.fixture
+def unreachable_broker():
+    """The current Celery app is one whose broker is a port nothing listens on: publishing fails for real."""
     portal_app = current_app._get_current_object()
-    # A Celery app whose broker is a port nothing listens on: publishing fails for real.
     unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0", set_as_current=True)
     unreachable.conf.task_publish_retry_policy = {"max_retries": 0}
     unreachable.conf.broker_connection_timeout = 1
     try:
-        assert enqueue("core.send_outbound_mail", 1) is False
+        yield unreachable
     finally:
         portal_app.set_current()
+        queue._broker_down_until = 0.0
+
+
+def test_a_broker_that_refuses_the_message_does_not_fail_the_caller(unreachable_broker, caplog):
+    assert enqueue("core.send_outbound_mail", 1) is False
     assert "a sweeper will queue it again" in caplog.text
+
+
+def test_after_a_refusal_the_broker_is_left_alone_for_a_while(unreachable_broker, monkeypatch):
+    assert enqueue("core.send_outbound_mail", 1) is False
+    published = []
+    monkeypatch.setattr(unreachable_broker, "send_task", lambda *a, **k: published.append(a))
+    assert [enqueue("core.send_outbound_mail", n) for n in range(50)] == [False] * 50
+    assert published == []  # fifty more messages cost no connection attempt: the sweeper queues them
 
 
 # --- resending and reading -----------------------------------------------------------------------------------------
