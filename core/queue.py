@@ -33,11 +33,12 @@ def enqueue(task_name: str, *args, **kwargs) -> bool:
         return False
     try:
         current_app.signature(task_name, args=args, kwargs=kwargs).apply_async()
-    except Exception:  # the broker's errors vary by transport (redis, kombu, OSError): none may escape
+    except Exception as exc:  # the broker's errors vary by transport (redis, kombu, OSError): none may escape
         if current_app.conf.task_always_eager:
             raise  # in-process (unit tests): the task's own error, not a broker outage
         _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
-        logger.warning("could not queue %s%r; a sweeper will queue it again", task_name, args, exc_info=True)
+        logger.warning("could not queue %s%r (%s: %s); a sweeper will queue it again", task_name, args,
+                       exc.__class__.__name__, exc)
         return False
     return True
 

@@ -1,6 +1,7 @@
 """Celery tasks of core: sending mail, and the outbox's sweeper."""
 
 import smtplib
+from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
@@ -24,16 +25,22 @@ def send_mail_task(*, to: list[str], subject: str, body: str) -> int:
     return EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
 
 
-@shared_task(name="core.send_outbound_mail", bind=True)
-def send_outbound_mail(self, mail_id: int) -> bool:
-    """Send one recorded mail; a failed try is scheduled again at its time (the sweeper, should this be lost)."""
+def send_or_retry(task, send: Callable[[], bool]) -> bool:
+    """Run a send step in `task`; a try that failed for now is scheduled again at its time, and the
+    sweeper backs that up should the retry be lost."""
     try:
-        return outbound_mail_send(mail_id=mail_id)
+        return send()
     except MailDeferred as deferred:
-        if self.request.is_eager:
+        if task.request.is_eager:
             return False  # in-process (unit tests): the next try is the sweeper's
         # The database caps the tries; Celery's count would restart with every redelivery.
-        raise self.retry(countdown=deferred.delay.total_seconds(), max_retries=None) from deferred
+        raise task.retry(countdown=deferred.delay.total_seconds(), max_retries=None) from deferred
+
+
+@shared_task(name="core.send_outbound_mail", bind=True)
+def send_outbound_mail(self, mail_id: int) -> bool:
+    """Send one recorded mail (see send_or_retry)."""
+    return send_or_retry(self, lambda: outbound_mail_send(mail_id=mail_id))
 
 
 @shared_task(name="core.outbox_sweep")

@@ -2,21 +2,15 @@
 
 from celery import shared_task
 
-from core.mail import MailDeferred
+from core.tasks import send_or_retry
 from onboarding.services.invites import invite_send, invites_expire, invites_sweep
 from onboarding.services.review import held_items_expire, held_items_recheck
 
 
 @shared_task(name="onboarding.send_invite", bind=True)
 def send_invite(self, invite_id: int) -> bool:
-    """Mail an invite or welcome link; a failed try is scheduled again at its time (the sweeper backs that up)."""
-    try:
-        return invite_send(invite_id=invite_id)
-    except MailDeferred as deferred:
-        if self.request.is_eager:
-            return False  # in-process (unit tests): the next try is the sweeper's
-        # The database caps the tries; Celery's count would restart with every redelivery.
-        raise self.retry(countdown=deferred.delay.total_seconds(), max_retries=None) from deferred
+    """Mail an invite or welcome link (see core.tasks.send_or_retry)."""
+    return send_or_retry(self, lambda: invite_send(invite_id=invite_id))
 
 
 @shared_task(name="onboarding.invites_sweep")

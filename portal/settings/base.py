@@ -235,12 +235,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # waiting for its time would be delivered twice; work lost with a killed worker comes back sooner
 # through the sweepers.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=30 * 60)
+# A worker whose shutdown after an unrecoverable error wedges exits after this long (portal.celery).
+CELERY_WORKER_WEDGED_EXIT_SECONDS = env.int("CELERY_WORKER_WEDGED_EXIT_SECONDS", default=15)
 
 
 def broker_transport_options(broker_url: str) -> dict:
     """Transport options: Redis' visibility timeout, or the folders of kombu's filesystem broker (embedded)."""
     if broker_url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+        # Socket timeouts: a Redis that stops answering fails a command instead of hanging it (and a
+        # worker's warm shutdown with it); longer than the one-second blocking pop the worker polls with.
+        return {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT, "socket_timeout": 15, "socket_connect_timeout": 5}
     if not broker_url.startswith("filesystem://"):
         return {}
     # Producer and worker must share ONE folder in both directions; kombu does not create it.

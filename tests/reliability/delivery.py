@@ -143,6 +143,8 @@ def drill_prepared(directory: Path, mail_server: MailServer) -> Iterator[Drill]:
         redis_url=redis.url, email_url=mail_server.email_url, EMAIL_TIMEOUT=str(EMAIL_TIMEOUT),
         OUTBOX_SWEEP_SECONDS=str(SWEEP_SECONDS), OUTBOX_STALE_SECONDS="1", INVITE_SEND_RETRY_BACKOFF="1",
         PORTAL_URL=PORTAL_URL,
+        # A worker whose shutdown after an unrecoverable error wedges exits soon, and is restarted (supervise).
+        CELERY_WORKER_WEDGED_EXIT_SECONDS="3",
         # No result store, as in production (the test settings keep results in Redis): a worker must not
         # wait on a Redis that is down to store a result nobody reads. Celery reads this before the settings.
         CELERY_RESULT_BACKEND="disabled://",
