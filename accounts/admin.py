@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django_otp.plugins.otp_static.models import StaticDevice as LegacyStaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice as LegacyTOTPDevice
 
 from accounts.models import User
 from accounts.services.signin import signin_unlock
@@ -24,6 +26,14 @@ class PortalUserChangeForm(UserChangeForm):
         model = User
         fields = "__all__"
         field_classes: dict[str, type[forms.Field]] = {}
+
+
+# django-otp's own device pages show and accept TOTP keys and backup codes in clear. The portal's
+# devices are accounts' (key encrypted, codes hashed) and are not administered one by one: an admin
+# resets a person's second factor with the action below.
+for _legacy in (LegacyTOTPDevice, LegacyStaticDevice):
+    if admin.site.is_registered(_legacy):
+        admin.site.unregister(_legacy)
 
 
 @admin.register(User)
@@ -54,7 +64,7 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     @admin.action(description="Reset two-factor (they enrol again at next sign-in)", permissions=["change"])
     def reset_two_factor(self, request, queryset):
         done = self._each(request, queryset, two_factor_reset)
-        self.message_user(request, f"Two-factor reset for {done} person(s).")
+        self.message_user(request, f"Two-factor reset for {done} person(s); each of them has been mailed.")
 
     def _each(self, request, queryset, service) -> int:
         """Call the service per person; a conflict with a concurrent change is reported, never a server error."""

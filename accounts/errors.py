@@ -1,4 +1,4 @@
-"""Domain errors of sign-in, with the messages people see (tests reuse them)."""
+"""Domain errors of sign-in, two-factor and passwords, with the messages people see (tests reuse them)."""
 
 from core.errors import PortalError
 
@@ -16,6 +16,20 @@ LOCKED_OUT = (
 SSO_FAILED = "Single sign-on did not sign you in: {reason}"
 SSO_UNAVAILABLE = "Single sign-on is not available for your account right now. Please try again later."
 CODE_WRONG = "That code is not right, or it was already used. Try the next code from your app."
+NEW_APP_CODE_WRONG = "That code is not right. Check the time on your phone and try the current code."
+# Replacing a second factor or renewing backup codes: a signed-in session alone is not enough.
+CURRENT_FACTOR_WRONG = (
+    "That is not a current code of the authenticator app you use now, nor one of your unused backup "
+    "codes. Your second factor is unchanged."
+)
+RESET_CODE_INVALID = (
+    "This reset link or code does not work any more: it works once, for a short time, and only until "
+    "the password is changed. Ask for a new one."
+)
+SECOND_FACTOR_REPLACED = "Your new authenticator app is on; the old one no longer works. We have mailed you about it."
+BACKUP_CODES_RENEWED = "Your old backup codes no longer work. We have mailed you about it."
+CHANGE_DONE = "Your password is changed. Your other sessions have been signed out."
+RESET_DONE = "Your password is set. Sign in with it now."
 
 
 class SignInError(PortalError):
@@ -28,6 +42,13 @@ class DirectoryUnreachable(SignInError):
     def __init__(self, detail: str = ""):
         self.detail = detail
         super().__init__(DIRECTORY_UNREACHABLE)
+
+
+class SecondFactorRequired(PortalError):
+    """A change to the person's second factor was asked for without a current code of it."""
+
+    def __init__(self, message: str = CURRENT_FACTOR_WRONG):
+        super().__init__(message)
 
 
 class SsoError(SignInError):

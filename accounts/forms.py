@@ -1,6 +1,7 @@
 """Forms of sign-in, two-factor and passwords."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from core.emails import InvalidEmail, normalize_email
 
@@ -39,3 +40,35 @@ class TokenForm(forms.Form):
         help_text="The 6-digit code from your authenticator app, or one of your 8-digit backup codes.",
     )
 
+
+
+def _code_field(label, help_text: str = "", *, autofocus: bool = False) -> forms.CharField:
+    attrs = {"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"}
+    if autofocus:
+        attrs["autofocus"] = True
+    return forms.CharField(label=label, max_length=16, help_text=help_text, widget=forms.TextInput(attrs=attrs))
+
+
+CURRENT_FACTOR_HELP = _("A code from the authenticator app you use now, or one of your unused backup codes.")
+
+
+class CurrentFactorForm(forms.Form):
+    """The person's current second factor, asked before their backup codes are replaced."""
+
+    current = _code_field(_("Current code"), CURRENT_FACTOR_HELP, autofocus=True)
+
+
+class ReplaceAuthenticatorForm(forms.Form):
+    """A code of the new authenticator app, and one of the current second factor it replaces."""
+
+    token = _code_field(_("Code from the new app"), autofocus=True)
+    current = _code_field(_("Current code"), CURRENT_FACTOR_HELP)
+
+
+class ResetCodeForm(forms.Form):
+    """The code of a password-reset mail, where the link's script could not hand it over."""
+
+    code = forms.CharField(
+        label=_("Code from the mail"), max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}),
+    )

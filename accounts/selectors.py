@@ -10,11 +10,11 @@ people never sign in.
 import datetime
 from dataclasses import dataclass
 
+from django.contrib.auth.tokens import default_token_generator
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django.utils.http import urlsafe_base64_decode
 
-from accounts.models import User
+from accounts.models import BackupCode, TOTPDevice, User
 from core.emails import InvalidEmail, normalize_email
 from directory_sync.selectors import recipient_lookup
 from partners.models import AuthMethod, TwoFactorPolicy
@@ -113,6 +113,30 @@ def may_use_cloud_password(user: User) -> bool:
     return method == AuthMethod.SSO and not account_settings_of(user.partner).sso_enforced
 
 
+# -- password reset ------------------------------------------------------------------------------
+
+
+def reset_user(*, uidb64: str) -> User | None:
+    """The person a reset link names, while they still sign in with a cloud password; else None."""
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, UnicodeDecodeError):  # a bad base64 padding is a ValueError too
+        return None
+    user = active_user(pk=pk)
+    if user is None or signin_user(email=user.email) is None or not may_use_cloud_password(user):
+        return None
+    return user
+
+
+def reset_code_check(*, code: str) -> tuple[User, str, str] | None:
+    """The person, uid and token of a reset code (`uid.token`, as mailed), while it is valid; else None."""
+    uidb64, _, token = "".join(code.split()).partition(".")
+    user = reset_user(uidb64=uidb64) if uidb64 and token else None
+    if user is None or not default_token_generator.check_token(user, token):
+        return None
+    return user, uidb64, token
+
+
 # -- two-factor --------------------------------------------------------------------------------
 
 
@@ -156,4 +180,5 @@ def pending_device(*, user: User, device_id) -> TOTPDevice | None:
 
 
 def backup_codes_left(user: User) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    """How many unused backup codes the person has."""
+    return BackupCode.objects.filter(device__user=user, device__confirmed=True).count()

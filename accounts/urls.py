@@ -20,6 +20,9 @@ urlpatterns = [
     path("two-factor/backup-codes/", two_factor.backup_codes, name="two_factor_backup_codes"),
     path("two-factor/backup-codes/renew/", two_factor.backup_codes_renew, name="two_factor_backup_codes_renew"),
     path("password/reset/", passwords.reset_request, name="password_reset"),
-    path("password/reset/<uidb64>/<token>/", passwords.reset_confirm, name="password_reset_confirm"),
+    # The link's secret rides after "#" (never sent to a server); the form's URL holds none.
+    path("password/reset/link/", passwords.reset_link, name="password_reset_link"),
+    path("password/reset/set-password/", passwords.reset_confirm, name="password_reset_confirm"),
+    path("password/reset/<uidb64>/<token>/", passwords.reset_link_retired, name="password_reset_retired"),
     path("password/change/", passwords.change, name="password_change"),
 ]

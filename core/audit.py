@@ -5,6 +5,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
+from core.clients import client_ip
 from core.models import AuditEvent
 
 
@@ -17,6 +18,8 @@ def audit_record(
     partner_id: int | None = None,
     data: dict | None = None,
     request: HttpRequest | None = None,
+    ip_address: str | None = None,
+    user_agent: str = "",
 ) -> AuditEvent:
     """Record that `actor` (a user, or None for the system) did `action` to `target`, concerning `partner`
     (a model; or `partner_id` where only the id is known)."""
@@ -32,7 +35,9 @@ def audit_record(
         event.target_id = str(target.pk)
         event.target_label = str(target)[:300]
     if request is not None:
-        event.ip_address = request.META.get("REMOTE_ADDR") or None
-        event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
+        # The client behind the trusted proxies (TRUSTED_PROXY_COUNT), never the proxy itself.
+        ip_address, user_agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+    event.ip_address = ip_address or None
+    event.user_agent = (user_agent or "")[:300]
     event.save()
     return event

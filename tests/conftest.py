@@ -176,7 +176,8 @@ def pytest_collection_modifyitems(items):
 def login_with_second_factor(client, user) -> None:
     """Sign `user` in on a test client as if they had given a two-factor code (the admin needs it)."""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import TOTPDevice
 
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
         user=user, name="test", confirmed=True
@@ -239,11 +240,14 @@ def mail_server_session():
         yield server
 
 
-def invite_link_token(invite) -> str:
-    """The path of the link an invite's mail carried (read from Django's captured outbox)."""
+def invite_link_token(invite, client) -> str:
+    """Open the invitation an invite's mail carried in `client`, as the link's page does (its script posts the
+    code from the link's fragment, /invite/#CODE), and return the path of the acceptance page."""
     import re as _re
 
     from django.core import mail
 
     body = next(m.body for m in reversed(mail.outbox) if invite.display_email in m.to)
-    return _re.search(r"https?://[^/\s]+(/invite/[\w-]+/)", body).group(1)
+    code = _re.search(r"https?://[^/\s]+/invite/#([\w-]+)", body).group(1)
+    client.post("/invite/", {"code": code})
+    return "/invite/accept/"

@@ -1,5 +1,10 @@
 """Two-factor authentication (R8): TOTP enrolment with backup codes, verification, grace periods, resets.
 
+The devices are accounts' own (accounts.models.devices: the key encrypted, backup codes hashed).
+Replacing a confirmed authenticator and renewing backup codes need a current code of the second
+factor — a signed-in session alone, however fresh, is not enough — and every change to someone's
+second factor that they may not have made themselves is mailed to them.
+
 What the policy asks of a person is read in accounts.selectors.
 """
 
@@ -12,14 +17,21 @@ import qrcode.image.svg
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_otp import devices_for_user, match_token
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp import devices_for_user
 
-from accounts.models import User
+from accounts import selectors
+from accounts.errors import SecondFactorRequired
+from accounts.models import BackupCode, BackupCodeDevice, TOTPDevice, User, backup_code_hash
 from core.audit import audit_record
+from core.links import absolute_url
+from core.mail import mail_send_on_commit
 
 BACKUP_DEVICE_NAME = "Backup codes"
+SUBJECTS = {
+    "two_factor_replaced": "Your Partner Portal sign-in: a new authenticator app",
+    "two_factor_backup_codes_renewed": "Your Partner Portal sign-in: new backup codes",
+    "two_factor_reset": "Your Partner Portal sign-in: two-factor authentication was reset",
+}
 
 
 def grace_start(user: User) -> None:
@@ -40,55 +52,100 @@ def enrolment_start(*, user: User) -> TOTPDevice:
         return pending or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
-def enrolment_confirm(*, user: User, device: TOTPDevice, token: str, request=None) -> list[str] | None:
-    """Confirm the authenticator with a code from it; return new backup codes, or None for a wrong code."""
-    if not device.verify_token(token.strip().replace(" ", "")):
+def enrolment_confirm(
+    *, user: User, device: TOTPDevice, token: str, current: str = "", request=None
+) -> list[str] | None:
+    """Confirm the authenticator with a code from it; return new backup codes, or None for a wrong code.
+
+    When it replaces a confirmed authenticator, `current` must be a code of that one or an unused
+    backup code (SecondFactorRequired otherwise, and nothing changes); the person is then mailed.
+    """
+    if not device.verify_token(_clean(token)):
         return None
+    replacing = selectors.has_device(user)
+    # Checked after the new code, so that a mistyped new code never uses up a backup code.
+    if replacing and verify(user=user, token=current) is None:
+        raise SecondFactorRequired()
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _new_backup_codes(user)
-        audit_record(actor=user, action="two_factor.enrolled", target=user, partner=user.partner, request=request)
+        action = "two_factor.replaced" if replacing else "two_factor.enrolled"
+        audit_record(actor=user, action=action, target=user, partner=user.partner, request=request)
+        if replacing:
+            _notify(user, "two_factor_replaced")
     return codes
 
 
-def backup_codes_regenerate(*, user: User, request=None) -> list[str]:
-    """Replace the person's backup codes; the old ones stop working."""
+def backup_codes_regenerate(*, user: User, current: str = "", request=None) -> list[str]:
+    """Replace the person's backup codes (the old ones stop working), given a current code of their second factor.
+
+    Raises SecondFactorRequired, changing nothing, when `current` is not a current code of their
+    authenticator nor an unused backup code. The person is mailed.
+    """
+    if verify(user=user, token=current) is None:
+        raise SecondFactorRequired()
     with transaction.atomic():
         codes = _new_backup_codes(user)
         audit_record(actor=user, action="two_factor.backup_codes_renewed", target=user, partner=user.partner,
                      request=request)
+        _notify(user, "two_factor_backup_codes_renewed")
     return codes
 
 
 def _new_backup_codes(user: User) -> list[str]:
-    device, _ = StaticDevice.objects.get_or_create(user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True})
-    device.token_set.all().delete()
+    # One set per person: any other (a migrated one under another name) goes, with its codes.
+    device = BackupCodeDevice.objects.filter(user=user).order_by("pk").first() or BackupCodeDevice.objects.create(
+        user=user, name=BACKUP_DEVICE_NAME, confirmed=True
+    )
+    BackupCodeDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.codes.all().delete()
     codes = [f"{secrets.randbelow(10**8):08d}" for _ in range(settings.OTP_BACKUP_CODES)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    BackupCode.objects.bulk_create(
+        [BackupCode(device=device, code_hash=backup_code_hash(user_id=user.pk, code=code)) for code in codes]
+    )
     return codes
 
 
-def verify(*, user: User, token: str):
+def _clean(token: str | None) -> str:
+    return (token or "").strip().replace(" ", "")
+
+
+def verify(*, user: User, token: str) -> TOTPDevice | BackupCodeDevice | None:
     """The device that accepts this code (authenticator or unused backup code), or None.
 
-    django-otp refuses a code used before and slows down repeated failures.
+    A code used before is refused and repeated failures slow down (django-otp's throttling); the
+    devices are locked while a code is checked, so two requests cannot both use one code. The
+    failure is committed, whatever the caller does next.
     """
-    token = (token or "").strip().replace(" ", "")
+    token = _clean(token)
     if not token:
         return None
-    return match_token(user, token)
+    with transaction.atomic():
+        for model in (TOTPDevice, BackupCodeDevice):
+            for device in model.objects.devices_for_user(user, confirmed=True).select_for_update():
+                if device.verify_token(token):
+                    return device
+    return None
 
 
 def two_factor_reset(*, user: User, actor, request=None) -> None:
-    """Remove a person's second factor so they enrol again (an account manager's or admin's act)."""
+    """Remove a person's second factor so they enrol again (an account manager's or admin's act); mails them."""
     with transaction.atomic():
+        # Every django-otp device of theirs, of any plugin: none may outlive the reset.
         for device in devices_for_user(user, confirmed=None):
             device.delete()
         user.two_factor_required_since = timezone.now()
         user.save(update_fields=["two_factor_required_since"])
         audit_record(actor=actor, action="two_factor.reset", target=user, partner=user.partner, request=request)
+        _notify(user, "two_factor_reset")
+
+
+def _notify(user: User, template: str) -> None:
+    """Tell the person about a change to their second factor (a durable mail, sent after commit)."""
+    mail_send_on_commit(to=user.display_email, subject=SUBJECTS[template], template=template, partner=user.partner,
+                        context={"user": user, "security_url": absolute_url("accounts:security")})
 
 
 def qr_code_svg(device: TOTPDevice) -> str:

@@ -1,5 +1,7 @@
 """Two-factor pages: enrolment with a QR code, backup codes, and the person's security page."""
 
+import json
+
 import django_otp
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,10 +10,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors
+from accounts import errors, selectors
+from accounts.errors import SecondFactorRequired
 from accounts.flow import ENROL_REQUIRED
-from accounts.forms import TokenForm
+from accounts.forms import CurrentFactorForm, ReplaceAuthenticatorForm, TokenForm
 from accounts.services import two_factor
+from core import crypto
 
 SESSION_DEVICE = "two_factor_pending_device"
 SESSION_CODES = "two_factor_new_codes"
@@ -21,47 +25,82 @@ SESSION_CODES = "two_factor_new_codes"
 @login_required
 @require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
-    """Scan the QR code (or type the key), then confirm with a code from the app."""
+    """Scan the QR code (or type the key), then confirm with a code from the app.
+
+    Someone who has an authenticator already (moving to a new phone) gives a code of their current
+    second factor too: a signed-in session alone never changes a second factor.
+    """
     user = request.user
     device = selectors.pending_device(user=user, device_id=request.session.get(SESSION_DEVICE))
     if device is None:
         device = two_factor.enrolment_start(user=user)
         request.session[SESSION_DEVICE] = device.pk
-    form = TokenForm(request.POST or None)
+    replacing = selectors.has_device(user)
+    form = (ReplaceAuthenticatorForm if replacing else TokenForm)(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = two_factor.enrolment_confirm(user=user, device=device, token=form.cleaned_data["token"],
-                                             request=request)
-        if codes is not None:
-            django_otp.login(request, device)
-            request.session.pop(SESSION_DEVICE, None)
-            request.session.pop(ENROL_REQUIRED, None)
-            request.session[SESSION_CODES] = codes
-            return redirect("accounts:two_factor_backup_codes")
-        form.add_error("token", "That code is not right. Check the time on your phone and try the current code.")
+        try:
+            codes = two_factor.enrolment_confirm(user=user, device=device, token=form.cleaned_data["token"],
+                                                 current=form.cleaned_data.get("current", ""), request=request)
+        except SecondFactorRequired as exc:
+            form.add_error("current", str(exc))
+        else:
+            if codes is not None:
+                return _enrolled(request, device, codes, replaced=replacing)
+            form.add_error("token", errors.NEW_APP_CODE_WRONG)
     return render(request, "accounts/two_factor_setup.html", {
         "form": form, "qr_svg": two_factor.qr_code_svg(device), "secret": two_factor.secret_text(device),
-        "mandatory": bool(request.session.get(ENROL_REQUIRED)),
+        "mandatory": bool(request.session.get(ENROL_REQUIRED)), "replacing": replacing,
         "requirement": selectors.two_factor_requirement(user), "deadline": selectors.grace_deadline(user),
     })
+
+
+def _enrolled(request: HttpRequest, device, codes: list[str], *, replaced: bool) -> HttpResponse:
+    """The session is verified with the new app; the new backup codes are shown next, once."""
+    django_otp.login(request, device)
+    request.session.pop(SESSION_DEVICE, None)
+    request.session.pop(ENROL_REQUIRED, None)
+    _keep_codes_for_display(request, codes)
+    if replaced:
+        messages.success(request, errors.SECOND_FACTOR_REPLACED)
+    return redirect("accounts:two_factor_backup_codes")
 
 
 @never_cache
 @login_required
 def backup_codes(request: HttpRequest) -> HttpResponse:
     """Show new backup codes once; after that only their number is shown."""
-    codes = request.session.pop(SESSION_CODES, None)
-    if codes is None:
+    sealed = request.session.pop(SESSION_CODES, None)
+    if sealed is None:
         return redirect("accounts:security")
+    # A list: kept by the release before codes were sealed (a session that straddled the upgrade).
+    codes = sealed if isinstance(sealed, list) else json.loads(crypto.decrypt(sealed))
     return render(request, "accounts/two_factor_backup_codes.html", {"codes": codes})
 
 
+def _keep_codes_for_display(request: HttpRequest, codes: list[str]) -> None:
+    """Keep new backup codes until the next page shows them, encrypted: the session is a database row too."""
+    request.session[SESSION_CODES] = crypto.encrypt(json.dumps(codes))
+
+
+@never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
+    """New backup codes, given a code of the current second factor (an app code or an unused backup code)."""
     if not selectors.has_device(request.user):
         return redirect("accounts:two_factor_setup")
-    request.session[SESSION_CODES] = two_factor.backup_codes_regenerate(user=request.user, request=request)
-    return redirect("accounts:two_factor_backup_codes")
+    form = CurrentFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = two_factor.backup_codes_regenerate(user=request.user, current=form.cleaned_data["current"],
+                                                       request=request)
+        except SecondFactorRequired as exc:
+            form.add_error("current", str(exc))
+        else:
+            _keep_codes_for_display(request, codes)
+            messages.success(request, errors.BACKUP_CODES_RENEWED)
+            return redirect("accounts:two_factor_backup_codes")
+    return render(request, "accounts/two_factor_backup_codes_renew.html", {"form": form})
 
 
 @never_cache

@@ -4,6 +4,8 @@ import datetime
 import urllib.parse
 from pathlib import Path
 
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+
 from portal.settings.env import BASE_DIR, env, secret
 
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -51,11 +53,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so that static files (an SVG among them) carry the policies too.
+    "portal.middleware.PortalCSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after the user is known: every answer to a signed-in person, redirects and errors included.
+    "portal.middleware.NoStoreWhenSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: a timed-out session is signed out with a message saying why.
@@ -122,17 +129,32 @@ AUTHENTICATION_BACKENDS = [
 # Password reset links: single use (Django's token changes with the password) and short-lived.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
-# Brute force (django-axes): five failures lock the address and the client address for 15 minutes.
+# Reverse proxies in front of the portal that append the address they were reached from to
+# X-Forwarded-For (docker-compose's layout: one). 0 means REMOTE_ADDR is the client's own address (the
+# embedded server); the header is then ignored, since any client can send one (core.clients).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Brute force (django-axes): five failures lock the address being signed in to for 15 minutes;
+# a client (IP address) is throttled separately, only after many more failures, so that a shared
+# address (an office, the proxy) never locks out someone else's right password (accounts.lockout).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+SIGNIN_CLIENT_FAILURE_LIMIT = env.int("SIGNIN_CLIENT_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_HANDLER = "accounts.lockout.PortalAxesHandler"
+AXES_CLIENT_IP_CALLABLE = "core.clients.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.services.signin.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.signin.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
+# axes.W006 warns that counting per address alone lets a client rotate its User-Agent; the client is
+# throttled per IP address by accounts.lockout, which axes' check cannot see.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
-# Two-factor (django-otp). Vendor staff always need it; partners per their account's policy.
+# Two-factor (django-otp). Vendor staff always need it; partners per their account's policy. The
+# devices are accounts' own (key encrypted, backup codes hashed); otp_totp and otp_static stay
+# installed only as the source of the migration that moved their rows (accounts 0005).
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Partner Portal")
 OTP_BACKUP_CODES = 10
 
@@ -170,6 +192,42 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp): scripts only from the portal's own static files (no inline
+# script, no event handler attributes, no eval), nothing embedded, never framed, forms post back here.
+# The Django admin and django-otp's admin pages load only their own static files, so one policy fits all.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Style attributes (not <style> elements): the onboarding funnel's bars carry their computed
+        # width, and the admin's directory-connection buttons their layout. They cannot run script.
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Pages whose form may go on, through the portal's redirects, to a partner's single sign-on provider
+# (the email step with enforced SSO, an invite accepted with SSO): browsers check form-action on every
+# redirect of a form post, and the provider is not known when the page is drawn, so these pages go
+# without form-action (portal.middleware.PortalCSPMiddleware). Empty it once those flows reach the
+# provider from a link instead of from a form post.
+SSO_HANDOFF_VIEWS = ["accounts:login", "onboarding:invite_accept"]
+# Permissions-Policy (django-permissions-policy): the portal uses no device, sensor or payment API,
+# so no page of it (nor anything injected into one) may ask for them.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture",
+        "encrypted-media", "fullscreen", "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer",
+        "microphone", "midi", "payment", "picture-in-picture", "screen-wake-lock", "serial", "usb",
+        "xr-spatial-tracking",
+    )
+}
+
 # Secrets at rest (LDAP bind passwords, OIDC client secrets) are encrypted with Fernet.
 # A comma-separated list: the first key encrypts, all of them decrypt (key rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in (secret("FIELD_ENCRYPTION_KEY") or "").split(",") if k.strip()]
@@ -180,14 +238,22 @@ FIELD_ENCRYPTION_KEYS = [k.strip() for k in (secret("FIELD_ENCRYPTION_KEY") or "
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
+# No URL serves uploads. MEDIA_ROOT is only where agreement documents were kept before they moved to
+# PRIVATE_MEDIA_ROOT (partners' migration 0002 moves them); they are downloaded through
+# partners:agreement_document, which checks who asks. Keep PRIVATE_MEDIA_ROOT out of STATIC_ROOT and
+# of any folder a web server publishes (a system check refuses the obvious overlaps).
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file, not memory
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # a request body's non-file fields (refused above it)
+# Uploads are refused by size before they are read, and read row by row up to the row limit.
+REQUEST_LIST_MAX_BYTES = env.int("REQUEST_LIST_MAX_BYTES", default=1024 * 1024)
+DIRECTORY_CSV_MAX_BYTES = env.int("DIRECTORY_CSV_MAX_BYTES", default=50 * 1024 * 1024)
+DIRECTORY_CSV_MAX_ROWS = env.int("DIRECTORY_CSV_MAX_ROWS", default=200_000)
 
 # ---------------------------------------------------------------------------
 # Email
@@ -282,6 +348,8 @@ INVITE_EXPIRY_DAYS = env.int("INVITE_EXPIRY_DAYS", default=7)
 # First retry delay (seconds, doubling, with jitter) when the SMTP server refuses or is down.
 INVITE_SEND_RETRY_BACKOFF = env.int("INVITE_SEND_RETRY_BACKOFF", default=30)
 AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", default=30)
+# The vendor's own mail domains: nobody can be requested with them. Empty: the domains of vendor staff.
+VENDOR_EMAIL_DOMAINS = env.list("VENDOR_EMAIL_DOMAINS", default=[])
 
 # ---------------------------------------------------------------------------
 # Reliability: every mail is a row before it is queued; sweepers queue again what a crash or a

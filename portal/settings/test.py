@@ -28,6 +28,7 @@ if env.str("EMAIL_URL", default=""):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default="/tmp/partner-portal-test-media")  # noqa: S108
+PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default="/tmp/partner-portal-test-private")  # noqa: S108
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 

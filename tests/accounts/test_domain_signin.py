@@ -168,7 +168,7 @@ def test_an_invitation_is_accepted_with_the_domain_password(client, account, dja
     index = enabled_index()
     with django_capture_on_commit_callbacks(execute=True):
         invite = invite_create(partner=account, email=person(index)["primary"], name="Invited")
-    link = invite_link_token(invite)
+    link = invite_link_token(invite, client)
     wrong = client.post(link, {"password": "not-it"})
     assert "That is not your domain password" in wrong.content.decode()
     assert not User.objects.get(pk=invite.user_id).is_active

@@ -1,7 +1,8 @@
 """Brute-force protection (django-axes) and session rules, at the client level.
 
-Five failures lock an address (whatever its spelling, known or not) and, separately, the client's IP
-address, for AXES_COOLOFF_TIME; the answer is a 429 with one message for everyone. Sessions get a new key
+Five failures lock an address (whatever its spelling, known or not), and SIGNIN_CLIENT_FAILURE_LIMIT
+failures throttle the client's IP address, for AXES_COOLOFF_TIME; the answer is a 429 with one message
+for everyone. (Behind a reverse proxy, see tests/security/test_lockout_proxy.py.) Sessions get a new key
 at sign-in, end after SESSION_IDLE_TIMEOUT without a request and SESSION_COOKIE_AGE after signing in
 whatever the activity, and sign-out is POST only. Time is moved with time_machine.
 """
@@ -105,14 +106,29 @@ def test_spellings_of_an_address_share_one_counter(person):
     assert attempt("lEE.lOCKED@Partner-LOCK.example", PASSWORD, ip="203.0.113.9").status_code == 429
 
 
-def test_failures_for_different_addresses_from_one_client_throttle_that_client(person):
-    answers = [attempt(f"guess{n}@Partner-Lock.example", WRONG, ip="192.0.2.50") for n in range(LIMIT)]
+def test_failures_for_different_addresses_from_one_client_throttle_that_client(person, settings):
+    settings.SIGNIN_CLIENT_FAILURE_LIMIT = 2 * LIMIT  # the default (50) takes a while to reach
+    answers = [attempt(f"guess{n}@Partner-Lock.example", WRONG, ip="192.0.2.50")
+               for n in range(settings.SIGNIN_CLIENT_FAILURE_LIMIT)]
 
+    assert [a.status_code for a in answers[:-1]] == [200] * (settings.SIGNIN_CLIENT_FAILURE_LIMIT - 1)
     assert answers[-1].status_code == 429
     from_there = attempt(person.email, PASSWORD, ip="192.0.2.50")
     assert from_there.status_code == 429
     assert locked_message() in from_there.content.decode()
     assert signed_in(attempt(person.email, PASSWORD, ip="192.0.2.51"))  # the address itself is not locked
+
+
+def test_failures_from_one_client_under_its_limit_leave_someone_elses_right_password_working(person):
+    answers = [attempt(f"guess{n}@Partner-Lock.example", WRONG, ip="192.0.2.60") for n in range(2 * LIMIT)]
+
+    assert all(a.status_code == 200 for a in answers)
+    assert signed_in(attempt(person.email, PASSWORD, ip="192.0.2.60"))
+
+
+def test_the_client_limit_is_higher_than_the_address_limit():
+    assert django_settings.SIGNIN_CLIENT_FAILURE_LIMIT == 50
+    assert django_settings.SIGNIN_CLIENT_FAILURE_LIMIT > LIMIT
 
 
 def test_signing_in_clears_the_earlier_failures_of_the_address(person):

@@ -1,10 +1,10 @@
-"""The user model: normalised, case-insensitively unique emails, and the role/partner/staff invariants."""
+"""The user model (normalised, case-insensitively unique emails, role/partner/staff invariants) and second factors."""
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import Role, User
+from accounts.models import BackupCode, BackupCodeDevice, Role, TOTPDevice, User
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, UserFactory
 from tests.partners.factories import PartnerFactory
 
@@ -192,3 +192,18 @@ def test_role_helpers_match_role():
 
     assert manager.is_account_manager and manager.is_vendor_staff and not manager.is_partner_admin
     assert partner_admin.is_partner_admin and not partner_admin.is_vendor_staff
+
+
+def test_a_backup_code_set_holds_each_code_once():
+    device = BackupCodeDevice.objects.create(user=UserFactory(), name="Backup codes")
+    BackupCode.objects.create(device=device, code_hash="a" * 64)
+
+    with pytest.raises(IntegrityError, match="backup_code_unique_per_set"), transaction.atomic():
+        BackupCode.objects.create(device=device, code_hash="a" * 64)
+
+
+def test_a_new_authenticator_gets_a_random_key_that_is_stored_encrypted():
+    first, second = (TOTPDevice.objects.create(user=UserFactory(), name="phone") for _ in range(2))
+
+    assert len(first.bin_key) == 20 and first.bin_key != second.bin_key
+    assert TOTPDevice.objects.filter(key=first.key).count() == 0  # every encryption differs: no lookup by value

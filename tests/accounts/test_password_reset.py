@@ -1,8 +1,10 @@
 """Self-service password reset and password change for cloud-password people (R6), at the client level.
 
 The reset mails go over a real SMTP conversation to the suite's aiosmtpd server: the request view commits,
-the on-commit callback runs the (eager) Celery task, and Django's SMTP backend delivers. The link is then
-followed with Django's test client. No-enumeration checks compare everything a visitor sees.
+the on-commit callback runs the (eager) Celery tasks (the lookup, then the mail), and Django's SMTP backend
+delivers. The link is then followed with Django's test client the way a browser and the page's script do:
+the path is requested (a fragment never is), then the code after "#" is posted. No-enumeration checks
+compare everything a visitor sees. (The real gunicorn access log: tests/security/test_reset_tokens.py.)
 """
 
 import datetime
@@ -17,7 +19,7 @@ from django.utils import timezone
 
 from accounts import errors
 from accounts.views.passwords import SAME_ANSWER
-from core.models import AuditEvent
+from core.models import AuditEvent, OutboundMail
 from directory_sync.models import AddressKind, SourceKind
 from partners.models import AuthMethod
 from tests.accounts.factories import PASSWORD, UserFactory
@@ -28,6 +30,8 @@ from tests.partners.factories import PartnerFactory
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 RESET_URL = "/accounts/password/reset/"
+LINK_PATH = "/accounts/password/reset/link/"
+FORM_PATH = "/accounts/password/reset/set-password/"
 NEW_PASSWORD = "a fresh and rather long passphrase 42"
 CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 
@@ -62,16 +66,25 @@ def request_reset(client: Client, email: str, capture):
 
 
 def mailed_link(smtp: MailServer) -> str:
-    """The path of the only link in the only mail received."""
+    """The only link in the only mail received (with its fragment)."""
     [message] = smtp.wait_for(1)
     [link] = MailServer.links(message)
-    return urlsplit(link).path
+    return link
+
+
+def open_link(client: Client, link: str):
+    """What a browser and the page's script do with the link: request its path, then post its fragment."""
+    parts = urlsplit(link)
+    page = client.get(parts.path)
+    assert page.status_code == 200
+    return client.post(parts.path, {"code": parts.fragment})
 
 
 def set_password(client: Client, link: str, password: str = NEW_PASSWORD):
     """Open the mailed link, then post the new password to the page it leads to."""
-    form_page = client.get(link, follow=True)
-    return client.post(form_page.redirect_chain[-1][0], {"new_password1": password, "new_password2": password})
+    form_page = client.get(open_link(client, link)["Location"])
+    assert form_page.status_code == 200
+    return client.post(form_page.wsgi_request.path, {"new_password1": password, "new_password2": password})
 
 
 def without_csrf(html: bytes) -> str:
@@ -110,7 +123,8 @@ def test_a_known_address_gets_one_mail_with_a_single_reset_link(smtp, person, cl
     assert smtp.envelopes[0].rcpt_tos == ["Pat.Reset@Cloud-Partner.example"]
     assert message["Subject"] == "Your Partner Portal password"
     [link] = MailServer.links(message)
-    assert link.startswith(f"{django_settings.PORTAL_URL}/accounts/password/reset/")
+    assert link.startswith(f"{django_settings.PORTAL_URL}{LINK_PATH}#")
+    assert urlsplit(link).fragment in MailServer.body(message).replace(link, "")  # the code, to paste
     assert f"{django_settings.PASSWORD_RESET_TIMEOUT // 60} minutes" in MailServer.body(message)
     assert PASSWORD not in MailServer.body(message)
 
@@ -120,27 +134,67 @@ def test_an_unknown_address_gets_no_mail_at_all(smtp, person, client, django_cap
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         client.post(RESET_URL, {"email": "nobody@Cloud-Partner.example"})
 
-    assert callbacks == []
+    assert len(callbacks) == 1  # the lookup, queued for the worker as for every address
     assert smtp.messages == []
     assert not AuditEvent.objects.filter(action="password.reset_requested").exists()
 
 
-def test_the_link_moves_the_token_out_of_the_url_before_showing_the_form(smtp, person, client,
-                                                                        django_capture_on_commit_callbacks):
+def test_the_link_keeps_its_code_after_the_hash_and_the_form_is_on_a_url_without_it(smtp, person, client,
+                                                                                     django_capture_on_commit_callbacks):
     request_reset(client, person.email, django_capture_on_commit_callbacks)
     link = mailed_link(smtp)
-    token = link.rstrip("/").rsplit("/", 1)[1]
+    parts = urlsplit(link)
+    uid, token = parts.fragment.split(".")
 
-    opened = client.get(link)
+    page = client.get(parts.path)
+    claimed = client.post(parts.path, {"code": parts.fragment})
 
-    assert opened.status_code == 302
-    assert b"new_password1" not in opened.content
-    assert "set-password" in opened["Location"]
-    assert token not in opened["Location"]
-    form_page = client.get(opened["Location"])
+    assert parts.path == LINK_PATH and token not in parts.path and uid not in parts.path
+    assert b'name="new_password1"' not in page.content
+    assert token.encode() not in page.content
+    assert claimed.status_code == 302
+    assert claimed["Location"] == FORM_PATH
+    form_page = client.get(claimed["Location"])
     assert form_page.status_code == 200
     assert b'name="new_password1"' in form_page.content
     assert token.encode() not in form_page.content
+
+
+def test_the_link_page_loads_its_script_from_the_static_files_and_has_no_inline_script(client):
+    page = client.get(LINK_PATH).content.decode()
+
+    assert re.search(r'<script src="/static/js/password-reset\.js" defer></script>', page)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)  # every script element is a file
+    assert not re.search(r"\son[a-z]+\s*=", page)  # no event handler attributes
+
+
+def test_a_pasted_code_with_spaces_and_line_breaks_works(smtp, person, client, django_capture_on_commit_callbacks):
+    request_reset(client, person.email, django_capture_on_commit_callbacks)
+    code = urlsplit(mailed_link(smtp)).fragment
+
+    claimed = client.post(LINK_PATH, {"code": f"  {code[:10]}\n{code[10:]} "})
+
+    assert claimed.status_code == 302
+    assert claimed["Location"] == FORM_PATH
+
+
+def test_a_wrong_code_is_refused_without_echoing_it(person, client):
+    answer = client.post(LINK_PATH, {"code": "MQ.not-a-token-at-all"})
+
+    assert answer.status_code == 200
+    assert errors.RESET_CODE_INVALID in answer.content.decode()
+    assert b"not-a-token-at-all" not in answer.content
+    assert client.get(FORM_PATH).content.decode().count("This link does not work any more") == 1
+
+
+def test_a_link_of_the_earlier_form_is_never_accepted(smtp, person, client, django_capture_on_commit_callbacks):
+    request_reset(client, person.email, django_capture_on_commit_callbacks)
+    uid, token = urlsplit(mailed_link(smtp)).fragment.split(".")
+
+    opened = client.get(f"/accounts/password/reset/{uid}/{token}/", follow=True)
+
+    assert "This link does not work any more" in opened.content.decode()
+    assert b'name="new_password1"' not in opened.content
 
 
 def test_a_new_password_must_pass_the_password_validators(smtp, person, client, django_capture_on_commit_callbacks):
@@ -175,9 +229,9 @@ def test_the_link_works_only_once(smtp, person, client, django_capture_on_commit
     link = mailed_link(smtp)
     set_password(client, link)
 
-    again = Client().get(link, follow=True)
+    again = open_link(Client(), link)
 
-    assert "This link does not work any more" in again.content.decode()
+    assert errors.RESET_CODE_INVALID in again.content.decode()
     assert b'name="new_password1"' not in again.content
     person.refresh_from_db()
     assert person.check_password(NEW_PASSWORD)
@@ -189,9 +243,9 @@ def test_the_link_expires_after_the_reset_timeout(smtp, person, client, django_c
     later = timezone.now() + datetime.timedelta(seconds=django_settings.PASSWORD_RESET_TIMEOUT + 5)
 
     with time_machine.travel(later, tick=False):
-        opened = Client().get(link, follow=True)
+        opened = open_link(Client(), link)
 
-    assert "This link does not work any more" in opened.content.decode()
+    assert errors.RESET_CODE_INVALID in opened.content.decode()
     assert b'name="new_password1"' not in opened.content
 
 
@@ -201,7 +255,8 @@ def test_the_link_still_works_shortly_before_the_timeout(smtp, person, client, d
     later = timezone.now() + datetime.timedelta(seconds=django_settings.PASSWORD_RESET_TIMEOUT - 60)
 
     with time_machine.travel(later, tick=False):
-        opened = Client().get(link, follow=True)
+        visitor = Client()
+        opened = visitor.get(open_link(visitor, link)["Location"])
 
     assert b'name="new_password1"' in opened.content
 
@@ -317,3 +372,49 @@ def test_a_password_change_ends_the_other_sessions_but_keeps_this_one(person, cl
     person.refresh_from_db()
     assert person.check_password(NEW_PASSWORD)
     assert AuditEvent.objects.filter(action="password.changed", target_id=str(person.pk)).exists()
+
+
+def test_a_password_change_needs_the_current_password(person, client):
+    sign_in(client, person.email, PASSWORD)
+
+    refused = client.post("/accounts/password/change/", {
+        "old_password": "not my password at all", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD,
+    })
+
+    assert refused.status_code == 200
+    assert "Your old password was entered incorrectly." in refused.content.decode()
+    person.refresh_from_db()
+    assert person.check_password(PASSWORD)
+    assert not OutboundMail.objects.filter(template="password_changed").exists()
+
+
+def test_a_password_change_is_mailed_to_the_person(person, client):
+    sign_in(client, person.email, PASSWORD)
+
+    client.post("/accounts/password/change/", {
+        "old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD,
+    })
+
+    [mail] = OutboundMail.objects.filter(template="password_changed")
+    assert (mail.to, mail.partner_id) == (person.display_email, person.partner_id)
+    assert "was changed." in mail.body
+    assert f"{django_settings.PORTAL_URL}{RESET_URL}" in mail.body
+
+
+def test_a_completed_reset_is_mailed_to_the_person(smtp, person, client, django_capture_on_commit_callbacks):
+    request_reset(client, person.email, django_capture_on_commit_callbacks)
+
+    set_password(client, mailed_link(smtp))
+
+    [mail] = OutboundMail.objects.filter(template="password_changed")
+    assert (mail.to, mail.partner_id) == (person.display_email, person.partner_id)
+    assert "was set with a reset link" in mail.body
+
+
+def test_the_plain_text_mail_keeps_a_name_as_it_is_written(smtp, client, django_capture_on_commit_callbacks):
+    person = UserFactory(display_email="Pat.OReilly@Cloud-Partner.example", full_name="Pat O'Reilly & Sons")
+
+    request_reset(client, person.email, django_capture_on_commit_callbacks)
+
+    [message] = smtp.wait_for(1)
+    assert MailServer.body(message).startswith("Hello Pat O'Reilly & Sons,")

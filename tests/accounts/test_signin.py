@@ -6,9 +6,9 @@ import re
 import pytest
 import time_machine
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import errors, selectors
+from accounts.models import TOTPDevice
 from accounts.services import two_factor
 from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind

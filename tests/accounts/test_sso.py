@@ -21,10 +21,9 @@ import requests
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import errors
-from accounts.models import User
+from accounts.models import TOTPDevice, User
 from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import

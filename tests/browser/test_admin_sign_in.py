@@ -3,8 +3,8 @@
 import time
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import TOTPDevice
 from tests.accounts.factories import PASSWORD, AdminFactory, UserFactory
 from tests.conftest import totp_code
 from tests.partners.factories import PartnerFactory

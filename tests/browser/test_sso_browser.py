@@ -6,9 +6,9 @@ partner-sso.example and its directory are set up as in tests/accounts/test_sso.p
 
 import pytest
 from django.core.cache import cache
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import errors
+from accounts.models import TOTPDevice
 from partners.models import AccountSettings, TwoFactorPolicy
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_sso import sso_directory, sso_partner

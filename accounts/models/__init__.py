@@ -1,0 +1,25 @@
+"""The models of accounts: the portal's user, and the second factors it signs in with."""
+
+from accounts.models.devices import (
+    BackupCode,
+    BackupCodeDevice,
+    TOTPDevice,
+    backup_code_hash,
+    backup_code_hashes,
+    random_totp_key,
+)
+from accounts.models.user import PARTNER_ROLES, VENDOR_ROLES, Role, User, UserManager
+
+__all__ = [
+    "PARTNER_ROLES",
+    "VENDOR_ROLES",
+    "BackupCode",
+    "BackupCodeDevice",
+    "Role",
+    "TOTPDevice",
+    "User",
+    "UserManager",
+    "backup_code_hash",
+    "backup_code_hashes",
+    "random_totp_key",
+]
