@@ -26,6 +26,7 @@ from directory_sync.models import (
     SyncStatus,
 )
 from directory_sync.services.runs import directory_csv_import
+from directory_sync.sources.csv_file import csv_size_check
 from directory_sync.tasks import run_sync
 
 
@@ -140,10 +141,12 @@ class DirectoryConnectionAdmin(AuditedAdmin):
         connection = self._connection_for(request, pk)
         form = CsvUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
             try:
+                csv_size_check(upload.size)  # before a byte of it is read into memory
                 with conflicts_refused():
                     run = directory_csv_import(
-                        connection=connection, data=form.cleaned_data["file"].read(),
+                        connection=connection, data=upload.read(),
                         force=form.cleaned_data["force"], dry_run=form.cleaned_data["dry_run"], actor=request.user,
                     )
             except (SyncError, ValidationError, ConcurrentChange) as exc:

@@ -23,6 +23,15 @@ BRAKE = (
 )
 UNKNOWN_ROLES = "Unknown attribute role(s): {unknown}. Roles: {roles}."
 
+# CSV uploads: what is refused before a file is read, and the row problems of reading it.
+CSV_TOO_LARGE = (
+    "The file was rejected, nothing was imported: it is {size}, and a directory file may be at most {limit}."
+)
+CSV_NOT_UTF8 = "the file is not UTF-8 text"
+CSV_UNREADABLE = "this row cannot be read as CSV ({reason}): the rest of the file was not read"
+CSV_TOO_MANY_ROWS = "the file has more than {limit} rows: the rest of it was not read"
+CSV_ID_TOO_LONG = "the id is longer than {limit} characters"
+
 # What the directory said, in the portal's words ({detail} is python-ldap's own description).
 DIRECTORY_UNAVAILABLE = "The directory is unreachable: {detail}"
 INVALID_CREDENTIALS = "The directory refused the bind DN and password (invalid credentials)."
@@ -68,6 +77,10 @@ class CsvInvalid(SyncError):
         if len(problems) > 50:
             lines.append(f"… and {len(problems) - 50} more")
         super().__init__("The file was rejected, nothing was imported:\n" + "\n".join(lines))
+
+
+class CsvTooLarge(SyncError):
+    """A CSV file over the size limit: refused before it is read, nothing written."""
 
 
 class UnknownRole(PortalError, ValueError):

@@ -1,6 +1,8 @@
 """From a directory entry to a person: attribute roles (each preset's from its vendor), mapping and the content hash."""
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -25,6 +27,33 @@ ROLES = {
 
 # The preset's attribute of each role lives with its vendor (directory_sync.vendors).
 PRESETS: Mapping[str, Mapping[str, str]] = {preset: vendor.attributes for preset, vendor in VENDORS.items()}
+
+
+# Part of every raw entry's digest (SourceKeys): raised when mapping the same entry gives another person, so
+# that the next run maps everyone again instead of skipping them as unchanged. 2: display names cleaned.
+MAPPING_VERSION = 2
+
+# Cc: controls (CR, LF, NUL, tab, escape), Cf: format characters (bidi overrides, zero-width joiners, the
+# byte-order mark), Cs: lone surrogates, Zl/Zp: Unicode's line and paragraph separators.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+_SPACES = re.compile(r" {2,}")
+
+
+def clean_display_name(name: str) -> str:
+    """A display name without control characters: line breaks and tabs become a space, the rest is dropped.
+
+    Names reach pages and mail, where a line break forges lines and a bidi override makes a name read
+    as another; a directory is not refused for it (people cannot fix their directory from the portal)."""
+    if name.isprintable():
+        return name
+    kept = []
+    for character in name:
+        if character in _BREAKS:
+            kept.append(" ")
+        elif unicodedata.category(character) not in _CONTROL_CATEGORIES:
+            kept.append(character)
+    return _SPACES.sub(" ", "".join(kept)).strip()
 
 
 class AttributeMap(dict[str, str]):
@@ -125,7 +154,7 @@ def build_person(
     return Person(
         external_id=external_id,
         dn=dn,
-        name=name or main.display,
+        name=clean_display_name(name) or main.display,
         status=DirectoryUserStatus.DISABLED if disabled else DirectoryUserStatus.ACTIVE,
         addresses=tuple(sorted(addresses.values(), key=lambda a: (a.kind != AddressKind.PRIMARY, a.address))),
         changed=changed,
@@ -191,7 +220,7 @@ class SourceKeys:
     the DN and the mapped attributes (not the change marker, which moves without content
     changing) equals the stored one, and then the entry is not mapped at all: mapping is most
     of a re-sync's work. The mapping itself is part of the digest, so a changed override
-    re-maps everyone.
+    re-maps everyone, and so is MAPPING_VERSION, so a changed way of mapping does too.
     """
 
     def __init__(self, mapping: AttributeMap):
@@ -199,7 +228,7 @@ class SourceKeys:
         # EntryMapper's reader: an entry's key must be the id its person is stored under.
         self.decode_id = vendor_for(mapping.preset).id_decoder(mapping["id"])
         self.changed = mapping["changed"]
-        self.signature = repr(sorted(mapping.items())).encode()
+        self.signature = repr((MAPPING_VERSION, sorted(mapping.items()))).encode()
         self._names: dict[str, bytes] = {}
 
     def __call__(self, entry) -> tuple[str, str, str] | None:

@@ -27,6 +27,33 @@ INVITE_SEND_ABANDONED = (
 MAIL_RESENT = "The mail to {to} is on its way again."
 INVITE_RESENT = "A new link is on its way to {email}; the old one no longer works."
 INVITE_REVOKED = "The invitation of {email} is revoked."
+INVITE_CODE_MISSING = "Enter the code from your invitation mail."
+INVITE_LINK_OUTDATED = (
+    "This invitation link is from an older mail and no longer works: ask your account manager to send the "
+    "invitation again."
+)
+INVITE_ACCEPTED_SUBJECT = "Your Partner Portal access is active ({partner})"
+
+# Lists of people: what a row, a note or a reason may hold, and how big an upload may be.
+NAME_CONTROL_CHARACTERS = "the name contains a line break or another control character"
+NAME_TOO_LONG = "the name is longer than {limit} characters"
+EMAIL_TOO_LONG = "the email address is longer than {limit} characters"
+TEXT_CONTROL_CHARACTERS = "Line breaks and other control characters are not allowed here."
+NOTE_CONTROL_CHARACTERS = "The note must be one line of text, without line breaks or other control characters."
+REASON_CONTROL_CHARACTERS = (
+    "The reason must be one line of text, without line breaks or other control characters: the requester "
+    "gets it by mail."
+)
+DOMAIN_OF_ANOTHER_PARTNER = (
+    "the domain of {email} belongs to another partner's account: only that partner can ask for access there"
+)
+DOMAIN_OF_VENDOR = "{email} is an address of the vendor's own domain: vendor staff are not requested by partners"
+LIST_TOO_MANY_ROWS = "a list holds at most {limit} people: the rest of the file was not read"
+LIST_FILE_TOO_LARGE = "The file is {size}; a list file may be at most {limit}. Split it into smaller lists."
+CSV_NOT_UTF8 = "the file is not UTF-8 text"
+CSV_HEADER = "the header row must name the columns name and email"
+CSV_UNREADABLE = "this row cannot be read as CSV ({reason}): the rest of the file was not read"
+DOMAIN_FLAGGED_SUBJECT = "Requests for {partner} need a second look: {domain} is now another account's domain"
 
 
 class OnboardingError(PortalError):
@@ -44,6 +71,10 @@ class InviteAlreadyOpen(OnboardingError):
     def __init__(self, invite, *, email: str, partner):
         self.invite = invite
         super().__init__(ALREADY_OPEN_INVITE.format(email=email, partner=partner))
+
+
+class ListTooLarge(OnboardingError):
+    """An uploaded list over the size limit: refused before it is read."""
 
 
 class ListInvalid(OnboardingError):

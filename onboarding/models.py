@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from onboarding.validators import validate_plain_text
 from partners.models import Partner
 
 
@@ -28,7 +29,7 @@ class PortalUserRequest(models.Model):
     received_from = models.EmailField(
         blank=True, help_text="For lists entered on the partner's behalf: who sent it."
     )
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, validators=[validate_plain_text])
     submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -63,6 +64,9 @@ class CheckResult(models.TextChoices):
     NOT_FOUND = "not_found", "Not found yet"
     HAS_ACCESS = "has_access", "Already has portal access"
     DUPLICATE = "duplicate", "Duplicate in this list"
+    # Set at submission for nothing (such rows are refused); set later when the domain is added to another
+    # partner's account while the item is still open (onboarding.services.domains).
+    FOREIGN_DOMAIN = "foreign_domain", "Domain of another account: check before approving"
 
 
 class RequestItem(models.Model):
@@ -70,7 +74,7 @@ class RequestItem(models.Model):
 
     request = models.ForeignKey(PortalUserRequest, on_delete=models.CASCADE, related_name="items")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="request_items")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_plain_text])
     email = models.CharField("email (normalised)", max_length=254)
     display_email = models.CharField("email", max_length=254)
     state = models.CharField(max_length=24, choices=ItemState.choices, default=ItemState.SUBMITTED)
@@ -78,7 +82,7 @@ class RequestItem(models.Model):
     suggested_email = models.CharField(
         max_length=254, blank=True, help_text="The person's primary address, when an alias was asked for."
     )
-    rejection_reason = models.TextField(blank=True)
+    rejection_reason = models.TextField(blank=True, validators=[validate_plain_text])
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -163,7 +167,7 @@ class Invite(models.Model):
     kind = models.CharField(max_length=16, choices=InviteKind.choices, default=InviteKind.INVITE)
     email = models.CharField("email (normalised)", max_length=254)
     display_email = models.CharField("email", max_length=254)
-    name = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200, blank=True, validators=[validate_plain_text])
     state = models.CharField(max_length=16, choices=InviteState.choices, default=InviteState.PENDING)
     # NULL until the first send: several unsent invites must not collide on the unique hash.
     token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001

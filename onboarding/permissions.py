@@ -10,6 +10,11 @@ def may_submit(user, partner) -> bool:
     return may_review(user, partner)
 
 
+def may_download_agreement(user, partner) -> bool:
+    """The partner's admins, its account manager and admins (partners.selectors.agreement_document_for decides)."""
+    return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)
+
+
 def may_review(user, partner) -> bool:
     """The partner's account manager, or an admin."""
     return user.role == Role.ADMIN or (user.role == Role.ACCOUNT_MANAGER and partner.account_manager_id == user.pk)

@@ -1,8 +1,19 @@
-"""Signal receivers of onboarding."""
+"""Signal receivers of onboarding: what lower layers announce, and onboarding acts on."""
 
+from onboarding.services.domains import request_items_flag_foreign
 from onboarding.tasks import recheck_held
 
 
 def recheck_after_sync(sender, run, **kwargs) -> None:
     """A directory sync succeeded (after commit): re-check the account's held requests in a worker."""
     recheck_held.delay(run.connection.partner_id)
+
+
+def flag_requests_at_saved_domain(sender, instance, raw: bool = False, **kwargs) -> None:
+    """An account domain was saved (the partners admin adds them): flag other partners' open requests there.
+
+    Runs in the saving transaction, so the flags, their audit events and the mail are committed with the
+    domain or not at all; partners stays unaware of onboarding."""
+    if raw:
+        return  # loaddata: a fixture's rows, not a domain someone added
+    request_items_flag_foreign(partner_id=instance.partner_id, domain=instance.domain)

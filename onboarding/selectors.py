@@ -6,16 +6,19 @@ another partner's ids are simply not found (never 403, so nothing can be probed)
 
 import hashlib
 import statistics
+from collections.abc import Iterable
 
+from django.conf import settings
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from accounts.models import Role, User
+from accounts.models import VENDOR_ROLES, Role, User
+from core.emails import InvalidEmail, domain_of, normalize_email
 from core.models import AuditEvent, MailState, OutboundMail
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteState, ItemState, PortalUserRequest, RequestItem
-from partners.models import Agreement, Partner
+from partners.models import AccountDomain, Agreement, Partner
 
 # Items still on their way: waiting for a decision, for the directory, or for a corrected address.
 PENDING_STATES = (ItemState.SUBMITTED, ItemState.AWAITING_VALIDATION, ItemState.INVALID_ADDRESS)
@@ -87,6 +90,42 @@ def review_queue(*, user) -> QuerySet[RequestItem]:
 def review_items_chosen(*, user, ids) -> list[RequestItem]:
     """The chosen items of this person's queue; ids of other partners' items are simply not found."""
     return list(review_queue(user=user).filter(pk__in=ids))
+
+
+# -- whose domain an address is --------------------------------------------------------------
+
+OTHER_PARTNER, VENDOR = "other_partner", "vendor"
+
+
+def vendor_domains() -> set[str]:
+    """The vendor's own mail domains: VENDOR_EMAIL_DOMAINS when set, else the domains of vendor staff's addresses."""
+    configured = getattr(settings, "VENDOR_EMAIL_DOMAINS", None) or ()
+    if isinstance(configured, str):  # "vendor.example,vendor-mail.example", as the environment gives it
+        configured = configured.split(",")
+    domains = set()
+    for domain in configured:
+        try:
+            domains.add(domain_of(normalize_email(f"postmaster@{domain.strip()}")))
+        except InvalidEmail:
+            continue  # a typo in the setting must not take the request pages down
+    if domains:
+        return domains
+    # Former staff too: their addresses' domain is still the vendor's.
+    return {domain_of(email) for email in User.objects.filter(role__in=VENDOR_ROLES).values_list("email", flat=True)}
+
+
+def foreign_domains(*, partner: Partner, domains: Iterable[str]) -> dict[str, str]:
+    """Which of these (normalised) domains the partner may not ask for people at, and why: OTHER_PARTNER (an
+    account domain of another partner) or VENDOR. A domain of the partner's own account is always its own."""
+    wanted = set(domains)
+    if not wanted:
+        return {}
+    owners = dict(AccountDomain.objects.filter(domain__in=wanted).values_list("domain", "partner_id"))
+    refused = {domain: OTHER_PARTNER for domain, owner in owners.items() if owner != partner.pk}
+    unowned = wanted - set(owners)
+    if unowned:
+        refused |= dict.fromkeys(unowned & vendor_domains(), VENDOR)
+    return refused
 
 
 # -- a partner's pages ------------------------------------------------------------------------
@@ -182,6 +221,13 @@ def invite_by_token(token: str) -> Invite | None:
     return Invite.objects.select_related("partner", "user", "item").filter(token_hash=token_hash(token)).first()
 
 
+def invite_by_token_hash(digest: str | None) -> Invite | None:
+    """The invite whose token hashes to `digest` (what a browser that opened a link keeps), or None."""
+    if not digest:
+        return None
+    return Invite.objects.select_related("partner", "user", "item").filter(token_hash=digest).first()
+
+
 def token_hash(token: str) -> str:
     """How an invite's token is stored: its SHA-256, never the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -224,6 +270,7 @@ TIMELINE_STEPS = (
     ("request.item_validated", "Found in the directory"),
     ("request.item_account_created", "Account created"),
     ("request.item_expired", "Expired"),
+    ("request.item_flagged", "Domain added to another account: flagged for the account manager"),
     ("invite.sent", "Invited"),
     ("invite.send_failed", "Invitation could not be sent"),
     ("invite.resent", "Invitation sent again"),

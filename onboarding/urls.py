@@ -18,7 +18,13 @@ urlpatterns = [
     path("partners/<slug:slug>/mail/<int:mail_id>/resend/", partners.mail_resend, name="mail_resend"),
     path("review/", review.queue, name="review_queue"),
     path("review/decide/", review.decide, name="review_decide"),
+    # No token in any of these paths: it travels in the link's fragment and in POST bodies, which servers and
+    # proxies do not log (see views.invites.open_link).
+    path("invite/", invites.open_link, name="invite_open"),
+    path("invite/accept/", invites.accept, name="invite_accept"),
+    path("invite/renew/", invites.renew, name="invite_renew"),
     path("invite/sso/complete/", invites.accept_sso, name="invite_accept_sso"),
-    path("invite/<str:token>/", invites.accept, name="invite_accept"),
-    path("invite/<str:token>/renew/", invites.renew, name="invite_renew"),
+    # Links mailed before the token moved into the fragment: answered, never looked up.
+    path("invite/<str:token>/", invites.outdated_link, name="invite_outdated"),
+    path("invite/<str:token>/renew/", invites.outdated_link),
 ]

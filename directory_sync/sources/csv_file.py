@@ -5,20 +5,79 @@ Columns (header row required, any order, case-insensitive):
 `aliases` holds several addresses separated by `;`, `,` or spaces; `enabled` is yes/no,
 true/false or 1/0 (empty means yes). Without an `id` column a person is known by their
 primary address.
+
+A file over DIRECTORY_CSV_MAX_BYTES is refused before it is read; the rest is read row by row (the
+decoded text is never held whole), and reading stops at the first row that cannot be read (not
+UTF-8, a NUL, a cell over the csv module's field limit) or that is past DIRECTORY_CSV_MAX_ROWS.
+Display names are cleaned of control characters (directory_sync.mapping), not refused.
 """
 
+import codecs
 import csv
-import io
+import itertools
 import re
+from collections.abc import Iterator
+from typing import IO
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.template.defaultfilters import filesizeformat
 
 from core.emails import InvalidEmail, normalize_email
-from directory_sync.errors import CsvInvalid, SkipEntry
+from directory_sync.errors import (
+    CSV_ID_TOO_LONG,
+    CSV_NOT_UTF8,
+    CSV_TOO_LARGE,
+    CSV_TOO_MANY_ROWS,
+    CSV_UNREADABLE,
+    CsvInvalid,
+    CsvTooLarge,
+    SkipEntry,
+)
 from directory_sync.mapping import Person, build_person
 
 REQUIRED = ("name", "primary", "aliases", "forwarding", "enabled")
 OPTIONAL = ("id",)
 TRUE, FALSE = {"", "yes", "y", "true", "1", "enabled"}, {"no", "n", "false", "0", "disabled"}
-MAX_ROWS = 200_000
+# The defaults of the settings of these names.
+DIRECTORY_CSV_MAX_BYTES = 50 * 1024 * 1024
+DIRECTORY_CSV_MAX_ROWS = 200_000
+ID_MAX = 255  # DirectoryUser.external_id
+
+
+def csv_size_check(size: int) -> None:
+    """Refuse a file over DIRECTORY_CSV_MAX_BYTES (CsvTooLarge): call with its size before reading it."""
+    limit = getattr(settings, "DIRECTORY_CSV_MAX_BYTES", DIRECTORY_CSV_MAX_BYTES)
+    if size > limit:
+        raise CsvTooLarge(CSV_TOO_LARGE.format(size=filesizeformat(size), limit=filesizeformat(limit)))
+
+
+def _text_lines(file: File) -> Iterator[str]:
+    """The file's lines decoded one at a time: UTF-8, with or without the byte-order mark spreadsheets write."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for line in file:  # Django's File splits at \n, \r\n and \r, and never inside a UTF-8 sequence
+        yield decoder.decode(line)
+    tail = decoder.decode(b"", final=True)  # raises for a file cut off inside a character
+    if tail:
+        yield tail
+
+
+def _records(file: File) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(row number, cells, "") for each row read, the header being row 1; the first row that cannot be read
+    comes as (number, None, reason) and ends the file."""
+    reader = csv.reader(_text_lines(file))
+    for number in itertools.count(1):
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            yield number, None, CSV_NOT_UTF8
+            return
+        except csv.Error as exc:  # a NUL, a cell over csv.field_size_limit(), a stray quote or line break
+            yield number, None, CSV_UNREADABLE.format(reason=exc)
+            return
+        yield number, cells, ""
 
 
 def _split(value: str) -> list[str]:
@@ -38,28 +97,29 @@ class CsvParser:
         self.problems: list[tuple[int, str]] = []
         self.owners: dict[str, int] = {}  # address or "id:…" -> the first row that used it
 
-    def parse(self, data: bytes) -> list[Person]:
-        """Every row as a Person, or CsvInvalid listing every bad row."""
-        reader = csv.reader(io.StringIO(self.decode(data)))
-        self.read_header(next(reader, []))
-        for row_number, row in enumerate(reader, start=2):
+    def parse(self, data: bytes | IO[bytes]) -> list[Person]:
+        """Every row as a Person, or CsvInvalid listing every bad row (CsvTooLarge for a file over the limit)."""
+        file = ContentFile(data) if isinstance(data, bytes | bytearray) else File(data)
+        csv_size_check(file.size)
+        records = _records(file)
+        number, cells, unreadable = next(records, (1, [], ""))
+        if unreadable:
+            raise CsvInvalid([(number, unreadable)])
+        self.read_header(cells)
+        limit = getattr(settings, "DIRECTORY_CSV_MAX_ROWS", DIRECTORY_CSV_MAX_ROWS)
+        for row_number, row, unreadable in records:
+            if unreadable:
+                self.problems.append((row_number, unreadable))
+                break
             if not any(cell.strip() for cell in row):
                 continue
-            if row_number > MAX_ROWS + 1:
-                self.problems.append((row_number, f"the file has more than {MAX_ROWS} rows"))
+            if row_number > limit + 1:
+                self.problems.append((row_number, CSV_TOO_MANY_ROWS.format(limit=limit)))
                 break
             self.read_row(row_number, row)
         if self.problems:
             raise CsvInvalid(self.problems)
         return self.people
-
-    @staticmethod
-    def decode(data: bytes) -> str:
-        """The file as text: UTF-8, with or without the byte-order mark spreadsheets write."""
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CsvInvalid([(0, "the file is not UTF-8 text")]) from exc
 
     def read_header(self, row: list[str]) -> None:
         """The column names, each known and present once, the required ones all there; else the file is refused."""
@@ -100,7 +160,9 @@ class CsvParser:
         """The person of one row's cells; raise InvalidEmail or SkipEntry with the reason."""
         enabled = cells["enabled"].lower()
         if enabled not in TRUE | FALSE:
-            raise SkipEntry(f"enabled must be yes or no, not {cells['enabled']!r}")
+            raise SkipEntry(f"enabled must be yes or no, not {cells['enabled'][:20]!r}")
+        if len(cells.get("id", "")) > ID_MAX:
+            raise SkipEntry(CSV_ID_TOO_LONG.format(limit=ID_MAX))
         primary = normalize_email(cells["primary"]) if cells["primary"] else ""
         # A malformed alias or forwarding address fails the row (a directory entry would only lose the address).
         for value in _split(cells["aliases"]) + _split(cells["forwarding"]):
@@ -123,6 +185,7 @@ class CsvParser:
         return taken
 
 
-def parse_csv(data: bytes) -> list[Person]:
-    """Every row as a Person, or CsvInvalid listing every bad row (1-based, the header is row 1)."""
+def parse_csv(data: bytes | IO[bytes]) -> list[Person]:
+    """Every row of a file (its bytes, or the file) as a Person, or CsvInvalid listing every bad row (1-based, the
+    header is row 1); CsvTooLarge, before reading it, for a file over DIRECTORY_CSV_MAX_BYTES."""
     return CsvParser().parse(data)

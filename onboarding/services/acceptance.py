@@ -1,9 +1,12 @@
 """Accepting an invite or welcome link: the person proves who they are by their account's method.
 
-Opening a link (GET) never consumes it — mail gateways' link scanners open links before people
-do — the person confirms on the page (POST). A link works once its mail is being sent: the person
+Opening a link never consumes it — mail gateways' link scanners open links before people do —
+the person confirms on the page (POST). The link carries its token in the fragment, which the
+browser keeps; the page posts it, and the browser remembers the invitation it opened (see
+onboarding.views.invites). A link works once its mail is being sent: the person
 may use it before the worker's *sent* mark lands. An MSP's invite is accepted only while its address
-is still the primary address of an enabled person on the partner's account.
+is still the primary address of an enabled person on the partner's account. The mailbox the
+invitation went to hears of its acceptance.
 """
 
 from django.contrib.auth import authenticate
@@ -13,10 +16,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit_record
+from core.links import absolute_url
+from core.mail import mail_send_on_commit
 from directory_sync.selectors import recipient_lookup
 from onboarding.errors import (
     ACCEPT_THROUGH_SSO,
     ALREADY_ACCEPTED,
+    INVITE_ACCEPTED_SUBJECT,
     INVITE_LINK_INVALID,
     INVITE_PERSON_GONE,
     PASSWORD_REFUSED,
@@ -53,7 +59,8 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
     """Accept: set the cloud password, or check the domain password, or take the SSO result; then
     activate the person. Raises OnboardingError (or ValidationError for a weak password)."""
     with transaction.atomic():
-        invite = Invite.objects.select_for_update(of=("self",)).select_related("partner", "user").get(pk=invite.pk)
+        locking = Invite.objects.select_for_update(of=("self",)).select_related("partner__account_manager", "user")
+        invite = locking.get(pk=invite.pk)
         invite_check(invite)
         user = invite.user
         method = invite_method(invite)
@@ -88,4 +95,16 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
         ).update(state=ItemState.ACCEPTED, user=user)
         audit_record(actor=user, action=f"{invite.kind}.accepted", target=invite, partner=invite.partner,
                      request=request, data={"method": method})
+        _accepted_notify(invite)
     return user
+
+
+def _accepted_notify(invite: Invite) -> None:
+    # Whoever used the link, the mailbox it was sent to hears of it: a person who did not accept it tells
+    # their account manager. Recorded with the acceptance (a durable notification), sent after commit.
+    mail_send_on_commit(
+        to=invite.display_email, subject=INVITE_ACCEPTED_SUBJECT.format(partner=invite.partner),
+        template="invite_accepted", partner=invite.partner,
+        context={"invite": invite, "partner": invite.partner, "manager": invite.partner.account_manager,
+                 "signin_url": absolute_url("accounts:login")},
+    )

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 
 from accounts.models import User
-from core.emails import InvalidEmail, normalize_email
+from core.emails import InvalidEmail, domain_of, normalize_email
 from directory_sync.selectors import LookupKind, recipient_lookup
+from onboarding.errors import DOMAIN_OF_ANOTHER_PARTNER, DOMAIN_OF_VENDOR
 from onboarding.models import CheckResult
+from onboarding.selectors import OTHER_PARTNER, foreign_domains
 from partners.models import Partner
 
 
@@ -32,15 +34,28 @@ _LOOKUP_RESULTS = {
 }
 
 
-def row_check(*, partner: Partner, email: str, earlier: list[str] | tuple[str, ...] = ()) -> RowCheck:
+def foreign_domain_message(email: str, why: str) -> str:
+    """Why an address of another partner's (or the vendor's) domain cannot be requested; never naming whose."""
+    return (DOMAIN_OF_ANOTHER_PARTNER if why == OTHER_PARTNER else DOMAIN_OF_VENDOR).format(email=email)
+
+
+def row_check(
+    *, partner: Partner, email: str, earlier: list[str] | tuple[str, ...] = (), foreign: dict[str, str] | None = None,
+) -> RowCheck:
     """Label one address: primary ✓, alias of P, forwarding for P, disabled, not found yet, already has
-    access, or duplicate in this list. `earlier` holds the addresses of the rows above it."""
+    access, duplicate in this list, or of another account's domain. `earlier` holds the addresses of the
+    rows above it; `foreign` the list's foreign_domains, when the caller looked them up for every row."""
     try:
         address = normalize_email(email)
     except InvalidEmail:
         return RowCheck("invalid", "not an email address")
     if address in {_safe_normalise(e) for e in earlier}:
         return RowCheck(CheckResult.DUPLICATE, "already in this list")
+    domain = domain_of(address)
+    if foreign is None:
+        foreign = foreign_domains(partner=partner, domains=[domain])
+    if domain in foreign:
+        return RowCheck(CheckResult.FOREIGN_DOMAIN, foreign_domain_message(email.strip(), foreign[domain]))
     # Only this partner's people: whether an address has access elsewhere is none of its business.
     existing = User.objects.filter(email=address, is_active=True, partner=partner).first()
     if existing is not None:
@@ -67,8 +82,10 @@ def rows_check(*, partner: Partner, emails: list[str]) -> list[RowCheck | None]:
     repeating an earlier one is labelled a duplicate."""
     checks: list[RowCheck | None] = []
     earlier: list[str] = []
+    domains = {domain_of(address) for address in map(_safe_normalise, emails) if "@" in address}
+    foreign = foreign_domains(partner=partner, domains=domains)  # one look-up for the whole list
     for email in emails:
-        checks.append(row_check(partner=partner, email=email, earlier=earlier) if email else None)
+        checks.append(row_check(partner=partner, email=email, earlier=earlier, foreign=foreign) if email else None)
         if email:
             earlier.append(email)
     return checks

@@ -1,29 +1,71 @@
 """Submitting portal-user lists (R2): by form, by CSV, or by the account manager on the partner's behalf."""
 
+import codecs
 import csv
-import io
 import itertools
+from collections.abc import Iterator
+from typing import IO
 
+from django.conf import settings
+from django.core.files.base import ContentFile, File
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from accounts.models import User
 from core.audit import audit_record
-from core.emails import InvalidEmail, normalize_email
+from core.emails import InvalidEmail, domain_of, normalize_email
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
-from onboarding.errors import EMPTY_LIST, ListInvalid
+from onboarding.errors import (
+    CSV_HEADER,
+    CSV_NOT_UTF8,
+    CSV_UNREADABLE,
+    EMAIL_TOO_LONG,
+    EMPTY_LIST,
+    LIST_FILE_TOO_LARGE,
+    LIST_TOO_MANY_ROWS,
+    NAME_CONTROL_CHARACTERS,
+    NAME_TOO_LONG,
+    NOTE_CONTROL_CHARACTERS,
+    ListInvalid,
+    ListTooLarge,
+    OnboardingError,
+)
 from onboarding.models import PortalUserRequest, RequestItem, RequestSource
-from onboarding.services.checks import rows_check
+from onboarding.selectors import foreign_domains
+from onboarding.services.checks import foreign_domain_message, rows_check
+from onboarding.validators import has_control_characters
 from partners.models import Partner
 from partners.selectors import agreement_require
 
 MAX_ROWS = 1000
+NAME_MAX, EMAIL_MAX = 200, 254  # RequestItem's columns
+REQUEST_LIST_MAX_BYTES = 1024 * 1024  # the default of the setting of that name
 
 
-def rows_validate(rows: list[tuple[str, str]], *, numbers: list[int] | None = None) -> list[tuple[str, str]]:
-    """Names and addresses, checked whole: a bad or repeated row rejects the list.
+def _row_problem(name: str, email: str) -> tuple[str, str]:
+    """(normalised address, "") for a good row, or ("", the reason it is refused)."""
+    if len(email) > EMAIL_MAX:
+        return "", EMAIL_TOO_LONG.format(limit=EMAIL_MAX)
+    try:
+        address = normalize_email(email)
+    except InvalidEmail:
+        return "", (f"{email!r} is not an email address" if email else "the email address is missing")
+    if not name:
+        return "", "the name is missing"
+    if len(name) > NAME_MAX:
+        return "", NAME_TOO_LONG.format(limit=NAME_MAX)
+    if has_control_characters(name):
+        # A line break in a name would forge lines of every mail that greets the person by it.
+        return "", NAME_CONTROL_CHARACTERS
+    return address, ""
 
-    Rows are numbered from 1, or by `numbers` (a CSV file's own row numbers)."""
+
+def rows_validate(
+    rows: list[tuple[str, str]], *, numbers: list[int] | None = None, partner: Partner | None = None,
+) -> list[tuple[str, str]]:
+    """Names and addresses, checked whole: a bad or repeated row, or (with `partner`) an address of another
+    account's domain, rejects the list. Rows are numbered from 1, or by `numbers` (a CSV file's own)."""
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     cleaned = []
@@ -31,52 +73,102 @@ def rows_validate(rows: list[tuple[str, str]], *, numbers: list[int] | None = No
         name, email = (name or "").strip(), (email or "").strip()
         if not name and not email:
             continue
-        try:
-            address = normalize_email(email)
-        except InvalidEmail:
-            problems.append((number, f"{email!r} is not an email address" if email else "the email address is missing"))
-            continue
-        if not name:
-            problems.append((number, "the name is missing"))
-            continue
-        if address in seen:
+        address, problem = _row_problem(name, email)
+        if problem:
+            problems.append((number, problem))
+        elif address in seen:
             problems.append((number, f"{email} is already in row {seen[address]}"))
-            continue
-        seen[address] = number
-        cleaned.append((name, email))
+        else:
+            seen[address] = number
+            cleaned.append((number, name, email, address))
+    if partner is not None:
+        foreign = foreign_domains(partner=partner, domains={domain_of(address) for *_, address in cleaned})
+        problems += [(number, foreign_domain_message(email, foreign[domain_of(address)]))
+                     for number, _, email, address in cleaned if domain_of(address) in foreign]
     if problems:
-        raise ListInvalid(problems)
+        raise ListInvalid(sorted(problems))
     if not cleaned:
         raise ListInvalid([(1, EMPTY_LIST)])
     if len(cleaned) > MAX_ROWS:
         raise ListInvalid([(MAX_ROWS + 1, f"a list holds at most {MAX_ROWS} people")])
-    return cleaned
+    return [(name, email) for _, name, email, _ in cleaned]
 
 
-def rows_from_csv(data: bytes) -> list[tuple[str, str]]:
-    """Rows of a CSV upload with the columns name and email (header row required, any order)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ListInvalid([(1, "the file is not UTF-8 text")]) from exc
-    reader = csv.reader(io.StringIO(text))
-    header = [c.strip().lower() for c in next(reader, [])]
-    if "name" not in header or "email" not in header:
-        raise ListInvalid([(1, "the header row must name the columns name and email")])
+def _size_check(file: File) -> None:
+    # Before a byte is read: a list is a few hundred lines, and the decoding and checks below cost per row.
+    limit = getattr(settings, "REQUEST_LIST_MAX_BYTES", REQUEST_LIST_MAX_BYTES)
+    if file.size > limit:
+        raise ListTooLarge(LIST_FILE_TOO_LARGE.format(size=filesizeformat(file.size), limit=filesizeformat(limit)))
+
+
+def _text_lines(file: File) -> Iterator[str]:
+    """The file's lines decoded one at a time: UTF-8, with or without the byte-order mark spreadsheets write."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for line in file:  # Django's File splits at \n, \r\n and \r, and never inside a UTF-8 sequence
+        yield decoder.decode(line)
+    tail = decoder.decode(b"", final=True)  # raises for a file cut off inside a character
+    if tail:
+        yield tail
+
+
+def _csv_records(file: File) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(row number, cells, "") for each row read, the header being row 1; the first row that cannot be read
+    (not UTF-8, a NUL, a cell over the csv module's field limit) comes as (number, None, reason) and ends it."""
+    reader = csv.reader(_text_lines(file))
+    for number in itertools.count(1):
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            yield number, None, CSV_NOT_UTF8
+            return
+        except csv.Error as exc:
+            yield number, None, CSV_UNREADABLE.format(reason=exc)
+            return
+        yield number, cells, ""
+
+
+def _csv_rows(records: Iterator, header: list[str]) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+    """The numbered (name, email) rows after the header, and the problems; reading stops at the first row over
+    MAX_ROWS (the rest of a file that is too long is never decoded)."""
     rows, problems = [], []
-    for number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
+    for number, cells, unreadable in records:
+        if unreadable:
+            problems.append((number, unreadable))
+            break
+        if not any(cell.strip() for cell in cells):
             continue
-        if len(row) != len(header):
-            problems.append((number, f"{len(row)} columns, expected {len(header)}"))
+        if len(rows) + len(problems) >= MAX_ROWS:
+            problems.append((number, LIST_TOO_MANY_ROWS.format(limit=MAX_ROWS)))
+            break
+        if len(cells) != len(header):
+            problems.append((number, f"{len(cells)} columns, expected {len(header)}"))
             continue
-        cells = dict(zip(header, row, strict=True))
-        rows.append((number, cells["name"], cells["email"]))
+        named = dict(zip(header, cells, strict=True))
+        rows.append((number, named["name"], named["email"]))
+    return rows, problems
+
+
+def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) -> list[tuple[str, str]]:
+    """Rows of a CSV upload (bytes, or an uploaded file) with the columns name and email (header row required,
+    any order), read row by row; ListTooLarge before reading a file over REQUEST_LIST_MAX_BYTES, ListInvalid
+    with the file's row numbers for bad rows (and, with `partner`, for addresses of other accounts' domains)."""
+    file = ContentFile(data) if isinstance(data, bytes | bytearray) else File(data)
+    _size_check(file)
+    records = _csv_records(file)
+    number, cells, unreadable = next(records, (1, [], ""))
+    if unreadable:
+        raise ListInvalid([(number, unreadable)])
+    header = [cell.strip().lower() for cell in cells]
+    if "name" not in header or "email" not in header:
+        raise ListInvalid([(1, CSV_HEADER)])
+    rows, problems = _csv_rows(records, header)
     if problems:
         raise ListInvalid(problems)
     # Problems name the file's rows (the header is row 1), not positions in the list.
-    rows_validate([(name, email) for _, name, email in rows], numbers=[number for number, _, _ in rows])
-    return [(name, email) for _, name, email in rows]
+    return rows_validate([(name, email) for _, name, email in rows], numbers=[number for number, _, _ in rows],
+                         partner=partner)
 
 
 def request_submit(
@@ -85,7 +177,9 @@ def request_submit(
 ) -> PortalUserRequest:
     """Create a list and its items, each labelled by the directory check; tell the account manager."""
     agreement_require(partner=partner)
-    cleaned = rows_validate(rows)
+    if has_control_characters(note or ""):
+        raise OnboardingError(NOTE_CONTROL_CHARACTERS)
+    cleaned = rows_validate(rows, partner=partner)
     with transaction.atomic():
         portal_request = PortalUserRequest.objects.create(
             partner=partner, submitted_by=actor, source=source, note=note, received_from=received_from
@@ -111,4 +205,3 @@ def request_submit(
                          "submitted_by": actor, "review_url": absolute_url("onboarding:review_queue")},
             )
     return portal_request
-

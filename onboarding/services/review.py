@@ -18,9 +18,17 @@ from core.audit import audit_record
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
 from directory_sync.selectors import LookupKind, recipient_lookup
-from onboarding.errors import REASON_REQUIRED, REFUSED, WRONG_STATE, InviteAlreadyOpen, OnboardingError
+from onboarding.errors import (
+    REASON_CONTROL_CHARACTERS,
+    REASON_REQUIRED,
+    REFUSED,
+    WRONG_STATE,
+    InviteAlreadyOpen,
+    OnboardingError,
+)
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, ItemState, RequestItem
 from onboarding.services.invites import invite_create
+from onboarding.validators import has_control_characters
 from partners.selectors import agreement_require
 
 logger = logging.getLogger(__name__)
@@ -66,6 +74,9 @@ def request_item_reject(*, item: RequestItem, actor, reason: str, request=None) 
     reason = (reason or "").strip()
     if not reason:
         raise OnboardingError(REASON_REQUIRED)
+    if has_control_characters(reason):
+        # The reason is mailed to the requester: a line break in it would forge lines of that mail.
+        raise OnboardingError(REASON_CONTROL_CHARACTERS)
     with transaction.atomic():
         item = _locked(item)
         if item.state != ItemState.SUBMITTED:

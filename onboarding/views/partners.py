@@ -13,7 +13,7 @@ from core.mail import outbound_mail_resend
 from onboarding import selectors
 from onboarding.errors import MAIL_RESENT
 from onboarding.models import OPEN_INVITE_STATES
-from onboarding.permissions import may_review, may_submit
+from onboarding.permissions import may_download_agreement, may_review, may_submit
 from partners.selectors import current_agreement
 
 
@@ -50,6 +50,7 @@ def partner_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "time_to_access": selectors.time_to_access(partner=partner),
         "may_submit": may_submit(request.user, partner),
         "may_review": reviewer,
+        "may_download_agreement": may_download_agreement(request.user, partner),
     })
 
 

@@ -39,7 +39,8 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
         csv_form = CsvListForm(request.POST, request.FILES, prefix="csv")
         if csv_form.is_valid():
             try:
-                rows = rows_from_csv(csv_form.cleaned_data["file"].read())
+                # The file itself, not its bytes: its size is checked before it is read, then row by row.
+                rows = rows_from_csv(csv_form.cleaned_data["file"], partner=partner)
                 with conflicts_refused():
                     portal_request = request_submit(
                         partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, True),

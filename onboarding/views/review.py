@@ -9,9 +9,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import VENDOR_ROLES
 from core.conflicts import conflicts_refused
-from onboarding.errors import NOTHING_CHOSEN, REASON_REQUIRED, REFUSED
+from onboarding.errors import NOTHING_CHOSEN, REASON_CONTROL_CHARACTERS, REASON_REQUIRED, REFUSED
 from onboarding.selectors import review_items_chosen, review_queue
 from onboarding.services.review import request_item_approve, request_item_reject
+from onboarding.validators import has_control_characters
 
 
 def _require_vendor_staff(user) -> None:
@@ -42,6 +43,9 @@ def decide(request: HttpRequest) -> HttpResponse:
         return redirect("onboarding:review_queue")
     if decision == "reject" and not reason:
         messages.error(request, REASON_REQUIRED)
+        return redirect("onboarding:review_queue")
+    if decision == "reject" and has_control_characters(reason):
+        messages.error(request, REASON_CONTROL_CHARACTERS)  # once, not once per chosen item (the service refuses)
         return redirect("onboarding:review_queue")
     done, refused = 0, []
     for item in items:

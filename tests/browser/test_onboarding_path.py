@@ -6,8 +6,8 @@ import re
 import time
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import TOTPDevice
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
 from onboarding.models import ItemState, RequestItem
@@ -66,7 +66,7 @@ def mail_to(mail_server: MailServer, address: str, timeout: float = 15):
 
 
 def accept_invite(page, url, mail_server: MailServer, address: str) -> None:
-    link = next(link for link in MailServer.links(mail_to(mail_server, address)) if "/invite/" in link)
+    link = next(link for link in MailServer.links(mail_to(mail_server, address)) if "/invite/#" in link)
     assert link.startswith(url)
     page.goto(link)
     page.fill("input[name=password]", NEW_PASSWORD)

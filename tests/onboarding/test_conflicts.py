@@ -4,7 +4,6 @@ unique row inserted first) reaches people as "someone changed this at the same t
 The locks are real: another connection holds the row (SELECT … FOR UPDATE) while this one asks for it.
 """
 
-import re
 
 import pytest
 from django.core import mail
@@ -28,6 +27,7 @@ from tests.onboarding.concurrency import (
     wait_until_waiting_for_a_lock,
 )
 from tests.onboarding.factories import InviteFactory
+from tests.onboarding.invite_links import RENEW, mailed_code, opened
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
 
@@ -49,12 +49,12 @@ def msp(manager):
 
 @pytest.fixture
 def sent_invite(msp, manager):
-    """Ann's invite, mailed (outside a transaction the send runs at once, eagerly); returns (invite, link path)."""
+    """Ann's invite, mailed (outside a transaction the send runs at once, eagerly); returns (invite, its code)."""
     invite = invite_create(partner=msp, email="ann@acme.example", name="Ann Able", actor=manager)
     body = next(m.body for m in mail.outbox if m.to == ["ann@acme.example"])
     invite.refresh_from_db()
     assert invite.state == InviteState.SENT
-    return invite, re.search(r"(/invite/[\w-]+/)", body).group(1)
+    return invite, mailed_code(body)
 
 
 def page_of(response) -> str:
@@ -110,7 +110,8 @@ def test_approving_a_locked_item_says_try_again_and_leaves_it_submitted(client, 
 
 @pytest.mark.django_db(transaction=True)
 def test_accepting_a_locked_invite_says_try_again_on_the_page(client, sent_invite):
-    invite, link = sent_invite
+    invite, code = sent_invite
+    link = opened(client, code)
     with row_locked(Invite, invite.pk), lock_timeout():
         response = client.post(link, {"password": "a-long-enough-phrase-7", "password2": "a-long-enough-phrase-7"})
     assert response.status_code == 200
@@ -121,10 +122,11 @@ def test_accepting_a_locked_invite_says_try_again_on_the_page(client, sent_invit
 
 @pytest.mark.django_db(transaction=True)
 def test_asking_for_a_renewal_of_a_locked_invite_says_try_again(client, sent_invite):
-    invite, link = sent_invite
+    invite, code = sent_invite
     Invite.objects.filter(pk=invite.pk).update(state=InviteState.EXPIRED)
+    link = opened(client, code)
     with row_locked(Invite, invite.pk), lock_timeout():
-        response = client.post(f"{link}renew/")
+        response = client.post(RENEW)
     assert response.status_code == 302
     assert response["Location"] == link
     invite.refresh_from_db()

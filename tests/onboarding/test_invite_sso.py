@@ -14,6 +14,7 @@ from onboarding.services.review import request_item_approve
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory
 from tests.accounts.test_sso import csrf_token, signed_in_user, sso_directory, sso_partner
 from tests.oidc import login_with_requests
+from tests.onboarding.invite_links import ACCEPT, mailed_code
 from tests.partners.factories import AgreementFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def invite_link(oidc_provider, live_server, settings):
-    """Alice of an SSO-enforced MSP, requested and approved: the path of her invitation link."""
+    """Alice of an SSO-enforced MSP, requested and approved: (her item, her invitation link)."""
     cache.clear()  # discovery documents of other tests' providers
     settings.PORTAL_URL = live_server.url
     partner = sso_partner(oidc_provider, enforced=True)
@@ -33,15 +34,20 @@ def invite_link(oidc_provider, live_server, settings):
     item = request_submit(partner=partner, actor=requester, rows=[("Alice", "alice@partner-sso.example")]).items.get()
     request_item_approve(item=item, actor=partner.account_manager)
     body = next(m.body for m in mail.outbox if m.to == ["alice@partner-sso.example"])
-    return item, re.search(r"(http://\S+/invite/\S+/)", body).group(1)
+    [link] = [url for url in re.findall(r"http://\S+", body) if "#" in url]
+    return item, link
 
 
 def accept_through_sso(oidc_provider, link: str, username: str) -> tuple[requests.Session, requests.Response]:
     session = requests.Session()
-    page = session.get(link, timeout=10)
+    # What the link's page does: requests, like a browser, never sends the fragment; the page posts the code.
+    entry = session.get(link, timeout=10)
+    code = {"code": mailed_code(link), "csrfmiddlewaretoken": csrf_token(entry)}
+    page = session.post(link.partition("#")[0], data=code, timeout=10)
+    assert page.url.endswith(ACCEPT)
     assert "Accept with single sign-on" in page.text
     assert 'name="password"' not in page.text  # an account enforcing SSO sets no password
-    idp_form = session.post(link, data={"sso": "1", "csrfmiddlewaretoken": csrf_token(page)}, timeout=10)
+    idp_form = session.post(page.url, data={"sso": "1", "csrfmiddlewaretoken": csrf_token(page)}, timeout=10)
     return session, login_with_requests(session, idp_form, username, oidc_provider.user(username)["password"])
 
 

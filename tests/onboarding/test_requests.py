@@ -154,10 +154,11 @@ def test_rows_from_csv_needs_a_header_naming_name_and_email(data):
     assert caught.value.problems == [(1, "the header row must name the columns name and email")]
 
 
-def test_rows_from_csv_refuses_a_file_that_is_not_utf8():
+def test_rows_from_csv_refuses_a_file_that_is_not_utf8_naming_the_row_it_stopped_at():
     with pytest.raises(ListInvalid) as caught:
         rows_from_csv("name,email\nZoë,zoe@partner.example\n".encode("latin-1"))
-    assert caught.value.problems == [(1, "the file is not UTF-8 text")]
+    # Read row by row, the file is refused at the first row that is not UTF-8 (Zoë's, row 2).
+    assert caught.value.problems == [(2, "the file is not UTF-8 text")]
 
 
 def test_rows_from_csv_names_rows_with_the_wrong_number_of_columns():

@@ -47,8 +47,9 @@ def invite_token(invite: Invite) -> str:
 
 
 def invite_link(token: str) -> str:
-    """The absolute URL of the acceptance page for a token."""
-    return absolute_url("onboarding:invite_accept", token)
+    """The absolute URL of an invitation: the token rides in the fragment (/invite/#TOKEN), which browsers
+    never send to a server, so no access log, proxy or Referer header ever holds it."""
+    return f"{absolute_url('onboarding:invite_open')}#{token}"
 
 
 def invite_send_queue(invite: Invite) -> None:
@@ -113,7 +114,9 @@ def invite_send_claim(*, invite_id: int) -> Invite | None:
 
 def _mail(invite: Invite, token: str) -> None:
     template = "invite" if invite.kind == InviteKind.INVITE else "welcome"
-    context = {"invite": invite, "link": invite_link(token), "days": settings.INVITE_EXPIRY_DAYS,
+    # The code as well: for a mail client that drops the fragment, or a person who has the mail on another device.
+    context = {"invite": invite, "link": invite_link(token), "code": token,
+               "code_url": absolute_url("onboarding:invite_open"), "days": settings.INVITE_EXPIRY_DAYS,
                "partner": invite.partner}
     subject = (f"Your invitation to the Partner Portal ({invite.partner})" if invite.kind == InviteKind.INVITE
                else f"Your Partner Portal account is ready ({invite.partner})")
