@@ -5,6 +5,7 @@ when these models lived in onboarding (`db_table`), so that existing databases m
 """
 
 import datetime
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.fields import EncryptedTextField, HttpsURLField
+from partners.storage import agreement_document_name, agreement_storage
 
 
 class PartnerKind(models.TextChoices):
@@ -134,6 +136,13 @@ class AccountDomain(models.Model):
         return self.domain
 
 
+class DocumentProblem(models.TextChoices):
+    """Why a stored agreement document is not served (documents stored before the PDF check)."""
+
+    NOT_PDF = "not_pdf", "Not a PDF (kept, not served)"
+    MISSING = "missing", "File not found"
+
+
 class Agreement(models.Model):
     """A signed partner agreement (R1). The latest current one gates everything else."""
 
@@ -143,7 +152,12 @@ class Agreement(models.Model):
     signed_by_name = models.CharField(max_length=200)
     signed_by_email = models.EmailField(blank=True)
     valid_until = models.DateField(null=True, blank=True, help_text="Empty: valid until superseded.")
-    document = models.FileField(upload_to="agreements/%Y/", blank=True)
+    # A PDF in private storage under a random name, served only by partners:agreement_document.
+    document = models.FileField(upload_to=agreement_document_name, storage=agreement_storage, blank=True)
+    document_problem = models.CharField(
+        max_length=16, choices=DocumentProblem.choices, blank=True,
+        help_text="Set when a document stored before the PDF check failed it; such a document is not served.",
+    )
     recorded_by = models.ForeignKey(  # a string reference to the user model, like account_manager's
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -155,6 +169,9 @@ class Agreement(models.Model):
         get_latest_by = "signed_at"
         constraints = [
             models.UniqueConstraint(fields=["partner", "version"], name="agreement_version_unique_per_partner"),
+            models.CheckConstraint(
+                condition=Q(document_problem="") | ~Q(document=""), name="agreement_document_problem_needs_document"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,3 +185,14 @@ class Agreement(models.Model):
     def is_current(self, *, today: datetime.date | None = None) -> bool:
         today = today or timezone.localdate()
         return self.valid_until is None or self.valid_until >= today
+
+    @property
+    def has_document(self) -> bool:
+        """Whether there is a document that passed the PDF check, so that it may be downloaded."""
+        return bool(self.document) and not self.document_problem
+
+    @property
+    def document_filename(self) -> str:
+        """The name a download is saved under: agreement-<version>.pdf, the version reduced to safe characters."""
+        version = re.sub(r"[^A-Za-z0-9._-]+", "-", self.version).strip(".-") or "document"
+        return f"agreement-{version}.pdf"

@@ -1,4 +1,5 @@
-"""Reads of partners that every app above shares: agreements (R1), account settings, slugs."""
+"""Reads of partners that every app above shares: agreements (R1) and who may download them, account
+settings, slugs."""
 
 from core.emails import InvalidEmail, domain_of, normalize_email
 from partners.errors import AgreementMissing
@@ -61,3 +62,29 @@ def partner_by_slug(*, slug: str) -> Partner | None:
 def partner_slugs(*, limit: int = 20) -> list[str]:
     """The first slugs in order, to name the known ones when a slug is wrong."""
     return list(Partner.objects.order_by("slug").values_list("slug", flat=True)[:limit])
+
+
+# Role values of accounts.User.role. partners sits below accounts and may not import its Role enum;
+# tests/partners/test_documents.py checks that these stay equal to it.
+ROLE_ADMIN = "admin"
+
+
+def agreement_document_for(*, user, agreement_id: int) -> Agreement | None:
+    """The agreement whose document this person may download, or None (the view answers 404, never 403).
+
+    Admins may download any agreement's document; an account manager those of the partners they manage;
+    a partner admin their own partner's. Partner staff, everyone else and anonymous visitors none, and
+    no one a document that failed the PDF check.
+    """
+    if not (user.is_authenticated and user.is_active):
+        return None
+    agreements = Agreement.objects.select_related("partner").exclude(document="").filter(document_problem="")
+    if user.role == ROLE_ADMIN:
+        scoped = agreements
+    elif user.is_vendor_staff:
+        scoped = agreements.filter(partner__account_manager_id=user.pk)
+    elif user.is_partner_admin and user.partner_id is not None:
+        scoped = agreements.filter(partner_id=user.partner_id)
+    else:
+        return None
+    return scoped.filter(pk=agreement_id).first()

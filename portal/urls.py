@@ -1,6 +1,6 @@
-"""Root URLs."""
+"""Root URLs. No route serves uploads, not even under DEBUG: agreement documents go through partners'
+permission-checked download view."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -12,10 +12,6 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("accounts/", include("accounts.urls")),
     path("", include("onboarding.urls")),
+    path("", include("partners.urls")),
     path("admin/", admin.site.urls),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
