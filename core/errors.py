@@ -6,6 +6,8 @@ derive from `PortalError`, so a caller can tell a refusal the portal explains fr
 
 
 MAIL_ALREADY_SENT = "This mail was sent already."
+CSV_NOT_UTF8 = "the file is not UTF-8 text"
+CSV_UNREADABLE = "this row cannot be read as CSV ({reason}): the rest of the file was not read"
 CONCURRENT_CHANGE = "Someone changed this at the same time, so nothing was saved. Reload the page and try again."
 
 

@@ -27,8 +27,6 @@ UNKNOWN_ROLES = "Unknown attribute role(s): {unknown}. Roles: {roles}."
 CSV_TOO_LARGE = (
     "The file was rejected, nothing was imported: it is {size}, and a directory file may be at most {limit}."
 )
-CSV_NOT_UTF8 = "the file is not UTF-8 text"
-CSV_UNREADABLE = "this row cannot be read as CSV ({reason}): the rest of the file was not read"
 CSV_TOO_MANY_ROWS = "the file has more than {limit} rows: the rest of it was not read"
 CSV_ID_TOO_LONG = "the id is longer than {limit} characters"
 

@@ -50,9 +50,7 @@ DOMAIN_OF_ANOTHER_PARTNER = (
 DOMAIN_OF_VENDOR = "{email} is an address of the vendor's own domain: vendor staff are not requested by partners"
 LIST_TOO_MANY_ROWS = "a list holds at most {limit} people: the rest of the file was not read"
 LIST_FILE_TOO_LARGE = "The file is {size}; a list file may be at most {limit}. Split it into smaller lists."
-CSV_NOT_UTF8 = "the file is not UTF-8 text"
 CSV_HEADER = "the header row must name the columns name and email"
-CSV_UNREADABLE = "this row cannot be read as CSV ({reason}): the rest of the file was not read"
 DOMAIN_FLAGGED_SUBJECT = "Requests for {partner} need a second look: {domain} is now another account's domain"
 
 

@@ -12,24 +12,19 @@ UTF-8, a NUL, a cell over the csv module's field limit) or that is past DIRECTOR
 Display names are cleaned of control characters (directory_sync.mapping), not refused.
 """
 
-import codecs
-import csv
-import itertools
 import re
-from collections.abc import Iterator
 from typing import IO
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.template.defaultfilters import filesizeformat
 
+from core.csvfiles import csv_records
 from core.emails import InvalidEmail, normalize_email
 from directory_sync.errors import (
     CSV_ID_TOO_LONG,
-    CSV_NOT_UTF8,
     CSV_TOO_LARGE,
     CSV_TOO_MANY_ROWS,
-    CSV_UNREADABLE,
     CsvInvalid,
     CsvTooLarge,
     SkipEntry,
@@ -50,34 +45,6 @@ def csv_size_check(size: int) -> None:
     limit = getattr(settings, "DIRECTORY_CSV_MAX_BYTES", DIRECTORY_CSV_MAX_BYTES)
     if size > limit:
         raise CsvTooLarge(CSV_TOO_LARGE.format(size=filesizeformat(size), limit=filesizeformat(limit)))
-
-
-def _text_lines(file: File) -> Iterator[str]:
-    """The file's lines decoded one at a time: UTF-8, with or without the byte-order mark spreadsheets write."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    for line in file:  # Django's File splits at \n, \r\n and \r, and never inside a UTF-8 sequence
-        yield decoder.decode(line)
-    tail = decoder.decode(b"", final=True)  # raises for a file cut off inside a character
-    if tail:
-        yield tail
-
-
-def _records(file: File) -> Iterator[tuple[int, list[str] | None, str]]:
-    """(row number, cells, "") for each row read, the header being row 1; the first row that cannot be read
-    comes as (number, None, reason) and ends the file."""
-    reader = csv.reader(_text_lines(file))
-    for number in itertools.count(1):
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            yield number, None, CSV_NOT_UTF8
-            return
-        except csv.Error as exc:  # a NUL, a cell over csv.field_size_limit(), a stray quote or line break
-            yield number, None, CSV_UNREADABLE.format(reason=exc)
-            return
-        yield number, cells, ""
 
 
 def _split(value: str) -> list[str]:
@@ -101,7 +68,7 @@ class CsvParser:
         """Every row as a Person, or CsvInvalid listing every bad row (CsvTooLarge for a file over the limit)."""
         file = ContentFile(data) if isinstance(data, bytes | bytearray) else File(data)
         csv_size_check(file.size)
-        records = _records(file)
+        records = csv_records(file)
         number, cells, unreadable = next(records, (1, [], ""))
         if unreadable:
             raise CsvInvalid([(number, unreadable)])

@@ -1,7 +1,5 @@
 """Submitting portal-user lists (R2): by form, by CSV, or by the account manager on the partner's behalf."""
 
-import codecs
-import csv
 import itertools
 from collections.abc import Iterator
 from typing import IO
@@ -13,13 +11,12 @@ from django.template.defaultfilters import filesizeformat
 
 from accounts.models import User
 from core.audit import audit_record
+from core.csvfiles import csv_records
 from core.emails import InvalidEmail, domain_of, normalize_email
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
 from onboarding.errors import (
     CSV_HEADER,
-    CSV_NOT_UTF8,
-    CSV_UNREADABLE,
     EMAIL_TOO_LONG,
     EMPTY_LIST,
     LIST_FILE_TOO_LARGE,
@@ -101,34 +98,6 @@ def _size_check(file: File) -> None:
         raise ListTooLarge(LIST_FILE_TOO_LARGE.format(size=filesizeformat(file.size), limit=filesizeformat(limit)))
 
 
-def _text_lines(file: File) -> Iterator[str]:
-    """The file's lines decoded one at a time: UTF-8, with or without the byte-order mark spreadsheets write."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    for line in file:  # Django's File splits at \n, \r\n and \r, and never inside a UTF-8 sequence
-        yield decoder.decode(line)
-    tail = decoder.decode(b"", final=True)  # raises for a file cut off inside a character
-    if tail:
-        yield tail
-
-
-def _csv_records(file: File) -> Iterator[tuple[int, list[str] | None, str]]:
-    """(row number, cells, "") for each row read, the header being row 1; the first row that cannot be read
-    (not UTF-8, a NUL, a cell over the csv module's field limit) comes as (number, None, reason) and ends it."""
-    reader = csv.reader(_text_lines(file))
-    for number in itertools.count(1):
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            yield number, None, CSV_NOT_UTF8
-            return
-        except csv.Error as exc:
-            yield number, None, CSV_UNREADABLE.format(reason=exc)
-            return
-        yield number, cells, ""
-
-
 def _csv_rows(records: Iterator, header: list[str]) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
     """The numbered (name, email) rows after the header, and the problems; reading stops at the first row over
     MAX_ROWS (the rest of a file that is too long is never decoded)."""
@@ -156,7 +125,7 @@ def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) ->
     with the file's row numbers for bad rows (and, with `partner`, for addresses of other accounts' domains)."""
     file = ContentFile(data) if isinstance(data, bytes | bytearray) else File(data)
     _size_check(file)
-    records = _csv_records(file)
+    records = csv_records(file)
     number, cells, unreadable = next(records, (1, [], ""))
     if unreadable:
         raise ListInvalid([(number, unreadable)])

@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from core.mail import MailDeferred, retry_delay
@@ -41,6 +40,7 @@ from onboarding.services.invites import (
 )
 from onboarding.services.review import request_item_approve
 from partners.models import PartnerKind
+from tests.database import text_columns_containing
 from tests.onboarding.factories import RequestItemFactory
 from tests.onboarding.invite_links import mailed_code
 from tests.partners.factories import AgreementFactory, PartnerFactory
@@ -102,24 +102,6 @@ def approved(partner, manager, settings, django_capture_on_commit_callbacks):
     invite = Invite.objects.get(item=item)
     [message] = [m for m in mail.outbox if m.to == ["Ivy@Partner.example"]]
     return invite, token_of(message, settings.PORTAL_URL)
-
-
-def text_columns_containing(text: str) -> list[str]:
-    """Every text, varchar or JSON column of the database holding `text` anywhere in a value."""
-    found = []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
-        )
-        for table, column in cursor.fetchall():
-            table_sql, column_sql = connection.ops.quote_name(table), connection.ops.quote_name(column)
-            # Names come from the catalogue, the searched text is a parameter.
-            cursor.execute(f"SELECT 1 FROM {table_sql} WHERE strpos({column_sql}::text, %s) > 0 LIMIT 1",  # noqa: S608
-                           [text])
-            if cursor.fetchone():
-                found.append(f"{table}.{column}")
-    return found
 
 
 # --- the token --------------------------------------------------------------------------------------------------------

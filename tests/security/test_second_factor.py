@@ -27,6 +27,7 @@ from core import crypto
 from core.models import OutboundMail
 from tests.accounts.factories import AdminFactory, UserFactory
 from tests.conftest import login_with_second_factor, totp_code
+from tests.database import text_columns_containing
 
 pytestmark = pytest.mark.django_db
 
@@ -34,24 +35,6 @@ SETUP_URL = "/accounts/two-factor/setup/"
 RENEW_URL = "/accounts/two-factor/backup-codes/renew/"
 CODES_URL = "/accounts/two-factor/backup-codes/"
 STEP = 30
-
-
-def text_columns_containing(text: str) -> list[str]:
-    """Every text, varchar or JSON column of the database holding `text` anywhere in a value."""
-    found = []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
-        )
-        for table, column in cursor.fetchall():
-            table_sql, column_sql = connection.ops.quote_name(table), connection.ops.quote_name(column)
-            # Names come from the catalogue, the searched text is a parameter.
-            cursor.execute(f"SELECT 1 FROM {table_sql} WHERE strpos({column_sql}::text, %s) > 0 LIMIT 1",  # noqa: S608
-                           [text])
-            if cursor.fetchone():
-                found.append(f"{table}.{column}")
-    return found
 
 
 def sessions_containing(text: str) -> list[str]:

@@ -10,10 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from core.errors import CSV_NOT_UTF8
+from core.errors import CSV_NOT_UTF8 as LIST_NOT_UTF8
 from core.models import AuditEvent
-from directory_sync.errors import CSV_NOT_UTF8, CSV_TOO_MANY_ROWS
+from directory_sync.errors import CSV_TOO_MANY_ROWS
 from directory_sync.models import DirectoryConnection, DirectoryUser, SourceKind, SyncRun
-from onboarding.errors import CSV_NOT_UTF8 as LIST_NOT_UTF8
 from onboarding.errors import LIST_FILE_TOO_LARGE, LIST_TOO_MANY_ROWS, NAME_CONTROL_CHARACTERS
 from onboarding.models import PortalUserRequest, RequestItem
 from onboarding.services.requests import MAX_ROWS

@@ -1,0 +1,44 @@
+"""Reading an uploaded CSV file row by row: decoded one line at a time, never whole in memory.
+
+The request lists (onboarding) and the directory uploads (directory_sync) read their files this
+way, so a large file costs what its rows up to the limit cost, and an undecodable or unparseable
+row is a row error like any other instead of a server error.
+"""
+
+import codecs
+import csv
+import itertools
+from collections.abc import Iterator
+
+from django.core.files import File
+
+from core.errors import CSV_NOT_UTF8, CSV_UNREADABLE
+
+
+def _text_lines(file: File) -> Iterator[str]:
+    """The file's lines decoded one at a time: UTF-8, with or without the byte-order mark spreadsheets write."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for line in file:  # Django's File splits at \n, \r\n and \r, and never inside a UTF-8 sequence
+        yield decoder.decode(line)
+    tail = decoder.decode(b"", final=True)  # raises for a file cut off inside a character
+    if tail:
+        yield tail
+
+
+def csv_records(file: File) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(row number, cells, "") for each row read, the header being row 1; the first row that cannot be read
+    (not UTF-8, a NUL, a cell over the csv module's field limit, a stray quote) comes as (number, None,
+    reason) and ends the file."""
+    reader = csv.reader(_text_lines(file))
+    for number in itertools.count(1):
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            yield number, None, CSV_NOT_UTF8
+            return
+        except csv.Error as exc:
+            yield number, None, CSV_UNREADABLE.format(reason=exc)
+            return
+        yield number, cells, ""
