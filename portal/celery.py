@@ -38,4 +38,5 @@ class _WedgedShutdownGuard(logging.Handler):
 @worker_init.connect
 def _guard_wedged_shutdown(sender=None, **kwargs) -> None:
     grace = float(app.conf.get("worker_wedged_exit_seconds") or 15)
-    logging.getLogger("celery.worker.worker").addHandler(_WedgedShutdownGuard(grace))
+    # celery.worker.worker logs through the logger named "celery.worker" (celery.utils.log.worker_logger).
+    logging.getLogger("celery.worker").addHandler(_WedgedShutdownGuard(grace))

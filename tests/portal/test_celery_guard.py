@@ -3,22 +3,30 @@
 import logging
 import threading
 
+import pytest
+from celery.utils.log import worker_logger
+
 from portal import celery as portal_celery
 
 
-def test_an_unrecoverable_error_ends_the_worker_after_the_grace_period(monkeypatch):
+@pytest.fixture
+def guarded(monkeypatch, settings):
+    """The guard as a worker installs it at start (short grace), with os._exit recorded instead of run."""
     exited = threading.Event()
     monkeypatch.setattr(portal_celery.os, "_exit", lambda code: exited.set() if code == 1 else None)
-    guard = portal_celery._WedgedShutdownGuard(grace_seconds=0.05)
-    record = logging.LogRecord("celery.worker.worker", logging.CRITICAL, __file__, 1,
-                               "Unrecoverable error: %r", (AttributeError("hostname"),), None)
-    guard.handle(record)
-    assert exited.wait(timeout=5)
+    monkeypatch.setitem(portal_celery.app.conf, "worker_wedged_exit_seconds", 0.05)
+    before = list(logging.getLogger("celery.worker").handlers)
+    portal_celery._guard_wedged_shutdown()
+    yield exited
+    logging.getLogger("celery.worker").handlers[:] = before
 
 
-def test_other_critical_lines_leave_the_worker_alone(monkeypatch):
-    exited = threading.Event()
-    monkeypatch.setattr(portal_celery.os, "_exit", lambda code: exited.set())
-    guard = portal_celery._WedgedShutdownGuard(grace_seconds=0.01)
-    guard.handle(logging.LogRecord("celery.worker.worker", logging.CRITICAL, __file__, 1, "Disk almost full", (), None))
-    assert not exited.wait(timeout=0.3)
+def test_an_unrecoverable_error_logged_by_the_worker_ends_it_after_the_grace_period(guarded):
+    # Logged exactly as celery.worker.worker.WorkController.start logs it.
+    worker_logger.critical("Unrecoverable error: %r", AttributeError("'NoneType' object has no attribute 'hostname'"))
+    assert guarded.wait(timeout=5)
+
+
+def test_other_critical_lines_leave_the_worker_alone(guarded):
+    worker_logger.critical("Disk almost full")
+    assert not guarded.wait(timeout=0.3)
