@@ -3,6 +3,8 @@ to reach an account's directory server (to check a person's password there), and
 
 import datetime
 import enum
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -70,30 +72,69 @@ class LookupResult:
 
 def recipient_lookup(*, partner_id: int, address: str) -> LookupResult:
     """Who `address` is on the partner's account, with the same normalisation the sync applies."""
-    try:
-        normalised = normalize_email(address)
-    except InvalidEmail:
-        return LookupResult(LookupKind.INVALID, address)
-    rows = list(
-        DirectoryAddress.objects.filter(partner_id=partner_id, address=normalised)
+    return recipient_lookups(partner_id=partner_id, addresses=[address])[address]
+
+
+def recipient_lookups(*, partner_id: int, addresses: Iterable[str]) -> dict[str, LookupResult]:
+    """`recipient_lookup` for many addresses at once, keyed by each address exactly as given.
+
+    Two queries whatever the count: the addresses' rows with their people, then the primary
+    addresses of the people found by an alias or forwarding address.
+    """
+    results: dict[str, LookupResult] = {}
+    normalised: dict[str, str] = {}
+    for address in addresses:
+        try:
+            normalised[address] = normalize_email(address)
+        except InvalidEmail:
+            results[address] = LookupResult(LookupKind.INVALID, address)
+    if not normalised:
+        return results
+    claims: dict[str, list[DirectoryAddress]] = defaultdict(list)
+    for row in (
+        DirectoryAddress.objects.filter(partner_id=partner_id, address__in=set(normalised.values()))
         .exclude(directory_user__status=DirectoryUserStatus.REMOVED)
         .select_related("directory_user")
         .order_by("directory_user__display_name", "directory_user_id")
+    ):
+        claims[row.address].append(row)
+    found_by_other = {
+        rows[0].directory_user_id
+        for rows in claims.values()
+        if len(rows) == 1 and not rows[0].in_conflict and rows[0].kind != AddressKind.PRIMARY
+    }
+    primaries = _primary_addresses(found_by_other)
+    for address, wanted in normalised.items():
+        results[address] = _answer(wanted, claims.get(wanted, ()), primaries)
+    return results
+
+
+def _primary_addresses(person_ids: set[int]) -> dict[int, str]:
+    """The primary address of each of these people (one query; none when there is no one to ask about)."""
+    if not person_ids:
+        return {}
+    return dict(
+        DirectoryAddress.objects.filter(directory_user_id__in=person_ids, kind=AddressKind.PRIMARY)
+        .order_by()
+        .values_list("directory_user_id", "address")
     )
+
+
+def _answer(address: str, rows: Sequence[DirectoryAddress], primaries: dict[int, str]) -> LookupResult:
+    """The answer for one normalised address from the rows that claim it (removed people left out)."""
     if not rows:
-        return LookupResult(LookupKind.NOT_FOUND, normalised)
+        return LookupResult(LookupKind.NOT_FOUND, address)
     if len(rows) > 1 or rows[0].in_conflict:
-        return LookupResult(LookupKind.CONFLICT, normalised, claimants=tuple(r.directory_user for r in rows))
+        return LookupResult(LookupKind.CONFLICT, address, claimants=tuple(r.directory_user for r in rows))
     row = rows[0]
     person = row.directory_user
-    primary = row if row.kind == AddressKind.PRIMARY else person.addresses.filter(kind=AddressKind.PRIMARY).first()
-    primary_address = primary.address if primary else ""
+    primary_address = row.address if row.kind == AddressKind.PRIMARY else primaries.get(person.pk, "")
     if person.status == DirectoryUserStatus.DISABLED:
-        return LookupResult(LookupKind.DISABLED, normalised, person, primary_address)
+        return LookupResult(LookupKind.DISABLED, address, person, primary_address)
     if row.kind == AddressKind.PRIMARY:
-        return LookupResult(LookupKind.PRIMARY, normalised, person, primary_address)
+        return LookupResult(LookupKind.PRIMARY, address, person, primary_address)
     kind = LookupKind.ALIAS if row.kind == AddressKind.ALIAS else LookupKind.FORWARDING
-    return LookupResult(kind, normalised, person, primary_address)
+    return LookupResult(kind, address, person, primary_address)
 
 
 @dataclass(frozen=True)
