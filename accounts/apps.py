@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import tasks  # noqa: F401 - registers the tasks that services queue by name
+        from accounts import hashers, tasks  # noqa: F401 - the Argon2 parameters' check; the tasks services queue by name
