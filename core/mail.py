@@ -78,6 +78,24 @@ def mail_send_on_commit(
     return mail
 
 
+def mail_prepare(*, to: str, subject: str, template: str, context: dict, partner=None) -> OutboundMail:
+    """A durable mail, rendered and not saved yet: for `mails_send_on_commit`."""
+    return OutboundMail(to=to, subject=subject[:300], body=render_to_string(f"mail/{template}.txt", context),
+                        template=template, partner_id=getattr(partner, "pk", None))
+
+
+def mails_send_on_commit(mails: list[OutboundMail]) -> list[OutboundMail]:
+    """Record mails built by `mail_prepare` in one INSERT and queue each after the current transaction commits:
+    `mail_send_on_commit` for many, without a query per mail."""
+    if not mails:
+        return []
+    created = OutboundMail.objects.bulk_create(mails)
+    ids = [mail.pk for mail in created]
+    # One callback: after the first refused publish, `enqueue` leaves the broker alone and the sweeper sends.
+    transaction.on_commit(lambda: [enqueue(SEND_TASK, pk) for pk in ids])
+    return created
+
+
 def outbound_mail_send(*, mail_id: int) -> bool:
     """Send one recorded mail; True when this call sent it, False when there was nothing to do.
 
