@@ -5,19 +5,31 @@
               approved → awaiting_validation → validated … (R9), or → expired
               approved → invalid_address (alias or forwarding, with the primary suggested)
     reseller: approved → account_created → accepted
+
+Decisions are taken set-wise, one item being a list of one: a list of a thousand people is decided in a
+fixed number of queries — its items locked in id order, one agreement check (R1) and one directory
+look-up per partner, users and invites inserted at once (`invites_create_many`), every transition
+audited in one insert, and each requester told once per list. An item that cannot be decided (decided
+meanwhile, no agreement, an address with an account elsewhere) is refused with its reason and the
+others go ahead.
 """
 
 import datetime
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, ngettext
 
-from core.audit import audit_record
+from core.audit import audit_event, audit_record_many
+from core.errors import PortalError
 from core.links import absolute_url
-from core.mail import mail_send_on_commit
-from directory_sync.selectors import LookupKind, recipient_lookup
+from core.mail import mail_prepare, mail_send_on_commit, mails_send_on_commit
+from directory_sync.selectors import LookupKind, LookupResult, recipient_lookups
 from onboarding.errors import (
     REASON_CONTROL_CHARACTERS,
     REASON_REQUIRED,
@@ -26,99 +38,206 @@ from onboarding.errors import (
     InviteAlreadyOpen,
     OnboardingError,
 )
-from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, ItemState, RequestItem
-from onboarding.services.invites import invite_create
+from onboarding.models import Invite, InviteKind, ItemState, RequestItem
+from onboarding.services.invites import invites_create_many
 from onboarding.validators import has_control_characters
+from partners.errors import AgreementMissing
 from partners.selectors import agreement_require
 
 logger = logging.getLogger(__name__)
 
+# What a decision writes to an item (bulk_update's columns).
+_ITEM_FIELDS = ["state", "decided_by", "decided_at", "rejection_reason", "awaiting_until", "suggested_email", "user",
+                "updated_at"]
 
-def _locked(item: RequestItem) -> RequestItem:
-    # of=self: lock the item only (the joined rows may be on the nullable side of an outer join).
+
+@dataclass
+class Decided:
+    """What a decision on many items did: the items decided, and each item refused with why."""
+
+    done: list[RequestItem] = field(default_factory=list)
+    refused: list[tuple[RequestItem, PortalError]] = field(default_factory=list)
+
+
+class _Changes:
+    """The transitions of one decision, made in memory and written at the end: the items' new values in one
+    UPDATE, their audit events in one INSERT."""
+
+    def __init__(self, *, actor, request):
+        self.actor, self.request, self.now = actor, request, timezone.now()
+        self.items: dict[int, RequestItem] = {}
+        self.events = []
+
+    def transition(self, item: RequestItem, state: str, *, data: dict | None = None, **fields) -> None:
+        item.state = state
+        self.set(item, **fields)
+        self.events.append(audit_event(actor=self.actor, action=f"request.item_{state}", target=item,
+                                       partner=item.partner, request=self.request, data=data or {}))
+
+    def set(self, item: RequestItem, **fields) -> None:
+        for name, value in fields.items():
+            setattr(item, name, value)
+        self.items[item.pk] = item
+
+    def write(self) -> None:
+        for item in self.items.values():
+            item.updated_at = self.now
+        if self.items:
+            RequestItem.objects.bulk_update(list(self.items.values()), _ITEM_FIELDS)
+        audit_record_many(self.events)
+
+
+def _locked(item_ids: Iterable[int]) -> list[RequestItem]:
+    # of=self: lock the items only (the joined rows may be on the nullable side of an outer join). In id
+    # order, so two decisions over overlapping items wait for each other instead of deadlocking.
     locked = RequestItem.objects.select_for_update(of=("self",)).select_related("partner", "request__submitted_by")
-    return locked.get(pk=item.pk)
+    return list(locked.filter(pk__in=list(item_ids)).order_by("pk"))
 
 
-def _transition(item: RequestItem, state: str, *, actor, request=None, data: dict | None = None, **fields) -> None:
-    item.state = state
-    for name, value in fields.items():
-        setattr(item, name, value)
-    item.save()
-    audit_record(actor=actor, action=f"request.item_{state}", target=item, partner=item.partner, request=request,
-                 data=data or {})
-
-
-def request_item_approve(*, item: RequestItem, actor, request=None) -> RequestItem:
-    """Approve one person; resellers get their account, MSPs go through recipient validation."""
-    with transaction.atomic():
-        item = _locked(item)
-        if item.state != ItemState.SUBMITTED:
-            raise OnboardingError(WRONG_STATE.format(state=item.get_state_display().lower(), action="approved"))
-        agreement_require(partner=item.partner)
-        _transition(item, ItemState.APPROVED, actor=actor, request=request, decided_by=actor,
-                    decided_at=timezone.now())
-        if item.partner.is_msp:
-            recipient_validate(item=item, actor=actor, request=request)
+def _submitted(items: list[RequestItem], action: str, decided: Decided) -> list[RequestItem]:
+    """The items still waiting for a decision; the others (decided meanwhile) refused, saying how they stand."""
+    waiting = []
+    for item in items:
+        if item.state == ItemState.SUBMITTED:
+            waiting.append(item)
         else:
-            # R3: no recipient validation; the account exists now, the welcome mail sets it up.
-            invite = invite_create(partner=item.partner, email=item.display_email, name=item.name,
-                                   kind=InviteKind.WELCOME, item=item, actor=actor, request=request)
-            _transition(item, ItemState.ACCOUNT_CREATED, actor=actor, request=request, user=invite.user)
-        _notify_requester(item, decision="approved")
-    return item
+            state = item.get_state_display().lower()
+            decided.refused.append((item, OnboardingError(WRONG_STATE.format(state=state, action=action))))
+    return waiting
 
 
-def request_item_reject(*, item: RequestItem, actor, reason: str, request=None) -> RequestItem:
-    """Reject one person, with a reason the requester sees."""
+def _with_agreement(items: list[RequestItem], decided: Decided) -> list[RequestItem]:
+    """R1, asked once per partner: the items of partners without a current agreement are refused."""
+    missing: dict[int, AgreementMissing | None] = {}
+    for item in items:
+        if item.partner_id not in missing:
+            try:
+                agreement_require(partner=item.partner)
+                missing[item.partner_id] = None
+            except AgreementMissing as exc:
+                missing[item.partner_id] = exc
+    decided.refused += [(item, missing[item.partner_id]) for item in items if missing[item.partner_id]]
+    return [item for item in items if missing[item.partner_id] is None]
+
+
+def request_items_approve(*, item_ids: Iterable[int], actor, request=None) -> Decided:
+    """Approve these people at once; resellers get their accounts, MSPs go through recipient validation."""
+    decided = Decided()
+    with transaction.atomic():
+        changes = _Changes(actor=actor, request=request)
+        items = _with_agreement(_submitted(_locked(item_ids), "approved", decided), decided)
+        resellers = [item for item in items if not item.partner.is_msp]
+        answers, outcomes = _invited(changes, msps=[item for item in items if item.partner.is_msp],
+                                     resellers=resellers)
+        for item in items:
+            outcome = outcomes.get(item.pk)
+            refusal = _refusal(outcome, joins=item.partner.is_msp)
+            if refusal is not None:
+                decided.refused.append((item, refusal))
+                continue
+            changes.transition(item, ItemState.APPROVED, decided_by=actor, decided_at=changes.now)
+            if item.partner.is_msp:
+                _validated(changes, item, answers[item.pk], outcome)
+            else:
+                # R3: no recipient validation; the account exists now, the welcome mail sets it up.
+                changes.transition(item, ItemState.ACCOUNT_CREATED, user_id=outcome.user_id)
+            decided.done.append(item)
+        changes.write()
+        _requesters_notify(decided.done, decision="approved")
+    return decided
+
+
+def request_items_reject(*, item_ids: Iterable[int], actor, reason: str, request=None) -> Decided:
+    """Reject these people at once, with one reason the requesters see."""
     reason = (reason or "").strip()
     if not reason:
         raise OnboardingError(REASON_REQUIRED)
     if has_control_characters(reason):
         # The reason is mailed to the requester: a line break in it would forge lines of that mail.
         raise OnboardingError(REASON_CONTROL_CHARACTERS)
+    decided = Decided()
     with transaction.atomic():
-        item = _locked(item)
-        if item.state != ItemState.SUBMITTED:
-            raise OnboardingError(WRONG_STATE.format(state=item.get_state_display().lower(), action="rejected"))
-        _transition(item, ItemState.REJECTED, actor=actor, request=request, data={"reason": reason},
-                    decided_by=actor, decided_at=timezone.now(), rejection_reason=reason)
-        _notify_requester(item, decision="rejected")
-    return item
+        changes = _Changes(actor=actor, request=request)
+        for item in _submitted(_locked(item_ids), "rejected", decided):
+            changes.transition(item, ItemState.REJECTED, data={"reason": reason}, decided_by=actor,
+                               decided_at=changes.now, rejection_reason=reason)
+            decided.done.append(item)
+        changes.write()
+        _requesters_notify(decided.done, decision="rejected")
+    return decided
+
+
+def request_item_approve(*, item: RequestItem, actor, request=None) -> RequestItem:
+    """Approve one person; resellers get their account, MSPs go through recipient validation."""
+    return _one(request_items_approve(item_ids=[item.pk], actor=actor, request=request))
+
+
+def request_item_reject(*, item: RequestItem, actor, reason: str, request=None) -> RequestItem:
+    """Reject one person, with a reason the requester sees."""
+    return _one(request_items_reject(item_ids=[item.pk], actor=actor, reason=reason, request=request))
+
+
+def _one(decided: Decided) -> RequestItem:
+    if decided.refused:
+        raise decided.refused[0][1]
+    return decided.done[0]
 
 
 def recipient_validate(*, item: RequestItem, actor=None, request=None) -> RequestItem:
     """R4/R7/R9: invite a primary address of an enabled person; suggest the primary for an alias or
     forwarding address; hold anyone not (yet) on the account. Call with the item locked."""
     agreement_require(partner=item.partner)
-    answer = recipient_lookup(partner_id=item.partner_id, address=item.email)
-    if answer.kind == LookupKind.PRIMARY:
-        _transition(item, ItemState.VALIDATED, actor=actor, request=request,
-                    data={"person": answer.person.external_id})
-        existing = Invite.objects.filter(partner=item.partner, email=item.email, state__in=OPEN_INVITE_STATES).first()
-        if existing is None:
-            try:
-                invite = invite_create(partner=item.partner, email=item.display_email, name=item.name,
-                                       kind=InviteKind.INVITE, item=item, actor=actor, request=request)
-            except InviteAlreadyOpen as exc:
-                existing = exc.invite  # approved on another list at the same moment, and committed first
-            else:
-                item.user = invite.user
-                item.save(update_fields=["user"])
-                return item
-        # Asked for twice (two lists): the person's open invitation serves both requests.
-        _transition(item, ItemState.INVITED, actor=actor, request=request, data={"invite": existing.pk})
-        return item
-    if answer.kind in (LookupKind.ALIAS, LookupKind.FORWARDING):
-        _transition(item, ItemState.INVALID_ADDRESS, actor=actor, request=request,
-                    data={"kind": answer.kind, "primary": answer.primary_address},
-                    suggested_email=answer.primary_address)
-        return item
-    if item.state != ItemState.AWAITING_VALIDATION:
-        days = settings.AWAITING_VALIDATION_EXPIRY_DAYS
-        _transition(item, ItemState.AWAITING_VALIDATION, actor=actor, request=request, data={"lookup": answer.kind},
-                    awaiting_until=timezone.now() + datetime.timedelta(days=days))
+    changes = _Changes(actor=actor, request=request)
+    answers, outcomes = _invited(changes, msps=[item], resellers=[])
+    refusal = _refusal(outcomes.get(item.pk), joins=True)
+    if refusal is not None:
+        raise refusal
+    _validated(changes, item, answers[item.pk], outcomes.get(item.pk))
+    changes.write()
     return item
+
+
+def _invited(changes: _Changes, *, msps: list[RequestItem], resellers: list[RequestItem]):
+    """The directory's answer for each MSP item (one look-up per partner), and the invite created (or the
+    open one found, or the refusal) for each reseller item and each MSP item with a primary address."""
+    answers: dict[int, LookupResult] = {}
+    by_partner = defaultdict(list)
+    for item in msps:
+        by_partner[item.partner_id].append(item)
+    for partner_id, items in by_partner.items():
+        found = recipient_lookups(partner_id=partner_id, addresses=[item.email for item in items])
+        answers |= {item.pk: found[item.email] for item in items}
+    wanted = [(item, InviteKind.WELCOME) for item in resellers]
+    wanted += [(item, InviteKind.INVITE) for item in msps if answers[item.pk].kind == LookupKind.PRIMARY]
+    return answers, invites_create_many(wanted=wanted, actor=changes.actor, request=changes.request)
+
+
+def _refusal(outcome, *, joins: bool) -> PortalError | None:
+    """Why an item cannot be decided given its invite's outcome (None: it can). An MSP item joins the person's
+    open invitation (asked for twice, on two lists); a reseller's cannot."""
+    if outcome is None or isinstance(outcome, Invite):
+        return None
+    if isinstance(outcome, InviteAlreadyOpen) and joins:
+        return None
+    return outcome
+
+
+def _validated(changes: _Changes, item: RequestItem, answer: LookupResult, outcome) -> None:
+    """The transitions of an MSP item after the directory answered (R4, R7, R9)."""
+    if answer.kind == LookupKind.PRIMARY:
+        changes.transition(item, ItemState.VALIDATED, data={"person": answer.person.external_id})
+        if isinstance(outcome, Invite):
+            changes.set(item, user_id=outcome.user_id)
+        else:
+            # Asked for twice (two lists): the person's open invitation serves both requests.
+            changes.transition(item, ItemState.INVITED, data={"invite": outcome.invite.pk})
+    elif answer.kind in (LookupKind.ALIAS, LookupKind.FORWARDING):
+        changes.transition(item, ItemState.INVALID_ADDRESS, suggested_email=answer.primary_address,
+                           data={"kind": answer.kind, "primary": answer.primary_address})
+    elif item.state != ItemState.AWAITING_VALIDATION:
+        days = settings.AWAITING_VALIDATION_EXPIRY_DAYS
+        changes.transition(item, ItemState.AWAITING_VALIDATION, data={"lookup": answer.kind},
+                           awaiting_until=changes.now + datetime.timedelta(days=days))
 
 
 def held_items_recheck(*, partner_id: int) -> int:
@@ -155,7 +274,9 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
             ).filter(pk=item_id, state=ItemState.AWAITING_VALIDATION).first()
             if item is None:
                 continue
-            _transition(item, ItemState.EXPIRED, actor=None, data={"awaited_since": item.decided_at.isoformat()})
+            changes = _Changes(actor=None, request=None)
+            changes.transition(item, ItemState.EXPIRED, data={"awaited_since": item.decided_at.isoformat()})
+            changes.write()
             context = {"item": item, "partner": item.partner, "days": settings.AWAITING_VALIDATION_EXPIRY_DAYS}
             recipients = {item.request.submitted_by.display_email}
             if item.partner.account_manager:
@@ -167,11 +288,44 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
     return expired
 
 
-def _notify_requester(item: RequestItem, *, decision: str) -> None:
-    requester = item.request.submitted_by
-    mail_send_on_commit(
-        to=requester.display_email, subject=f"Portal request for {item.display_email} {decision}",
-        template="request_item_decided", partner=item.partner,
-        context={"item": item, "decision": decision, "partner": item.partner,
-                 "request_url": absolute_url("onboarding:request_detail", item.partner.slug, item.request_id)},
-    )
+# What the requester's mail counts, in this order: the item's state right after the decision.
+_OUTCOMES = (ItemState.VALIDATED, ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.AWAITING_VALIDATION,
+             ItemState.INVALID_ADDRESS, ItemState.REJECTED)
+_DECISIONS = {"approved": gettext_lazy("approved"), "rejected": gettext_lazy("rejected")}
+_LISTED_AT_MOST = 50  # invalid addresses named in a list's mail; the list's page has them all
+
+
+def _requesters_notify(items: list[RequestItem], *, decision: str) -> None:
+    """Tell each requester once per list: about the one person when one was decided, else one mail with the
+    counts (never a mail per person of a list of a thousand). Recorded now, sent after commit."""
+    by_list: dict[int, list[RequestItem]] = defaultdict(list)
+    for item in items:
+        by_list[item.request_id].append(item)
+    mails = []
+    for decided in by_list.values():
+        first = decided[0]
+        requester, partner = first.request.submitted_by, first.partner
+        request_url = absolute_url("onboarding:request_detail", partner.slug, first.request_id)
+        if len(decided) == 1:
+            mails.append(mail_prepare(
+                to=requester.display_email, subject=f"Portal request for {first.display_email} {decision}",
+                template="request_item_decided", partner=partner,
+                context={"item": first, "decision": decision, "partner": partner, "request_url": request_url},
+            ))
+            continue
+        counts = dict.fromkeys((state.value for state in _OUTCOMES), 0)
+        for item in decided:
+            counts[str(item.state)] = counts.get(str(item.state), 0) + 1
+        invalid = [item for item in decided if item.state == ItemState.INVALID_ADDRESS]
+        subject = ngettext("Portal requests for %(count)d person on your list for %(partner)s: %(decision)s",
+                           "Portal requests for %(count)d people on your list for %(partner)s: %(decision)s",
+                           len(decided))
+        mails.append(mail_prepare(
+            to=requester.display_email, template="request_items_decided", partner=partner,
+            subject=subject % {"count": len(decided), "partner": partner, "decision": _DECISIONS[decision]},
+            context={"requester": requester, "portal_request": first.request, "partner": partner,
+                     "decision": decision, "count": len(decided), "counts": counts, "reason": first.rejection_reason,
+                     "invalid": invalid[:_LISTED_AT_MOST], "invalid_more": max(len(invalid) - _LISTED_AT_MOST, 0),
+                     "request_url": request_url},
+        ))
+    mails_send_on_commit(mails)

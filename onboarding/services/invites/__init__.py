@@ -13,6 +13,7 @@ from onboarding.services.invites.lifecycle import (
     person_items,
     portal_user_prepare,
 )
+from onboarding.services.invites.many import invites_create_many
 from onboarding.services.invites.sending import (
     SEND_TASK,
     invite_link,
@@ -38,6 +39,7 @@ __all__ = [
     "invite_send_finish",
     "invite_sent_record",
     "invite_token",
+    "invites_create_many",
     "invites_expire",
     "invites_sweep",
     "person_items",

@@ -1,0 +1,138 @@
+"""Invites for a list's worth of people at once: `invite_create` set-wise, in a fixed number of queries.
+
+The same rules as one at a time — one open invite per person and partner, never an existing account
+(another partner's, or one in use) handed to an invitation — and the same race: two account managers
+approving the same person on two lists at once. Here the inserts say INSERT … ON CONFLICT DO NOTHING
+(PostgreSQL waits for the other transaction, then skips the row it committed) and the rows are read
+again, so the one that loses takes the winner's user and sees the winner's invite. Rows are inserted
+in a stable order (by address), so two such approvals wait for each other instead of deadlocking.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from core.audit import audit_event, audit_record_many
+from core.errors import ConcurrentChange
+from core.queue import enqueue
+from onboarding.errors import HAS_ACCESS, InviteAlreadyOpen, OnboardingError
+from onboarding.models import OPEN_INVITE_STATES, Invite, RequestItem
+from onboarding.services.invites.sending import SEND_TASK
+
+Outcome = Invite | OnboardingError | ConcurrentChange
+
+
+def invites_create_many(
+    *, wanted: list[tuple[RequestItem, str]], actor=None, request=None,
+) -> dict[int, Outcome]:
+    """For each (item, kind): the invite created for it, or why not — InviteAlreadyOpen naming the person's
+    open invite (also one created for an earlier item of the same batch, or by a concurrent approval), or a
+    refusal (HAS_ACCESS). Audited, each mail queued after commit. Call with the items locked."""
+    if not wanted:
+        return {}
+    wanted = sorted(wanted, key=lambda pair: pair[0].pk)
+    emails = {item.email for item, _ in wanted}
+    open_before = _open_invites({item.partner_id for item, _ in wanted}, emails)
+    users = {user.email: user for user in User.objects.filter(email__in=emails)}
+    outcome: dict[int, Outcome] = {}
+    claims: dict[tuple[int, str], RequestItem] = {}  # the first item of each person in this batch
+    for item, _ in wanted:
+        key = (item.partner_id, item.email)
+        if key in open_before:
+            outcome[item.pk] = InviteAlreadyOpen(open_before[key], email=item.display_email, partner=item.partner)
+        elif key not in claims:
+            if (refusal := _refusal(item, users.get(item.email))) is not None:
+                outcome[item.pk] = refusal
+            else:
+                claims[key] = item
+    users |= _users_created([item for item in claims.values() if item.email not in users])
+    kinds = {item.pk: kind for item, kind in wanted}
+    inserts = []
+    for _, item in sorted(claims.items(), key=lambda pair: pair[0]):
+        user = users.get(item.email)
+        if user is None or (refusal := _refusal(item, user)) is not None:
+            # A concurrent approval made the address another partner's (or it is active already).
+            outcome[item.pk] = refusal if user is not None else ConcurrentChange()
+            continue
+        inserts.append(_invite(item, user, kinds[item.pk], actor))
+    Invite.objects.bulk_create(inserts, ignore_conflicts=True)
+    open_after = _open_invites({i.partner_id for i in inserts}, {i.email for i in inserts}) if inserts else {}
+    created = []
+    for invite in inserts:
+        item = claims[(invite.partner_id, invite.email)]
+        current = open_after.get((invite.partner_id, invite.email))
+        if current is None:
+            outcome[item.pk] = ConcurrentChange()  # refused by a constraint, yet no open invite: try again
+        elif current.item_id == item.pk:
+            current.item, current.partner = item, item.partner
+            outcome[item.pk] = current
+            created.append(current)
+        else:  # a concurrent approval of the same person committed its invite first
+            outcome[item.pk] = InviteAlreadyOpen(current, email=item.display_email, partner=item.partner)
+    for item, _ in wanted:
+        if item.pk not in outcome:
+            outcome[item.pk] = _as_first(item, outcome[claims[(item.partner_id, item.email)].pk])
+    _created_record(created, actor=actor, request=request)
+    return outcome
+
+
+def _open_invites(partner_ids: set[int], emails: set[str]) -> dict[tuple[int, str], Invite]:
+    rows = Invite.objects.filter(partner_id__in=partner_ids, email__in=emails, state__in=OPEN_INVITE_STATES)
+    return {(invite.partner_id, invite.email): invite for invite in rows}
+
+
+def _refusal(item: RequestItem, user: User | None) -> OnboardingError | None:
+    # Never hand an existing account (another partner's, or one in use) to an invitation.
+    if user is not None and (user.is_active or user.partner_id != item.partner_id):
+        return OnboardingError(HAS_ACCESS.format(email=item.display_email))
+    return None
+
+
+def _users_created(items: list[RequestItem]) -> dict[str, User]:
+    """The (not yet active) portal users of these items' people, inserted unless a concurrent approval did
+    first, and read back (theirs or ours)."""
+    if not items:
+        return {}
+    new = {}
+    for item in sorted(items, key=lambda i: i.email):
+        user = User(email=item.email, display_email=item.display_email.strip(), full_name=item.name,
+                    role=Role.PARTNER_STAFF, partner_id=item.partner_id, is_active=False)
+        user.set_unusable_password()
+        new.setdefault(item.email, user)
+    User.objects.bulk_create(list(new.values()), ignore_conflicts=True)
+    return {user.email: user for user in User.objects.filter(email__in=new)}
+
+
+def _invite(item: RequestItem, user: User, kind: str, actor) -> Invite:
+    return Invite(
+        partner_id=item.partner_id, item=item, user=user, kind=kind, email=item.email,
+        display_email=item.display_email, name=item.name,
+        expires_at=timezone.now() + datetime.timedelta(days=settings.INVITE_EXPIRY_DAYS),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def _as_first(item: RequestItem, first: Outcome) -> Outcome:
+    """A later item of a person this batch asked for already: the first one's invite is open for them."""
+    if isinstance(first, Invite):
+        return InviteAlreadyOpen(first, email=item.display_email, partner=item.partner)
+    if isinstance(first, InviteAlreadyOpen):
+        return InviteAlreadyOpen(first.invite, email=item.display_email, partner=item.partner)
+    if isinstance(first, OnboardingError):
+        return OnboardingError(HAS_ACCESS.format(email=item.display_email))
+    return first
+
+
+def _created_record(created: list[Invite], *, actor, request) -> None:
+    """Audit the new invites and queue their mail after commit (one callback; the sweeper covers a lost one)."""
+    audit_record_many([
+        audit_event(actor=actor, action=f"{invite.kind}.created", target=invite, partner=invite.partner,
+                    request=request, data={"item": invite.item_id})
+        for invite in created
+    ])
+    if created:
+        ids = [invite.pk for invite in created]
+        transaction.on_commit(lambda: [enqueue(SEND_TASK, pk) for pk in ids])
