@@ -9,7 +9,7 @@ import statistics
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -78,18 +78,41 @@ def partner_for(*, user, slug: str) -> Partner:
     return get_object_or_404(partners_visible_to(user=user).select_related("account_manager"), slug=slug)
 
 
-def review_queue(*, user) -> QuerySet[RequestItem]:
-    """Items waiting for a decision, of the partners this account manager (or admin) manages."""
-    return (
-        RequestItem.objects.filter(state=ItemState.SUBMITTED, partner__in=partners_visible_to(user=user))
-        .select_related("partner", "request__submitted_by")
-        .order_by("request__submitted_at", "id")
-    )
+def review_queue(
+    *, user, partner_id: int | None = None, request_id: int | None = None, check: str | None = None,
+    up_to: int | None = None,
+) -> QuerySet[RequestItem]:
+    """Items waiting for a decision, of the partners this account manager (or admin) manages, oldest list
+    first; narrowed to one partner, one list or one directory check, and to ids up to `up_to` (what a page
+    showed: an item submitted since is not decided by "all that match")."""
+    items = RequestItem.objects.filter(state=ItemState.SUBMITTED, partner__in=partners_visible_to(user=user))
+    if partner_id is not None:
+        items = items.filter(partner_id=partner_id)
+    if request_id is not None:
+        items = items.filter(request_id=request_id)
+    if check is not None:
+        items = items.filter(check_result=check)
+    if up_to is not None:
+        items = items.filter(pk__lte=up_to)
+    return items.select_related("partner", "request__submitted_by").order_by("request__submitted_at", "id")
 
 
 def review_items_chosen(*, user, ids) -> list[RequestItem]:
     """The chosen items of this person's queue; ids of other partners' items are simply not found."""
     return list(review_queue(user=user).filter(pk__in=ids))
+
+
+def review_queue_summary(*, user, **filters) -> dict:
+    """What the queue page shows about all the (filtered) queue, in three queries whatever its size: how many
+    match and the highest id among them (the page posts it with "all that match"), and counts by partner and by
+    directory check (within the partner and list filters)."""
+    summary = review_queue(user=user, **filters).order_by().aggregate(total=Count("pk"), top=Max("pk"))
+    unchecked = {name: value for name, value in filters.items() if name != "check"}
+    by_check = (review_queue(user=user, **unchecked).order_by().values("check_result")
+                .annotate(n=Count("pk")).order_by("check_result"))
+    by_partner = (review_queue(user=user).order_by().values("partner_id", "partner__name")
+                  .annotate(n=Count("pk")).order_by("partner__name"))
+    return {**summary, "by_check": list(by_check), "by_partner": list(by_partner)}
 
 
 # -- whose domain an address is --------------------------------------------------------------

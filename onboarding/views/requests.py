@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
@@ -77,19 +77,21 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def request_row_check(request: HttpRequest, slug: str) -> HttpResponse:
-    """htmx: the label of one row, given every row's address (for duplicates)."""
+    """htmx: the label of one row, given the addresses of the rows above it (for duplicates). The form posts
+    them (a long list's addresses would not fit in a URL); a fixed number of queries however many there are."""
     partner = partner_for(user=request.user, slug=slug)
     if not may_submit(request.user, partner):
         raise Http404
+    data = request.POST if request.method == "POST" else request.GET
     try:
-        row = int(request.GET.get("row", ""))
+        row = int(data.get("row", request.GET.get("row", "")))
     except ValueError as exc:
         raise Http404 from exc
     if not 0 <= row < MAX_ROWS:
         raise Http404
-    emails = [request.GET.get(f"rows-{i}-email", "").strip() for i in range(row + 1)]
+    emails = [data.get(f"rows-{i}-email", "").strip() for i in range(row + 1)]
     email = emails[-1] if emails else ""
     check = row_check(partner=partner, email=email, earlier=[e for e in emails[:-1] if e]) if email else None
     return render(request, "onboarding/_row_check.html", {"check": check, "row": row})

@@ -1,18 +1,27 @@
-"""The account manager's review queue: approve or reject item by item, or all at once."""
+"""The account manager's review queue, a page at a time: approve or reject the chosen people, or all that match."""
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import VENDOR_ROLES
 from core.conflicts import conflicts_refused
-from onboarding.errors import NOTHING_CHOSEN, REASON_CONTROL_CHARACTERS, REASON_REQUIRED, REFUSED
-from onboarding.selectors import review_items_chosen, review_queue
-from onboarding.services.review import request_item_approve, request_item_reject
+from core.paging import page_of
+from onboarding.errors import NOTHING_CHOSEN, REASON_CONTROL_CHARACTERS, REASON_REQUIRED, REFUSED, ConcurrentChange
+from onboarding.models import CheckResult
+from onboarding.selectors import review_items_chosen, review_queue, review_queue_summary
+from onboarding.services.review import request_items_approve, request_items_reject
 from onboarding.validators import has_control_characters
+
+PAGE_SIZE = 100  # people per page of the queue
+REFUSALS_SHOWN = 20  # one message per refused person, up to this many; then how many more
 
 
 def _require_vendor_staff(user) -> None:
@@ -20,48 +29,103 @@ def _require_vendor_staff(user) -> None:
         raise PermissionDenied
 
 
+def _number(value) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
+
+
+def _filters(data: QueryDict) -> dict:
+    """The queue's filters from a query string or form: partner and list ids, a directory check."""
+    check = data.get("check")
+    return {"partner_id": _number(data.get("partner")), "request_id": _number(data.get("list")),
+            "check": check if check in CheckResult.values else None}
+
+
+def _query(filters: dict) -> str:
+    """The filters as the queue's query string (for links and the redirect after a decision)."""
+    names = {"partner_id": "partner", "request_id": "list", "check": "check"}
+    return urlencode({names[key]: value for key, value in filters.items() if value is not None})
+
+
+def _check_label(value: str) -> str:
+    return CheckResult(value).label if value else gettext("Not checked")
+
+
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    """Submitted lists of this account manager's partners (admins: all), oldest first."""
+    """Submitted lists of this account manager's partners (admins: all), oldest first, a page at a time."""
     _require_vendor_staff(request.user)
-    items = list(review_queue(user=request.user))
-    return render(request, "onboarding/review_queue.html", {"items": items})
+    filters = _filters(request.GET)
+    summary = review_queue_summary(user=request.user, **filters)
+    page = page_of(review_queue(user=request.user, **filters), request=request, per_page=PAGE_SIZE,
+                   count=summary["total"])
+    return render(request, "onboarding/review_queue.html", {
+        "page": page, "items": list(page.object_list), "summary": summary, "filters": filters,
+        "checks": [(row["check_result"], _check_label(row["check_result"]), row["n"]) for row in summary["by_check"]],
+    })
 
 
 @login_required
 @require_POST
 def decide(request: HttpRequest) -> HttpResponse:
-    """Approve or reject the chosen items (one, or all ticked); a rejection needs its reason."""
+    """Approve or reject the chosen items (ticked on the page), or all that match the page's filters and were
+    shown (decision approve_all or reject_all, with the highest item id the page saw); a rejection needs its
+    reason."""
     _require_vendor_staff(request.user)
-    # Scoped to this person's partners: another partner's item id is simply not found.
-    wanted = {int(pk) for pk in request.POST.getlist("item") if pk.isdigit()}
-    items = review_items_chosen(user=request.user, ids=wanted)
-    decision = request.POST.get("decision")
+    filters = _filters(request.POST)
+    back = reverse("onboarding:review_queue") + (f"?{_query(filters)}" if any(filters.values()) else "")
+    decision = request.POST.get("decision", "")
+    decision, everything = decision.removesuffix("_all"), decision.endswith("_all")
     reason = request.POST.get("reason", "").strip()
-    if not items:
+    if decision not in ("approve", "reject"):
+        return redirect(back)
+    if everything:
+        # Scoped to this person's partners and the filters, and to what the page showed: an item that
+        # arrived after it was rendered has a higher id and waits for a page that shows it.
+        up_to = _number(request.POST.get("seen_up_to"))
+        ids = list(review_queue(user=request.user, **filters, up_to=up_to).values_list("pk", flat=True)) \
+            if up_to is not None else []
+    else:
+        wanted = {int(pk) for pk in request.POST.getlist("item") if pk.isdigit() and len(pk) < 19}
+        ids = [item.pk for item in review_items_chosen(user=request.user, ids=wanted)]
+    if not ids:
         messages.error(request, NOTHING_CHOSEN)
-        return redirect("onboarding:review_queue")
+        return redirect(back)
     if decision == "reject" and not reason:
         messages.error(request, REASON_REQUIRED)
-        return redirect("onboarding:review_queue")
+        return redirect(back)
     if decision == "reject" and has_control_characters(reason):
-        messages.error(request, REASON_CONTROL_CHARACTERS)  # once, not once per chosen item (the service refuses)
-        return redirect("onboarding:review_queue")
-    done, refused = 0, []
-    for item in items:
-        try:
-            with conflicts_refused():
-                if decision == "approve":
-                    request_item_approve(item=item, actor=request.user, request=request)
-                elif decision == "reject":
-                    request_item_reject(item=item, actor=request.user, reason=reason, request=request)
-                else:
-                    continue
-            done += 1
-        except REFUSED as exc:
-            refused.append(f"{item.display_email}: {exc}")
+        messages.error(request, REASON_CONTROL_CHARACTERS)
+        return redirect(back)
+    _decided(request, ids, decision, reason)
+    return redirect(back)
+
+
+def _decided(request: HttpRequest, ids: list[int], decision: str, reason: str) -> None:
+    """Decide the items at once and say how it went: how many, and who was refused and why."""
+    try:
+        with conflicts_refused():
+            if decision == "approve":
+                decided = request_items_approve(item_ids=ids, actor=request.user, request=request)
+            else:
+                decided = request_items_reject(item_ids=ids, actor=request.user, reason=reason, request=request)
+    except ConcurrentChange as exc:
+        # Nothing was decided: the whole decision is one transaction. One person: say whom it was about.
+        messages.error(request, f"{review_items_chosen(user=request.user, ids=ids)[0].display_email}: {exc}"
+                       if len(ids) == 1 else str(exc))
+        return
+    except REFUSED as exc:
+        messages.error(request, str(exc))
+        return
+    done = len(decided.done)
     if done:
-        messages.success(request, f"{done} {'person' if done == 1 else 'people'} {decision}d.")
-    for line in refused:
-        messages.error(request, line)
-    return redirect("onboarding:review_queue")
+        text = (ngettext("%(count)d person approved.", "%(count)d people approved.", done) if decision == "approve"
+                else ngettext("%(count)d person rejected.", "%(count)d people rejected.", done))
+        messages.success(request, text % {"count": done})
+    for item, why in decided.refused[:REFUSALS_SHOWN]:
+        messages.error(request, f"{item.display_email}: {why}")
+    if len(decided.refused) > REFUSALS_SHOWN:
+        more = len(decided.refused) - REFUSALS_SHOWN
+        messages.error(request, ngettext("… and %(count)d more person was not decided.",
+                                         "… and %(count)d more people were not decided.", more) % {"count": more})
+    if not done and not decided.refused:
+        messages.error(request, gettext(NOTHING_CHOSEN))

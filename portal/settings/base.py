@@ -256,6 +256,9 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file, not memory
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # a request body's non-file fields (refused above it)
+# The request form of a full list: 1,000 rows of name and email, plus its management fields, note and CSRF token
+# (onboarding.services.requests.MAX_ROWS). Every other form stays far below; Django's default is 1,000.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2_100
 # Uploads are refused by size before they are read, and read row by row up to the row limit.
 REQUEST_LIST_MAX_BYTES = env.int("REQUEST_LIST_MAX_BYTES", default=1024 * 1024)
 DIRECTORY_CSV_MAX_BYTES = env.int("DIRECTORY_CSV_MAX_BYTES", default=50 * 1024 * 1024)
