@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.emails import InvalidEmail, normalize_email
 from directory_sync.models import (
+    ADDRESS_IN_EITHER_STATE,
     AddressKind,
     DirectoryAddress,
     DirectoryConnection,
@@ -93,6 +94,7 @@ def recipient_lookups(*, partner_id: int, addresses: Iterable[str]) -> dict[str,
     claims: dict[str, list[DirectoryAddress]] = defaultdict(list)
     for row in (
         DirectoryAddress.objects.filter(partner_id=partner_id, address__in=set(normalised.values()))
+        .filter(ADDRESS_IN_EITHER_STATE)  # served by the two partial indexes on (partner, address)
         .exclude(directory_user__status=DirectoryUserStatus.REMOVED)
         .select_related("directory_user")
         .order_by("directory_user__display_name", "directory_user_id")

@@ -16,10 +16,13 @@ from django.db import connection as default_connection
 from django.utils import timezone
 
 from directory_sync.mapping import Person
-from directory_sync.models import DirectoryAddress, DirectoryUser, DirectoryUserStatus
+from directory_sync.models import ADDRESS_IN_EITHER_STATE_SQL, DirectoryAddress, DirectoryUser, DirectoryUserStatus
 
 USERS = DirectoryUser._meta.db_table
 ADDRESSES = DirectoryAddress._meta.db_table
+# Lets a query by (partner, address) use the two partial indexes (models.ADDRESS_IN_EITHER_STATE).
+EITHER_STATE = ADDRESS_IN_EITHER_STATE_SQL.format(alias="")
+EITHER_STATE_D = ADDRESS_IN_EITHER_STATE_SQL.format(alias="d.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +173,8 @@ class Writer:
                     for a in p.addresses]
             counts = Counter(row[1] for row in rows)
             cursor.execute(
-                f"SELECT DISTINCT address FROM {ADDRESSES} WHERE partner_id = %s AND address = ANY(%s)",
+                f"SELECT DISTINCT address FROM {ADDRESSES} "
+                f"WHERE partner_id = %s AND address = ANY(%s) AND {EITHER_STATE}",
                 [self.partner_id, list(counts)],
             )
             held = {row[0] for row in cursor.fetchall()}
@@ -222,7 +226,7 @@ class Writer:
                 f"""
                 SELECT u.external_id, u.dn, EXISTS (SELECT 1 FROM ds_stage_people s WHERE s.external_id = u.external_id)
                 FROM {ADDRESSES} d JOIN {USERS} u ON u.id = d.directory_user_id
-                WHERE d.partner_id = %s AND d.address = %s ORDER BY u.external_id
+                WHERE d.partner_id = %s AND d.address = %s AND {EITHER_STATE_D} ORDER BY u.external_id
                 """,
                 [self.partner_id, address],
             )
