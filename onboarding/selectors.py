@@ -98,8 +98,10 @@ def review_queue(
 
 
 def review_items_chosen(*, user, ids) -> list[RequestItem]:
-    """The chosen items of this person's queue; ids of other partners' items are simply not found."""
-    return list(review_queue(user=user).filter(pk__in=ids))
+    """The chosen items of this person's partners, whatever their state (one decided since the page was shown
+    is refused by the decision, saying how it stands); ids of other partners' items are simply not found."""
+    visible = RequestItem.objects.filter(pk__in=ids, partner__in=partners_visible_to(user=user))
+    return list(visible.select_related("partner", "request__submitted_by").order_by("request__submitted_at", "id"))
 
 
 def review_queue_summary(*, user, **filters) -> dict:
