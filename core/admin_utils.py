@@ -1,9 +1,14 @@
-"""Helpers for the Django admin: write-only secret fields, audited saves, read-only admins."""
+"""Helpers for the Django admin: write-only secret fields, audited saves, read-only admins, indexed search,
+bounded inlines."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
 
 from core.audit import audit_record
+from core.emails import InvalidEmail, normalize_email
 
 
 class SecretInput(forms.PasswordInput):
@@ -92,3 +97,56 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def search_term_normalised(search_term: str) -> str:
+    """An admin search term as the portal stores addresses: normalised when it is one, else lower-cased."""
+    term = search_term.strip()
+    try:
+        return normalize_email(term)
+    except InvalidEmail:
+        return term.lower()
+
+
+class IndexedSearchMixin:
+    """Admin search that an index answers, for tables too big for Django's `icontains` on every field.
+
+    Django's search compares UPPER(column) LIKE '%term%', which no ordinary index serves, over every
+    search field (joins included) and counts the whole table beside. Here the term is normalised the
+    way addresses are stored (lower case) and `search_filter` ORs exact or prefix lookups on columns
+    with an index that serves them (a `varchar_pattern_ops` index for a prefix on PostgreSQL). Every
+    branch of the OR must have its index, or the database reads the table after all.
+    """
+
+    search_help_text = "An exact value or its beginning: an address (any case), an action, a name as written."
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        """The condition for a non-empty search: `term` normalised, `typed` as typed (trimmed)."""
+        raise NotImplementedError
+
+    def get_search_results(self, request, queryset, search_term):
+        typed = search_term.strip()
+        if not typed:
+            return queryset, False
+        return queryset.filter(self.search_filter(search_term_normalised(typed), typed)), False
+
+
+class BoundedInlineFormSet(BaseInlineFormSet):
+    """An inline formset showing at most `max_shown` rows (the first, in the inline's order), so that a
+    change page costs the same whatever the size of its list; the rest are a link away."""
+
+    max_shown = 50
+
+    def get_queryset(self):
+        if not hasattr(self, "_bounded_queryset"):
+            self._bounded_queryset = super().get_queryset()[: self.max_shown]
+        return self._bounded_queryset
+
+
+def inline_overflow_note(*, total: int, shown: int, url: str, noun: str) -> str:
+    """What a change page says above a bounded inline: how many there are, and where to see them all."""
+    if total <= shown:
+        return f"{total} {noun}"
+    return format_html(
+        '{} {}; the first {} are shown below. <a href="{}">See all of them</a>.', total, noun, shown, url
+    )

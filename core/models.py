@@ -57,6 +57,12 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["partner_id", "created_at"], name="audit_partner_time"),
             models.Index(fields=["target_type", "target_id"], name="audit_target"),
+            # The admin's search: exact values and beginnings (LIKE 'term%'), which an index in the
+            # database's collation does not serve on PostgreSQL; varchar_pattern_ops does.
+            models.Index(fields=["actor_label"], opclasses=["varchar_pattern_ops"], name="audit_actor_prefix"),
+            models.Index(fields=["action"], opclasses=["varchar_pattern_ops"], name="audit_action_prefix"),
+            models.Index(fields=["target_label"], opclasses=["varchar_pattern_ops"], name="audit_target_label_prefix"),
+            models.Index(fields=["ip_address"], name="audit_ip_address"),
         ]
 
     def __str__(self) -> str:
@@ -111,6 +117,8 @@ class OutboundMail(models.Model):
             ),
         ]
         indexes = [
+            # The admin's search by recipient: an address or its beginning (see AuditEvent's indexes).
+            models.Index(fields=["to"], opclasses=["varchar_pattern_ops"], name="outbound_mail_to_prefix"),
             # The sweeper's question, over the few rows still on their way.
             models.Index(
                 fields=["next_attempt_at"], condition=Q(state__in=[MailState.PENDING, MailState.SENDING]),

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -11,7 +12,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core.admin_utils import AuditedAdmin, ReadOnlyAdmin, WriteOnlySecretsForm
+from core.admin_utils import (
+    AuditedAdmin,
+    BoundedInlineFormSet,
+    IndexedSearchMixin,
+    ReadOnlyAdmin,
+    WriteOnlySecretsForm,
+    inline_overflow_note,
+)
 from core.conflicts import conflicts_refused
 from core.errors import ConcurrentChange
 from directory_sync.errors import SyncError
@@ -28,6 +36,7 @@ from directory_sync.models import (
 from directory_sync.services.runs import directory_csv_import
 from directory_sync.sources.csv_file import csv_size_check
 from directory_sync.tasks import run_sync
+from partners.models import Partner
 
 
 class DirectoryConnectionForm(WriteOnlySecretsForm):
@@ -166,6 +175,7 @@ class DirectoryConnectionAdmin(AuditedAdmin):
 
 class DirectoryAddressInline(admin.TabularInline):
     model = DirectoryAddress
+    formset = BoundedInlineFormSet  # a shared mailbox may claim hundreds of aliases
     fields = ("display_address", "address", "kind", "in_conflict")
     readonly_fields = fields
     extra = 0
@@ -175,27 +185,58 @@ class DirectoryAddressInline(admin.TabularInline):
         return False
 
 
+def _person_filter(term: str, typed: str) -> Q:
+    """People by one of their addresses (exact), their directory id (exact) or the beginning of their name."""
+    if "@" in term:
+        return Q(Exists(DirectoryAddress.objects.filter(directory_user=OuterRef("pk"), address=term)))
+    return Q(external_id=typed) | Q(display_name__istartswith=typed)
+
+
 @admin.register(DirectoryUser)
-class DirectoryUserAdmin(ReadOnlyAdmin):
+class DirectoryUserAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     """People come from the directory or a CSV upload; edits here would be overwritten by the next run."""
 
     list_display = ("display_name", "partner", "status", "external_id", "changed_at")
     list_filter = ("status", "partner")
     list_select_related = ("partner",)
-    search_fields = ("display_name", "external_id", "dn", "addresses__address")
+    search_fields = ("addresses__address", "external_id", "display_name")
+    search_help_text = "One of the person's addresses, their directory id, or the beginning of their name."
+    ordering = ("-pk",)  # the primary key's index: a page of 100,000 people is never sorted by name
+    show_full_result_count = False
     inlines = (DirectoryAddressInline,)
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        return _person_filter(term, typed)
+
+    @admin.display(description="Addresses")
+    def addresses_note(self, person: DirectoryUser) -> str:
+        url = reverse("admin:directory_sync_directoryaddress_changelist") + f"?directory_user__id__exact={person.pk}"
+        return inline_overflow_note(total=person.addresses.count(), shown=BoundedInlineFormSet.max_shown, url=url,
+                                    noun="address(es)")
+
+    readonly_fields = ("addresses_note",)
 
 
 @admin.register(DirectoryAddress)
-class DirectoryAddressAdmin(ReadOnlyAdmin):
+class DirectoryAddressAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("display_address", "kind", "in_conflict", "directory_user", "partner")
     list_filter = ("kind", "in_conflict", "partner")
     list_select_related = ("directory_user", "partner")
-    search_fields = ("address", "display_address", "directory_user__display_name")
+    search_fields = ("address",)
+    search_help_text = "An address (any case) or its beginning."
+    ordering = ("-pk",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("directory_user", "partner")
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        return Q(address__startswith=term)
 
 
 class SyncProblemInline(admin.TabularInline):
     model = SyncProblem
+    formset = BoundedInlineFormSet  # a run over a broken directory may skip thousands of entries
     fields = ("kind", "dn", "external_id", "address", "reason")
     readonly_fields = fields
     extra = 0
@@ -206,12 +247,47 @@ class SyncProblemInline(admin.TabularInline):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdmin):
+class SyncRunAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     change_form_template = "admin/directory_sync/syncrun/change_form.html"
     list_display = ("started_at", "connection", "mode", "status", "dry_run", "seen", "created", "updated",
                     "disabled", "removed", "skipped", "conflicts", "duration")
-    list_filter = ("status", "mode", "dry_run", "connection__partner")
+    list_filter = ("status", "mode", "dry_run", ("started_at", admin.DateFieldListFilter), "connection__partner")
     list_select_related = ("connection__partner",)
-    search_fields = ("connection__partner__name", "error")
-    date_hierarchy = "started_at"
+    search_fields = ("connection__partner__name",)
+    search_help_text = "The partner's name (any part) or slug."
+    ordering = ("-pk",)  # runs are numbered as they start
+    show_full_result_count = False
+    readonly_fields = ("problems_note",)
     inlines = (SyncProblemInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("connection__partner", "triggered_by")
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        # Partners are few: the runs are reached from the matching partners through the connection's index.
+        return Q(connection__partner__in=Partner.objects.filter(Q(name__icontains=typed) | Q(slug=term)))
+
+    @admin.display(description="Problems")
+    def problems_note(self, run: SyncRun) -> str:
+        url = reverse("admin:directory_sync_syncproblem_changelist") + f"?run__id__exact={run.pk}"
+        return inline_overflow_note(total=run.problems.count(), shown=BoundedInlineFormSet.max_shown, url=url,
+                                    noun="problem(s)")
+
+
+@admin.register(SyncProblem)
+class SyncProblemAdmin(IndexedSearchMixin, ReadOnlyAdmin):
+    """What runs skipped or found in conflict, run by run (a run's page shows its first ones)."""
+
+    list_display = ("run", "kind", "dn", "external_id", "address", "reason")
+    list_filter = ("kind",)
+    list_select_related = ("run__connection__partner",)
+    search_fields = ("address", "external_id")
+    search_help_text = "An address or a directory id, exactly."
+    ordering = ("-pk",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("run__connection__partner")
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        return Q(address=term) | Q(external_id=typed)

@@ -1,14 +1,17 @@
 """Admin for portal-user requests, their items and invites, with actions that call the services."""
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils.text import Truncator
 
-from core.admin_utils import AuditedAdmin
+from core.admin_utils import AuditedAdmin, BoundedInlineFormSet, IndexedSearchMixin, inline_overflow_note
 from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.models import Invite, PortalUserRequest, RequestItem
 from onboarding.services.invites import invite_resend, invite_revoke
 from onboarding.services.review import request_item_approve
+from partners.models import Partner
 
 
 def _each(modeladmin, request, queryset, service, done: str) -> None:
@@ -25,35 +28,69 @@ def _each(modeladmin, request, queryset, service, done: str) -> None:
         modeladmin.message_user(request, f"{count} {done}.", messages.SUCCESS)
 
 
+def _person_filter(term: str, typed: str) -> Q:
+    """Items or invites by address (normalised, exact or its beginning) or by the beginning of the name."""
+    if "@" in term:
+        return Q(email__startswith=term)
+    return Q(email__startswith=term) | Q(name__istartswith=typed)
+
+
 class RequestItemInline(admin.TabularInline):
     model = RequestItem
+    formset = BoundedInlineFormSet  # a list may hold 1,000 people: the page shows the first ones
     extra = 0
     fields = ("name", "display_email", "state", "check_result", "suggested_email", "decided_by", "decided_at")
     readonly_fields = ("state", "check_result", "suggested_email", "decided_by", "decided_at")
     show_change_link = True
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("decided_by")
+
 
 @admin.register(PortalUserRequest)
-class PortalUserRequestAdmin(AuditedAdmin):
+class PortalUserRequestAdmin(IndexedSearchMixin, AuditedAdmin):
     list_display = ("id", "partner", "submitted_by", "source", "submitted_at")
     list_filter = ("source", "partner__kind", ("submitted_at", admin.DateFieldListFilter))
     list_select_related = ("partner", "submitted_by")
-    search_fields = ("partner__name", "submitted_by__email", "items__email", "received_from")
+    search_fields = ("items__email", "partner__name", "submitted_by__email")
+    search_help_text = "An address on the list or of its sender (or its beginning), or the partner's name."
     autocomplete_fields = ("partner",)
     raw_id_fields = ("submitted_by",)
+    readonly_fields = ("items_note",)
+    show_full_result_count = False
     inlines = (RequestItemInline,)
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        if "@" in term:
+            on_list = RequestItem.objects.filter(request=OuterRef("pk"), email__startswith=term)
+            return Q(Exists(on_list)) | Q(submitted_by__email__startswith=term)
+        return Q(partner__in=Partner.objects.filter(name__icontains=typed))
+
+    @admin.display(description="Items")
+    def items_note(self, obj: PortalUserRequest) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:onboarding_requestitem_changelist") + f"?request__id__exact={obj.pk}"
+        return inline_overflow_note(total=obj.items.count(), shown=BoundedInlineFormSet.max_shown, url=url,
+                                    noun="item(s)")
 
 
 @admin.register(RequestItem)
-class RequestItemAdmin(AuditedAdmin):
+class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
     list_display = ("name", "display_email", "partner", "state", "check_result", "decided_at", "updated_at")
     list_filter = ("state", "check_result", "partner__kind", "partner")
     list_select_related = ("partner",)
-    search_fields = ("name", "email", "display_email", "partner__name")
+    search_fields = ("email", "name")
+    search_help_text = "An address (any case) or its beginning, or the beginning of the name."
+    ordering = ("-pk",)  # newest first, on the primary key's index
+    show_full_result_count = False
     readonly_fields = ("email", "created_at", "updated_at")
     raw_id_fields = ("request", "decided_by", "user")
     autocomplete_fields = ("partner",)
     actions = ("approve",)
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        return _person_filter(term, typed)
 
     @admin.action(description="Approve (resellers: account and welcome mail; MSPs: recipient validation)",
                   permissions=["change"])
@@ -63,11 +100,14 @@ class RequestItemAdmin(AuditedAdmin):
 
 
 @admin.register(Invite)
-class InviteAdmin(AuditedAdmin):
+class InviteAdmin(IndexedSearchMixin, AuditedAdmin):
     list_display = ("display_email", "partner", "kind", "state", "expires_at", "sent_at", "send_attempts", "error")
     list_filter = ("state", "kind", "partner__kind", "partner")
     list_select_related = ("partner",)
-    search_fields = ("email", "display_email", "name", "partner__name")
+    search_fields = ("email", "name")
+    search_help_text = "An address (any case) or its beginning, or the beginning of the name."
+    ordering = ("-pk",)  # newest first, on the primary key's index
+    show_full_result_count = False
     # The token exists only as a hash and is never shown, not even hashed; nor the nonce it is derived from.
     exclude = ("token_hash", "token_nonce")
     readonly_fields = ("email", "sent_at", "send_attempts", "last_attempt_at", "next_attempt_at", "last_error",
@@ -75,6 +115,12 @@ class InviteAdmin(AuditedAdmin):
     raw_id_fields = ("item", "user")
     autocomplete_fields = ("partner",)
     actions = ("resend", "revoke")
+
+    def search_filter(self, term: str, typed: str) -> Q:
+        return _person_filter(term, typed)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("partner", "created_by")
 
     @admin.display(description="last error")
     def error(self, invite: Invite) -> str:

@@ -31,6 +31,7 @@ READ_ONLY_MODELS = [
     "core.AuditEvent",
     "core.OutboundMail",
     "directory_sync.SyncRun",
+    "directory_sync.SyncProblem",
     "directory_sync.DirectoryUser",
     "directory_sync.DirectoryAddress",
 ]
