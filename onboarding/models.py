@@ -34,6 +34,10 @@ class PortalUserRequest(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [
+            # A partner's lists, newest first, a page at a time (the partner page's "Lists").
+            models.Index(fields=["partner", "submitted_at", "id"], name="request_partner_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"Request #{self.pk} from {self.partner}"
@@ -51,6 +55,10 @@ class ItemState(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     EXPIRED = "expired", "Expired"
     REVOKED = "revoked", "Revoked"
+
+
+# Items still on their way: waiting for a decision, for the directory, or for a corrected address.
+PENDING_STATES = (ItemState.SUBMITTED, ItemState.AWAITING_VALIDATION, ItemState.INVALID_ADDRESS)
 
 
 class CheckResult(models.TextChoices):
@@ -119,7 +127,20 @@ class RequestItem(models.Model):
                 name="request_item_held_has_expiry",
             ),
         ]
-        indexes = [models.Index(fields=["partner", "state"], name="request_item_partner_state")]
+        indexes = [
+            models.Index(fields=["partner", "state"], name="request_item_partner_state"),
+            # The partner page's lists, newest first, a page at a time: everyone requested, and those still on
+            # their way (a small index: the pending few of a partner's many).
+            models.Index(fields=["partner", "created_at", "id"], name="request_item_partner_newest"),
+            models.Index(
+                fields=["partner", "created_at", "id"], condition=Q(state__in=PENDING_STATES),
+                name="request_item_partner_pending",
+            ),
+            # The review queue walks lists oldest first and takes each one's items still to decide, in order.
+            models.Index(
+                fields=["request", "id"], condition=Q(state=ItemState.SUBMITTED), name="request_item_to_review"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.display_email}>"
@@ -224,6 +245,13 @@ class Invite(models.Model):
             models.Index(
                 fields=["next_attempt_at"], condition=Q(state__in=[InviteState.PENDING, InviteState.SENDING]),
                 name="invite_due",
+            ),
+            # How many invites of each state a partner has (its page's counts, the partner list's times to access).
+            models.Index(fields=["partner", "state"], name="invite_partner_state"),
+            # The partner page's invites (all but the accepted), newest first, a page at a time.
+            models.Index(
+                fields=["partner", "created_at", "id"], condition=~Q(state=InviteState.ACCEPTED),
+                name="invite_partner_not_accepted",
             ),
         ]
 
