@@ -6,22 +6,44 @@ another partner's ids are simply not found (never 403, so nothing can be probed)
 
 import hashlib
 import statistics
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connections
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import VENDOR_ROLES, Role, User
 from core.emails import InvalidEmail, domain_of, normalize_email
 from core.models import AuditEvent, MailState, OutboundMail
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
-from onboarding.models import OPEN_INVITE_STATES, Invite, InviteState, ItemState, PortalUserRequest, RequestItem
+from onboarding.models import (
+    OPEN_INVITE_STATES,
+    PENDING_STATES,
+    Invite,
+    InviteState,
+    ItemState,
+    PortalUserRequest,
+    RequestItem,
+)
 from partners.models import AccountDomain, Agreement, Partner
-
-# Items still on their way: waiting for a decision, for the directory, or for a corrected address.
-PENDING_STATES = (ItemState.SUBMITTED, ItemState.AWAITING_VALIDATION, ItemState.INVALID_ADDRESS)
 
 
 def partners_visible_to(*, user) -> QuerySet[Partner]:
@@ -35,9 +57,10 @@ def partners_visible_to(*, user) -> QuerySet[Partner]:
     return Partner.objects.filter(pk=user.partner_id)
 
 
-def _count(queryset: QuerySet) -> Coalesce:
-    """A correlated COUNT subquery per partner (joins would multiply rows across relations)."""
-    counted = queryset.filter(partner=OuterRef("pk")).order_by().values("partner").annotate(n=Count("pk"))
+def _count(queryset: QuerySet, *, of: str = "partner") -> Coalesce:
+    """A correlated COUNT subquery per partner (or per `of`): joins would multiply rows across relations, and on a
+    page of rows only the page's rows are counted. COUNT(*), not of the id: an index without the id answers it."""
+    counted = queryset.filter(**{of: OuterRef("pk")}).order_by().values(of).annotate(n=Count("*"))
     return Coalesce(Subquery(counted.values("n")[:1]), 0)
 
 
@@ -57,19 +80,19 @@ def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
             open_invites=_count(Invite.objects.filter(state__in=OPEN_INVITE_STATES)),
             directory_people=_count(DirectoryUser.objects.filter(status=DirectoryUserStatus.ACTIVE)),
         )
-        .order_by("name")
+        .order_by("name", "pk")  # the id breaks ties between equal names: no partner on two pages, or on none
     )
 
 
 # -- onboarding views -------------------------------------------------------------------------
 
 FUNNEL_STAGES = (
-    ("submitted", "Submitted"),
-    ("approved", "Approved"),
-    ("awaiting", "Awaiting validation"),
-    ("invited", "Invited"),
-    ("accepted", "Accepted"),
-    ("expired", "Expired"),
+    ("submitted", _("Submitted")),
+    ("approved", _("Approved")),
+    ("awaiting", _("Awaiting validation")),
+    ("invited", _("Invited")),
+    ("accepted", _("Accepted")),
+    ("expired", _("Expired")),
 )
 
 
@@ -154,35 +177,43 @@ def foreign_domains(*, partner: Partner, domains: Iterable[str]) -> dict[str, st
 
 
 # -- a partner's pages ------------------------------------------------------------------------
+# Each list is read a page at a time (core.paging) in the order of one of onboarding's indexes, ending on a unique
+# key: no row shows on two pages, or on none.
 
 
 def partner_people(*, partner: Partner) -> QuerySet[User]:
-    """The partner's people with access."""
+    """The partner's people with access, by name (their address, unique, breaks ties)."""
     return partner.members.filter(is_active=True).order_by("full_name", "email")
 
 
 def partner_items(*, partner: Partner) -> QuerySet[RequestItem]:
     """Every requested person of the partner, newest first."""
     return (
-        RequestItem.objects.filter(partner=partner)
-        .select_related("request__submitted_by", "user", "decided_by")
-        .order_by("-created_at")
+        RequestItem.objects.filter(partner=partner).select_related("request__submitted_by")
+        .order_by("-created_at", "-id")
     )
 
 
+def partner_pending_items(*, partner: Partner) -> QuerySet[RequestItem]:
+    """The partner's requested people still on their way (PENDING_STATES), newest first."""
+    return partner_items(partner=partner).filter(state__in=PENDING_STATES)
+
+
 def partner_requests(*, partner: Partner) -> QuerySet[PortalUserRequest]:
-    """The partner's lists, newest first, with their items."""
-    return PortalUserRequest.objects.filter(partner=partner).select_related("submitted_by").prefetch_related(
-        Prefetch("items", queryset=RequestItem.objects.order_by("id"))
+    """The partner's lists, newest first, each with how many people it asks for and how many are on their way."""
+    return (
+        PortalUserRequest.objects.filter(partner=partner).select_related("submitted_by")
+        .annotate(
+            people=_count(RequestItem.objects.all(), of="request"),
+            pending=_count(RequestItem.objects.filter(state__in=PENDING_STATES), of="request"),
+        )
+        .order_by("-submitted_at", "-id")
     )
 
 
 def partner_invites(*, partner: Partner) -> QuerySet[Invite]:
     """The partner's invites that were not accepted, newest first."""
-    return (
-        Invite.objects.filter(partner=partner).exclude(state=InviteState.ACCEPTED).select_related("item")
-        .order_by("-created_at")
-    )
+    return Invite.objects.filter(partner=partner).exclude(state=InviteState.ACCEPTED).order_by("-created_at", "-id")
 
 
 _latest_try = F("last_attempt_at").desc(nulls_last=True)  # marked failed without a try: last
@@ -196,6 +227,65 @@ def partner_failed_invites(*, partner: Partner) -> QuerySet[Invite]:
 def partner_failed_mail(*, partner: Partner) -> QuerySet[OutboundMail]:
     """The notifications about the partner that failed for good, latest first."""
     return OutboundMail.objects.filter(partner_id=partner.pk, state=MailState.FAILED).order_by(_latest_try, "-id")
+
+
+@dataclass(frozen=True)
+class PartnerCounts:
+    """How long each list of a partner's page is (partner_counts)."""
+
+    people: int
+    lists: int
+    items_by_state: dict[str, int]
+    invites_by_state: dict[str, int]
+    failed_mail: int
+
+    @property
+    def requested(self) -> int:
+        return sum(self.items_by_state.values())
+
+    @property
+    def pending(self) -> int:
+        return sum(self.items_by_state.get(state, 0) for state in PENDING_STATES)
+
+    @property
+    def invites(self) -> int:
+        """The invites the page lists: all but the accepted."""
+        return sum(n for state, n in self.invites_by_state.items() if state != InviteState.ACCEPTED)
+
+    @property
+    def failed_invites(self) -> int:
+        return self.invites_by_state.get(InviteState.FAILED, 0)
+
+    @property
+    def funnel(self) -> list[dict]:
+        return _funnel(self.items_by_state)
+
+
+def partner_counts(*, partner: Partner) -> PartnerCounts:
+    """The length of every list of the partner's page (and its funnel), in one query: a union of counts, each
+    answered from an index."""
+
+    def counted(queryset: QuerySet, kind: str, by: str | None = None) -> QuerySet:
+        return (
+            queryset.order_by().annotate(counted_list=Value(kind), counted_key=F(by) if by else Value(""))
+            .values("counted_list", "counted_key").annotate(n=Count("*"))
+            .values_list("counted_list", "counted_key", "n")
+        )
+
+    rows = counted(partner_people(partner=partner), "people").union(
+        counted(PortalUserRequest.objects.filter(partner=partner), "lists"),
+        counted(RequestItem.objects.filter(partner=partner), "items", by="state"),
+        counted(Invite.objects.filter(partner=partner), "invites", by="state"),
+        counted(partner_failed_mail(partner=partner), "failed_mail"),
+        all=True,
+    )
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    for kind, key, n in rows:
+        found[kind][key] = n
+    return PartnerCounts(
+        people=found["people"].get("", 0), lists=found["lists"].get("", 0), items_by_state=found["items"],
+        invites_by_state=found["invites"], failed_mail=found["failed_mail"].get("", 0),
+    )
 
 
 def partner_mail(*, partner: Partner, mail_id: int) -> OutboundMail:
@@ -214,6 +304,7 @@ def partner_request(*, partner: Partner, request_id: int) -> PortalUserRequest:
 
 
 def request_items(*, portal_request: PortalUserRequest) -> QuerySet[RequestItem]:
+    """The people of one list, in the order it gave them."""
     return portal_request.items.select_related("decided_by").order_by("id")
 
 
@@ -258,69 +349,117 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def funnel(*, partner: Partner) -> list[dict]:
-    """How far the partner's requested people got, stage by stage, with bar widths for the chart."""
-    reached_approval = ~Q(state__in=[ItemState.SUBMITTED, ItemState.REJECTED])
-    invited = Q(state__in=[ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.ACCEPTED])
-    counts = RequestItem.objects.filter(partner=partner).aggregate(
-        submitted=Count("pk"),
-        approved=Count("pk", filter=reached_approval),
-        awaiting=Count("pk", filter=Q(state=ItemState.AWAITING_VALIDATION)),
-        invited=Count("pk", filter=invited),
-        accepted=Count("pk", filter=Q(state=ItemState.ACCEPTED)),
-        expired=Count("pk", filter=Q(state=ItemState.EXPIRED)),
-    )
-    top = max(counts["submitted"], 1)
+_INVITED_STATES = (ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.ACCEPTED)
+
+
+def _funnel(by_state: dict[str, int]) -> list[dict]:
+    """How far a partner's requested people got, stage by stage, from their count per state; with bar widths."""
+    total = sum(by_state.values())
+    counts = {
+        "submitted": total,
+        "approved": total - by_state.get(ItemState.SUBMITTED, 0) - by_state.get(ItemState.REJECTED, 0),
+        "awaiting": by_state.get(ItemState.AWAITING_VALIDATION, 0),
+        "invited": sum(by_state.get(state, 0) for state in _INVITED_STATES),
+        "accepted": by_state.get(ItemState.ACCEPTED, 0),
+        "expired": by_state.get(ItemState.EXPIRED, 0),
+    }
+    top = max(total, 1)
     return [{"key": key, "label": label, "count": counts[key], "width": round(100 * counts[key] / top)}
             for key, label in FUNNEL_STAGES]
 
 
-def time_to_access(*, partner: Partner):
+def partner_funnels(*, partner_ids: Collection[int]) -> dict[int, list[dict]]:
+    """The funnel of each of these partners, from one query counting items by partner and state."""
+    by_partner: dict[int, dict[str, int]] = {pk: {} for pk in partner_ids}
+    rows = (
+        RequestItem.objects.filter(partner_id__in=by_partner).order_by().values("partner_id", "state")
+        .annotate(n=Count("*")).values_list("partner_id", "state", "n")
+    )
+    for partner_id, state, n in rows:
+        by_partner[partner_id][state] = n
+    return {pk: _funnel(by_state) for pk, by_state in by_partner.items()}
+
+
+def funnel(*, partner: Partner) -> list[dict]:
+    """How far the partner's requested people got, stage by stage, with bar widths for the chart."""
+    return partner_funnels(partner_ids=[partner.pk])[partner.pk]
+
+
+class _Median(Aggregate):
+    """PostgreSQL's median: the 50th percentile, interpolated between the two middle values (as statistics.median)."""
+
+    name = "Median"
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def times_to_access(*, partner_ids: Collection[int]) -> dict[int, timedelta]:
+    """Median time from a person's request to their accepted invite, of each of these partners that has one, in
+    one query."""
+    accepted = Invite.objects.filter(
+        partner_id__in=partner_ids, state=InviteState.ACCEPTED, item__isnull=False
+    ).order_by()
+    span = ExpressionWrapper(F("accepted_at") - F("item__created_at"), output_field=DurationField())
+    if connections[accepted.db].vendor == "postgresql":
+        medians = accepted.values("partner_id").annotate(median=_Median(span, output_field=DurationField()))
+        return dict(medians.values_list("partner_id", "median"))
+    # SQLite (the embedded default) has no percentiles: one query's spans, each partner's median taken here.
+    spans: dict[int, list[timedelta]] = defaultdict(list)
+    for partner_id, accepted_at, requested_at in accepted.values_list("partner_id", "accepted_at", "item__created_at"):
+        spans[partner_id].append(accepted_at - requested_at)
+    return {partner_id: statistics.median(values) for partner_id, values in spans.items()}
+
+
+def time_to_access(*, partner: Partner) -> timedelta | None:
     """Median time from a person's request to their accepted invite, or None."""
-    spans = [
-        accepted - requested
-        for accepted, requested in Invite.objects.filter(
-            partner=partner, state="accepted", item__isnull=False
-        ).values_list("accepted_at", "item__created_at")
-    ]
-    return statistics.median(spans) if spans else None
+    return times_to_access(partner_ids=[partner.pk]).get(partner.pk)
 
 
 TIMELINE_STEPS = (
-    ("request.item_submitted", "Requested"),
-    ("request.item_approved", "Approved"),
-    ("request.item_rejected", "Rejected"),
-    ("request.item_awaiting_validation", "Waiting for the directory"),
-    ("request.item_invalid_address", "Alias or forwarding address: primary suggested"),
-    ("request.item_validated", "Found in the directory"),
-    ("request.item_account_created", "Account created"),
-    ("request.item_expired", "Expired"),
-    ("request.item_flagged", "Domain added to another account: flagged for the account manager"),
-    ("invite.sent", "Invited"),
-    ("invite.send_failed", "Invitation could not be sent"),
-    ("invite.resent", "Invitation sent again"),
-    ("invite.revoked", "Invitation revoked"),
-    ("invite.expired", "Invitation expired"),
-    ("invite.accepted", "Accepted"),
-    ("welcome.sent", "Welcome mail sent"),
-    ("welcome.send_failed", "Welcome mail could not be sent"),
-    ("welcome.resent", "Welcome mail sent again"),
-    ("welcome.revoked", "Welcome link revoked"),
-    ("welcome.accepted", "Accepted"),
-    ("two_factor.enrolled", "Two-factor enrolled"),
+    ("request.item_submitted", _("Requested")),
+    ("request.item_approved", _("Approved")),
+    ("request.item_rejected", _("Rejected")),
+    ("request.item_awaiting_validation", _("Waiting for the directory")),
+    ("request.item_invalid_address", _("Alias or forwarding address: primary suggested")),
+    ("request.item_validated", _("Found in the directory")),
+    ("request.item_account_created", _("Account created")),
+    ("request.item_expired", _("Expired")),
+    ("request.item_flagged", _("Domain added to another account: flagged for the account manager")),
+    ("invite.sent", _("Invited")),
+    ("invite.send_failed", _("Invitation could not be sent")),
+    ("invite.resent", _("Invitation sent again")),
+    ("invite.revoked", _("Invitation revoked")),
+    ("invite.expired", _("Invitation expired")),
+    ("invite.accepted", _("Accepted")),
+    ("welcome.sent", _("Welcome mail sent")),
+    ("welcome.send_failed", _("Welcome mail could not be sent")),
+    ("welcome.resent", _("Welcome mail sent again")),
+    ("welcome.revoked", _("Welcome link revoked")),
+    ("welcome.accepted", _("Accepted")),
+    ("two_factor.enrolled", _("Two-factor enrolled")),
 )
+
+
+def item_events(*, item: RequestItem) -> QuerySet[AuditEvent]:
+    """The audit events of a requested person's way to access, oldest first: of the item, of its invites, and the
+    two-factor enrolment of its user (the audit trail's (target_type, target_id) index answers each)."""
+    invites = list(item.invites.order_by("-created_at", "-id").values_list("pk", "user_id"))
+    user_id = item.user_id or next((user_id for _pk, user_id in invites if user_id), None)
+    query = Q(target_type="onboarding.requestitem", target_id=str(item.pk)) | Q(
+        target_type="onboarding.invite", target_id__in=[str(pk) for pk, _user_id in invites]
+    )
+    if user_id:
+        query |= Q(target_type="accounts.user", target_id=str(user_id), action="two_factor.enrolled")
+    return AuditEvent.objects.filter(query, action__in=dict(TIMELINE_STEPS)).order_by("created_at", "id")
+
+
+def timeline_steps(events: Iterable[AuditEvent]) -> list[dict]:
+    """The steps a page of item_events shows."""
+    labels = dict(TIMELINE_STEPS)
+    return [{"at": e.created_at, "label": labels[e.action], "actor": e.actor_label or _("system"),
+             "detail": e.data.get("reason") or e.data.get("primary") or ""} for e in events]
 
 
 def item_timeline(*, item: RequestItem) -> list[dict]:
     """A requested person's way to access, from the audit trail of the item, its invites and its user."""
-    labels = dict(TIMELINE_STEPS)
-    invite_ids = [str(pk) for pk in item.invites.values_list("pk", flat=True)]
-    user_id = item.user_id or item.invites.values_list("user_id", flat=True).first()
-    query = Q(target_type="onboarding.requestitem", target_id=str(item.pk)) | Q(
-        target_type="onboarding.invite", target_id__in=invite_ids
-    )
-    if user_id:
-        query |= Q(target_type="accounts.user", target_id=str(user_id), action="two_factor.enrolled")
-    events = AuditEvent.objects.filter(query, action__in=labels).order_by("created_at", "id")
-    return [{"at": e.created_at, "label": labels[e.action], "actor": e.actor_label or "system",
-             "detail": e.data.get("reason") or e.data.get("primary") or ""} for e in events]
+    return timeline_steps(item_events(item=item))

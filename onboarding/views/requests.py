@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.conflicts import conflicts_refused
+from core.paging import page_of
 from onboarding.errors import REFUSED
 from onboarding.forms import CsvListForm, ListDetailsForm, PersonRowFormSet
 from onboarding.models import RequestSource
@@ -99,10 +100,10 @@ def request_row_check(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def request_detail(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
-    """A submitted list: every person, their state and every decision with its reason."""
+    """A submitted list, a page at a time: every person, their state and every decision with its reason."""
     partner = partner_for(user=request.user, slug=slug)
     portal_request = partner_request(partner=partner, request_id=request_id)
-    items = request_items(portal_request=portal_request)
+    items = page_of(request_items(portal_request=portal_request), request=request)
     return render(request, "onboarding/request_detail.html", {
         "partner": partner, "portal_request": portal_request, "items": items,
         "may_review": may_review(request.user, partner),
