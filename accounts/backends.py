@@ -36,7 +36,7 @@ class CloudPasswordBackend(_ActiveUserMixin, ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
-        user = signin_user(email=username)
+        user = signin_user(email=username, request=request)
         if user is None or not may_use_cloud_password(user):
             # Hash anyway: an unknown address takes as long as a wrong password.
             User().set_password(password)
@@ -61,7 +61,7 @@ class DomainPasswordBackend(_ActiveUserMixin, LDAPBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or not password:
             return None
-        user = signin_user(email=username)
+        user = signin_user(email=username, request=request)
         if user is None:
             self._probe_for(username)
             return None

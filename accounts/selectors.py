@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth.tokens import default_token_generator
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 
@@ -49,8 +50,21 @@ def signin_route(*, email: str) -> SignInRoute:
     return SignInRoute(account.auth_method, account.sso_enforced, account.partner_id)
 
 
-def signin_user(*, email: str) -> User | None:
-    """The portal user who may sign in with this address, or None — for every reason alike."""
+SIGNIN_USERS = "portal_signin_users"  # request attribute: signin_user's answers, by address
+
+
+def signin_user(*, email: str, request=None) -> User | None:
+    """The portal user who may sign in with this address, or None — for every reason alike.
+
+    With the request, the answer is kept on it: each backend of a sign-in asks, the database once.
+    The user comes with their account's settings and directory connection, and whether they have an
+    authenticator (`has_device` reads that instead of asking again).
+    """
+    if request is not None:
+        answers = request.__dict__.setdefault(SIGNIN_USERS, {})
+        if email not in answers:
+            answers[email] = signin_user(email=email)
+        return answers[email]
     try:
         normalised = normalize_email(email)
     except InvalidEmail:
@@ -58,6 +72,7 @@ def signin_user(*, email: str) -> User | None:
     user = (
         User.objects.filter(email=normalised, is_active=True)
         .select_related("partner__account_settings", "partner__directory_connection")
+        .annotate(has_confirmed_device=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
         .first()
     )
     if user is None or user.partner_id is None:
@@ -141,7 +156,10 @@ def reset_code_check(*, code: str) -> tuple[User, str, str] | None:
 
 
 def has_device(user: User) -> bool:
-    """Whether the person has a confirmed authenticator app."""
+    """Whether the person has a confirmed authenticator app (known already when `signin_user` found them)."""
+    known = getattr(user, "has_confirmed_device", None)
+    if known is not None:
+        return known
     return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
 
 

@@ -147,6 +147,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.services.signin.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.signin.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Every sign-in is an audit event already: axes' access log would only add a write to each one.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 # axes.W006 warns that counting per address alone lets a client rotate its User-Agent; the client is
 # throttled per IP address by accounts.lockout, which axes' check cannot see.
@@ -188,6 +190,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # ---------------------------------------------------------------------------
 # Sessions, cookies and security headers
 # ---------------------------------------------------------------------------
+# Database sessions without a look-up before each new key and each delete (two queries of every sign-in).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)  # absolute lifetime
