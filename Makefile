@@ -6,13 +6,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install install-dev run test lint check-deploy migrate seed clean bench-sync
+.PHONY: help install install-dev run test lint check-deploy migrate seed clean bench-sync bench-web
 
 help:
 	@echo "make run           set up and run the portal at http://127.0.0.1:8000 (SQLite, file broker, worker, beat, demo data)"
 	@echo "make test          set up and run the whole test suite against PostgreSQL, Redis, slapd, an OIDC provider, SMTP and Chromium"
 	@echo "make lint          ruff, and the layer contract of the apps (import-linter)"
 	@echo "make check-deploy  Django's deployment checks under production settings"
+	@echo "make bench-web     the pages, bulk actions, sign-in and a load test on a full-size data set (SCALE=0.1: quick)"
 	@echo "make clean         remove the virtual environment and var/ (the embedded database, mail and logs)"
 
 # --- installation ------------------------------------------------------------
@@ -59,6 +60,12 @@ bench-sync: install
 	scripts/system-deps.sh test
 	@set -euo pipefail; eval "$$(scripts/test-services.sh)"; \
 	  $(BIN)/python -m bench.sync_bench --people $(or $(N),100000) $(BENCH_ARGS)
+
+# The web benchmark (bench/README.md): `make bench-web`, or `make bench-web SCALE=0.1` for a quick run.
+bench-web: install
+	scripts/system-deps.sh test
+	@set -euo pipefail; eval "$$(scripts/test-services.sh)"; \
+	  $(BIN)/python -m bench.web_bench --scale $(or $(SCALE),1) $(BENCH_ARGS)
 
 check-deploy: install
 	@scripts/check-deploy.sh
