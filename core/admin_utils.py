@@ -1,10 +1,13 @@
 """Helpers for the Django admin: write-only secret fields, audited saves, read-only admins, indexed search,
-bounded inlines."""
+bounded inlines, estimated counts of big tables."""
 
 from django import forms
 from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from core.audit import audit_record
@@ -150,3 +153,26 @@ def inline_overflow_note(*, total: int, shown: int, url: str, noun: str) -> str:
     return format_html(
         '{} {}; the first {} are shown below. <a href="{}">See all of them</a>.', total, noun, shown, url
     )
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that takes an unfiltered big table's size from PostgreSQL's statistics.
+
+    Counting 200,000 audit events reads them all (tens of milliseconds at every page); the planner's
+    estimate (pg_class.reltuples, kept by autovacuum) is close enough to number the pages. Filtered
+    lists, small tables and other databases are counted exactly.
+    """
+
+    ESTIMATE_FROM = 50_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if connection.vendor == "postgresql" and not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                               [queryset.model._meta.db_table])
+                row = cursor.fetchone()
+            if row and row[0] >= self.ESTIMATE_FROM:
+                return row[0]
+        return super().count

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.admin_utils import (
     AuditedAdmin,
     BoundedInlineFormSet,
+    EstimatedCountPaginator,
     IndexedSearchMixin,
     ReadOnlyAdmin,
     WriteOnlySecretsForm,
@@ -203,6 +204,7 @@ class DirectoryUserAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     search_help_text = "One of the person's addresses, their directory id, or the beginning of their name."
     ordering = ("-pk",)  # the primary key's index: a page of 100,000 people is never sorted by name
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = (DirectoryAddressInline,)
 
     def search_filter(self, term: str, typed: str) -> Q:
@@ -226,6 +228,7 @@ class DirectoryAddressAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     search_help_text = "An address (any case) or its beginning."
     ordering = ("-pk",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("directory_user", "partner")
@@ -257,6 +260,7 @@ class SyncRunAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     search_help_text = "The partner's name (any part) or slug."
     ordering = ("-pk",)  # runs are numbered as they start
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = ("problems_note",)
     inlines = (SyncProblemInline,)
 
@@ -285,6 +289,7 @@ class SyncProblemAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     search_help_text = "An address or a directory id, exactly."
     ordering = ("-pk",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("run__connection__partner")

@@ -5,7 +5,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.text import Truncator
 
-from core.admin_utils import AuditedAdmin, BoundedInlineFormSet, IndexedSearchMixin, inline_overflow_note
+from core.admin_utils import (
+    AuditedAdmin,
+    BoundedInlineFormSet,
+    EstimatedCountPaginator,
+    IndexedSearchMixin,
+    inline_overflow_note,
+)
 from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.models import Invite, PortalUserRequest, RequestItem
@@ -84,6 +90,7 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
     search_help_text = "An address (any case) or its beginning, or the beginning of the name."
     ordering = ("-pk",)  # newest first, on the primary key's index
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = ("email", "created_at", "updated_at")
     raw_id_fields = ("request", "decided_by", "user")
     autocomplete_fields = ("partner",)
@@ -108,6 +115,7 @@ class InviteAdmin(IndexedSearchMixin, AuditedAdmin):
     search_help_text = "An address (any case) or its beginning, or the beginning of the name."
     ordering = ("-pk",)  # newest first, on the primary key's index
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # The token exists only as a hash and is never shown, not even hashed; nor the nonce it is derived from.
     exclude = ("token_hash", "token_nonce")
     readonly_fields = ("email", "sent_at", "send_attempts", "last_attempt_at", "next_attempt_at", "last_error",

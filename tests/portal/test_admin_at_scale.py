@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.admin_utils import EstimatedCountPaginator
 from core.audit import audit_record
 from core.mail import mail_send_on_commit
 from core.models import AuditEvent, OutboundMail
@@ -269,3 +270,43 @@ def test_the_big_directory_and_onboarding_lists_page_on_the_primary_key():
         plan = _plan(model.objects.order_by("-pk")[:100])
 
         assert "Seq Scan" not in plan, plan
+
+
+# -- counting and filtering without reading the whole table --------------------------------------------------
+
+
+def test_an_unfiltered_big_list_takes_its_size_from_the_statistics(admin_client, monkeypatch):
+    grow(5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE portal_auditevent")
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'portal_auditevent'::regclass")
+        (estimate,) = cursor.fetchone()
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_FROM", 1)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(_url("core.AuditEvent", "changelist"))
+
+    assert response.context["cl"].result_count == estimate
+    assert not [q for q in captured.captured_queries if "COUNT(*)" in q["sql"] and "portal_auditevent" in q["sql"]]
+
+
+def test_a_filtered_big_list_is_counted_exactly(admin_client, monkeypatch):
+    grow(5)
+    audit_record(actor=None, action="test.once")
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_FROM", 1)
+
+    response = admin_client.get(_url("core.AuditEvent", "changelist"), {"action": "test.once"})
+
+    assert response.context["cl"].result_count == 1
+
+
+def test_the_audit_list_offers_each_action_once_and_the_portals_models(admin_client):
+    grow(3)
+    audit_record(actor=None, action="signin.failed")
+
+    response = admin_client.get(_url("core.AuditEvent", "changelist"))
+
+    filters = {spec.title: [choice["display"] for choice in spec.choices(response.context["cl"])]
+               for spec in response.context["cl"].filter_specs}
+    assert filters["action"] == ["All", "signin.failed", "test.grown"]
+    assert "request item" in filters["target type"] and "user" in filters["target type"]
