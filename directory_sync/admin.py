@@ -187,10 +187,10 @@ class DirectoryAddressInline(admin.TabularInline):
 
 
 def _person_filter(term: str, typed: str) -> Q:
-    """People by one of their addresses (exact), their directory id (exact) or the beginning of their name."""
+    """People by one of their addresses (exact) or the beginning of their name."""
     if "@" in term:
         return Q(Exists(DirectoryAddress.objects.filter(directory_user=OuterRef("pk"), address=term)))
-    return Q(external_id=typed) | Q(display_name__istartswith=typed)
+    return Q(display_name__istartswith=typed)
 
 
 @admin.register(DirectoryUser)
@@ -200,8 +200,8 @@ class DirectoryUserAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("display_name", "partner", "status", "external_id", "changed_at")
     list_filter = ("status", "partner")
     list_select_related = ("partner",)
-    search_fields = ("addresses__address", "external_id", "display_name")
-    search_help_text = "One of the person's addresses, their directory id, or the beginning of their name."
+    search_fields = ("addresses__address", "display_name")
+    search_help_text = "One of the person's addresses, or the beginning of their name."
     ordering = ("-pk",)  # the primary key's index: a page of 100,000 people is never sorted by name
     show_full_result_count = False
     paginator = EstimatedCountPaginator
