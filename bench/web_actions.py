@@ -17,9 +17,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench.web_data import BIG, CSV_TARGET, FIXED_LIST, DataSet, big_primary, domain_of, person_name
+from bench.web_data import DataSet
 from bench.web_forms import form_with
 from bench.web_pages import ADMIN, MANAGER, PARTNER_ADMIN
+from bench.web_shapes import BIG, CSV_TARGET, FIXED_LIST, big_primary, domain_of, person_name
 from directory_sync.models import DirectoryConnection, DirectoryUser, SyncRun, SyncStatus
 from directory_sync.selectors import recipient_lookup
 from onboarding.models import ItemState, PortalUserRequest, RequestItem

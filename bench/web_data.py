@@ -1,6 +1,6 @@
 """The web benchmark's data set: partners, directories, users, requests, invites and audit events, built set-wise.
 
-`DataSet.grow(scale)` adds rows up to `scale` of the full size (FULL below), so the benchmark can measure at
+`DataSet.grow(scale)` adds rows up to `scale` of the full size (bench/web_shapes.py), so the benchmark can measure at
 1/10 and then grow the same database to the full size. Rows are written with one `COPY` per table into the real
 tables (their columns read from the models, so a field added later with a default is filled with it), ids are
 assigned here and the sequences moved past them afterwards. Everything random comes from a seeded generator.
@@ -10,17 +10,37 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
-import json
 import math
 import random
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from accounts.models import Role, TOTPDevice, User
+from bench.web_copy import copy_rows, move_sequences
+from bench.web_shapes import (
+    ACTIONS,
+    ADMINS,
+    BIG,
+    BIG_ITEM_SHARE,
+    BIG_USER_SHARE,
+    CSV_TARGET,
+    FIXED_LIST,
+    FULL,
+    INVITE_OF_ITEM,
+    ITEM_STATES,
+    PARTNERS_PER_MANAGER,
+    PASSWORD,
+    RESELLER_STATE,
+    SMALL,
+    VENDOR_DOMAIN,
+    big_primary,
+    counts_at,
+    domain_of,
+    person_name,
+)
 from core.models import AuditEvent, MailState, OutboundMail
 from directory_sync.models import (
     AddressKind,
@@ -44,128 +64,6 @@ from onboarding.models import (
     RequestSource,
 )
 from partners.models import AccountDomain, AccountSettings, Agreement, AuthMethod, Partner, PartnerKind, TwoFactorPolicy
-
-# The full size (scale 1), from issue 11.
-FULL = {
-    "partners": 300,
-    "big_people": 50_000,  # the big MSP's directory
-    "other_people": 50_000,  # every other MSP's, round-robin
-    "users": 3_600,  # portal users, vendor staff included
-    "items": 30_000,  # request items, the fixed 1,000-person list included
-    "invites": 12_700,
-    "audit": 200_000,
-    "mail": 20_000,  # outbound mail (not in the issue: enough for the admin's list to be a big table)
-}
-PARTNERS_PER_MANAGER = 10
-ADMINS = 3
-BIG_USER_SHARE = 0.15  # of the partner users: the big MSP's
-BIG_ITEM_SHARE = 0.25  # of the request items: the big MSP's (thousands at full size)
-FIXED_LIST = 1_000  # the big MSP's submitted 1,000-person list (request detail, admin change page)
-PASSWORD = "bench-portal-2026"  # noqa: S105 (every benchmark user's; the database is thrown away)
-VENDOR_DOMAIN = "vendor.example"
-
-BIG, SMALL, CSV_TARGET = "big-msp", "small-reseller", "csv-import"
-
-FIRST = ["Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gus", "Hana", "Ida", "Jon", "Kai", "Lena", "Mo", "Nia",
-         "Otto", "Pia", "Quinn", "Rosa", "Sam", "Tom", "Uma", "Vic", "Wim", "Xia", "Yann", "Zoe"]
-LAST = ["Adams", "Berg", "Costa", "Dahl", "Ernst", "Frey", "Gomez", "Hahn", "Ito", "Jung", "Klein", "Lund",
-        "Meyer", "Novak", "Olsen", "Petit", "Quist", "Roth", "Silva", "Thiel", "Ueda", "Vogel", "Wolf", "Young"]
-ACTIONS = ["signin.succeeded", "signin.failed", "request.submitted", "request_item.approved",
-           "request_item.rejected", "invite.sent", "invite.accepted", "invite.resent", "directory_sync.run",
-           "two_factor.enrolled", "password.changed", "agreement.recorded"]
-
-# Per 300 items: the states of 29,000 items (the fixed list is all submitted); 127 of 300 carry an invite, so
-# 12,700 of 30,000 items have one.
-ITEM_STATES = {
-    ItemState.SUBMITTED: 60, ItemState.APPROVED: 10, ItemState.REJECTED: 40, ItemState.AWAITING_VALIDATION: 25,
-    ItemState.VALIDATED: 8, ItemState.INVALID_ADDRESS: 30, ItemState.INVITED: 40, ItemState.ACCOUNT_CREATED: 22,
-    ItemState.ACCEPTED: 55, ItemState.EXPIRED: 6, ItemState.REVOKED: 4,
-}
-INVITE_OF_ITEM = {  # an item's state -> its invite's state
-    ItemState.INVITED: InviteState.SENT, ItemState.ACCOUNT_CREATED: InviteState.SENT,
-    ItemState.ACCEPTED: InviteState.ACCEPTED, ItemState.EXPIRED: InviteState.EXPIRED,
-    ItemState.REVOKED: InviteState.REVOKED,
-}
-RESELLER_STATE = {  # resellers' people get accounts straight away (R3): no validation states
-    ItemState.AWAITING_VALIDATION: ItemState.APPROVED, ItemState.VALIDATED: ItemState.APPROVED,
-    ItemState.INVALID_ADDRESS: ItemState.REJECTED, ItemState.INVITED: ItemState.ACCOUNT_CREATED,
-}
-
-
-def counts_at(scale: float) -> dict[str, int]:
-    counts = {k: max(1, round(v * scale)) for k, v in FULL.items()}
-    counts["partners"] = max(6, counts["partners"])  # the three named partners and a few of each kind
-    return counts
-
-
-def domain_of(slug: str) -> str:
-    return f"{slug}.example"
-
-
-def person_name(k: int) -> tuple[str, str]:
-    return FIRST[k % len(FIRST)], LAST[(k // len(FIRST)) % len(LAST)]
-
-
-def big_primary(k: int) -> str:
-    """The display form of the primary address of the big MSP's person k (the lists and lookups use them)."""
-    first, last = person_name(k)
-    return f"{first}.{last}.{k}@{domain_of(BIG)}"
-
-
-# --- COPY -------------------------------------------------------------------------------------------------------
-
-
-def _text(value) -> str:
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        value = json.dumps(value)
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def copy_rows(model: type[models.Model], columns: list[str], rows: list[tuple]) -> int:
-    """COPY `rows` (values of `columns`, attnames) into the model's table; every other concrete field gets its
-    default (computed once: the same for every row), auto_now(_add) fields the current time."""
-    if not rows:
-        return 0
-    now = timezone.now()
-    extra_columns, extra_values = [], []
-    for f in model._meta.concrete_fields:
-        if f.attname in columns:
-            continue
-        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        extra_columns.append(f.column)
-        extra_values.append(now if auto else f.get_default())
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    names = [by_attname[c].column for c in columns]
-    tail = "\t".join(_text(v) for v in extra_values)
-    buffer = io.StringIO()
-    for row in rows:
-        line = "\t".join(_text(v) for v in row)
-        buffer.write(f"{line}\t{tail}\n" if tail else f"{line}\n")
-    buffer.seek(0)
-    cols = ", ".join(f'"{c}"' for c in names + extra_columns)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f'COPY "{model._meta.db_table}" ({cols}) FROM STDIN', buffer)
-    return len(rows)
-
-
-def move_sequences(*tables_models: type[models.Model]) -> None:
-    with connection.cursor() as cursor:
-        for model in tables_models:
-            table = model._meta.db_table
-            # The table name is a model's, not input; the values are parameters.
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT COALESCE(MAX(id), 1) FROM \"{table}\"))",  # noqa: S608
-                [table],
-            )
-
 
 # --- the data set -----------------------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from django.test.utils import CaptureQueriesContext
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts.models import TOTPDevice, User
-from bench.web_data import BIG, PASSWORD, SMALL, DataSet, big_primary
+from bench.web_data import DataSet
+from bench.web_shapes import BIG, PASSWORD, SMALL, big_primary
 from onboarding.models import ItemState, RequestItem
 
 ADMIN, MANAGER, PARTNER_ADMIN, STAFF, ANONYMOUS = "admin", "account manager", "partner admin", "partner staff", "-"

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from django.core.management import call_command
 
 from bench import web_actions, web_pages
-from bench.web_data import BIG, DataSet, table_counts
+from bench.web_data import DataSet, table_counts
 from bench.web_pages import MANAGER, PARTNER_ADMIN, STAFF, Measure
+from bench.web_shapes import BIG
 
 SMALL_SHARE = 0.1  # the first size: 1/10 of the full one
 MIX_SESSIONS = 5  # sessions per signed-in role in the browsing mix
