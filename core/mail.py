@@ -29,7 +29,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.errors import MAIL_ALREADY_SENT, PortalError
 from core.models import MailState, OutboundMail
-from core.queue import enqueue, enqueue_on_commit
+from core.queue import enqueue, enqueue_many, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ def mails_send_on_commit(mails: list[OutboundMail]) -> list[OutboundMail]:
         return []
     created = OutboundMail.objects.bulk_create(mails)
     ids = [mail.pk for mail in created]
-    # One callback: after the first refused publish, `enqueue` leaves the broker alone and the sweeper sends.
-    transaction.on_commit(lambda: [enqueue(SEND_TASK, pk) for pk in ids])
+    transaction.on_commit(lambda: enqueue_many(SEND_TASK, [(pk,) for pk in ids]))
     return created
 
 

@@ -43,6 +43,31 @@ def enqueue(task_name: str, *args, **kwargs) -> bool:
     return True
 
 
+def enqueue_many(task_name: str, calls: list[tuple]) -> int:
+    """Queue `task_name(*args)` for each tuple of `calls` through one broker connection (a thousand invites of
+    one approval are a thousand messages: one connection from the pool for each costs as much again); how many
+    the broker took. A refused publish leaves the rest to the sweepers, as `enqueue` does."""
+    global _broker_down_until
+    if not calls:
+        return 0
+    if current_app.conf.task_always_eager:
+        return sum(enqueue(task_name, *args) for args in calls)
+    if time.monotonic() < _broker_down_until:
+        logger.info("broker down: %d messages of %s left to the sweeper", len(calls), task_name)
+        return 0
+    queued = 0
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for args in calls:
+                current_app.signature(task_name, args=args).apply_async(producer=producer)
+                queued += 1
+    except Exception as exc:  # as in enqueue: none of the transports' errors may escape
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning("could not queue %d messages of %s (%s: %s); a sweeper will queue them again",
+                       len(calls) - queued, task_name, exc.__class__.__name__, exc)
+    return queued
+
+
 def enqueue_on_commit(task_name: str, *args, **kwargs) -> None:
     """Queue `task_name(*args, **kwargs)` after the surrounding transaction commits (at once outside one)."""
     transaction.on_commit(lambda: enqueue(task_name, *args, **kwargs))

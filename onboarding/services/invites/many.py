@@ -9,15 +9,16 @@ in a stable order (by address), so two such approvals wait for each other instea
 """
 
 import datetime
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
-from core.audit import audit_event, audit_record_many
+from core.audit import audit_client, audit_event, audit_record_many
 from core.errors import ConcurrentChange
-from core.queue import enqueue
+from core.queue import enqueue_many
 from onboarding.errors import HAS_ACCESS, InviteAlreadyOpen, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, RequestItem
 from onboarding.services.invites.sending import SEND_TASK
@@ -36,7 +37,7 @@ def invites_create_many(
     wanted = sorted(wanted, key=lambda pair: pair[0].pk)
     emails = {item.email for item, _ in wanted}
     open_before = _open_invites({item.partner_id for item, _ in wanted}, emails)
-    users = {user.email: user for user in User.objects.filter(email__in=emails)}
+    users = _accounts(emails)
     outcome: dict[int, Outcome] = {}
     claims: dict[tuple[int, str], RequestItem] = {}  # the first item of each person in this batch
     for item, _ in wanted:
@@ -52,26 +53,15 @@ def invites_create_many(
     kinds = {item.pk: kind for item, kind in wanted}
     inserts = []
     for _, item in sorted(claims.items(), key=lambda pair: pair[0]):
-        user = users.get(item.email)
-        if user is None or (refusal := _refusal(item, user)) is not None:
+        account = users.get(item.email)
+        refusal = ConcurrentChange() if account is None else _refusal(item, account)
+        if refusal is not None:
             # A concurrent approval made the address another partner's (or it is active already).
-            outcome[item.pk] = refusal if user is not None else ConcurrentChange()
+            outcome[item.pk] = refusal
             continue
-        inserts.append(_invite(item, user, kinds[item.pk], actor))
+        inserts.append(_invite(item, account.pk, kinds[item.pk], actor))
     Invite.objects.bulk_create(inserts, ignore_conflicts=True)
-    open_after = _open_invites({i.partner_id for i in inserts}, {i.email for i in inserts}) if inserts else {}
-    created = []
-    for invite in inserts:
-        item = claims[(invite.partner_id, invite.email)]
-        current = open_after.get((invite.partner_id, invite.email))
-        if current is None:
-            outcome[item.pk] = ConcurrentChange()  # refused by a constraint, yet no open invite: try again
-        elif current.item_id == item.pk:
-            current.item, current.partner = item, item.partner
-            outcome[item.pk] = current
-            created.append(current)
-        else:  # a concurrent approval of the same person committed its invite first
-            outcome[item.pk] = InviteAlreadyOpen(current, email=item.display_email, partner=item.partner)
+    created = _settled(inserts, claims, outcome)
     for item, _ in wanted:
         if item.pk not in outcome:
             outcome[item.pk] = _as_first(item, outcome[claims[(item.partner_id, item.email)].pk])
@@ -79,19 +69,59 @@ def invites_create_many(
     return outcome
 
 
+def _settled(inserts: list[Invite], claims: dict[tuple[int, str], RequestItem], outcome: dict[int, Outcome]):
+    """After the inserts: which invites are ours (read back by person: ON CONFLICT DO NOTHING returns no ids), and
+    for the others whose invite was committed first. Returns ours, with their ids."""
+    if not inserts:
+        return []
+    rows = Invite.objects.filter(partner_id__in={i.partner_id for i in inserts}, email__in={i.email for i in inserts},
+                                 state__in=OPEN_INVITE_STATES).values_list("pk", "partner_id", "email", "item_id")
+    current = {(partner_id, email): (pk, item_id) for pk, partner_id, email, item_id in rows}
+    others = {pk for key, (pk, item_id) in current.items() if item_id != claims[key].pk}
+    theirs = Invite.objects.in_bulk(list(others)) if others else {}
+    created = []
+    for invite in inserts:
+        key = (invite.partner_id, invite.email)
+        item = claims[key]
+        if key not in current:
+            outcome[item.pk] = ConcurrentChange()  # refused by a constraint, yet no open invite: try again
+        elif current[key][1] == item.pk:
+            invite.pk, invite._state.adding, invite._state.db = current[key][0], False, Invite.objects.db
+            invite.item, invite.partner = item, item.partner
+            outcome[item.pk] = invite
+            created.append(invite)
+        else:  # a concurrent approval of the same person committed its invite first
+            outcome[item.pk] = InviteAlreadyOpen(theirs[current[key][0]], email=item.display_email,
+                                                 partner=item.partner)
+    return created
+
+
 def _open_invites(partner_ids: set[int], emails: set[str]) -> dict[tuple[int, str], Invite]:
     rows = Invite.objects.filter(partner_id__in=partner_ids, email__in=emails, state__in=OPEN_INVITE_STATES)
     return {(invite.partner_id, invite.email): invite for invite in rows}
 
 
-def _refusal(item: RequestItem, user: User | None) -> OnboardingError | None:
+@dataclass(frozen=True)
+class _Account:
+    pk: int
+    is_active: bool
+    partner_id: int | None
+
+
+def _accounts(emails: set[str]) -> dict[str, _Account]:
+    """The portal accounts of these addresses: what decides whether one may be handed to an invitation."""
+    rows = User.objects.filter(email__in=emails).values_list("email", "pk", "is_active", "partner_id")
+    return {email: _Account(pk, active, partner_id) for email, pk, active, partner_id in rows}
+
+
+def _refusal(item: RequestItem, account: _Account | None) -> OnboardingError | None:
     # Never hand an existing account (another partner's, or one in use) to an invitation.
-    if user is not None and (user.is_active or user.partner_id != item.partner_id):
+    if account is not None and (account.is_active or account.partner_id != item.partner_id):
         return OnboardingError(HAS_ACCESS.format(email=item.display_email))
     return None
 
 
-def _users_created(items: list[RequestItem]) -> dict[str, User]:
+def _users_created(items: list[RequestItem]) -> dict[str, _Account]:
     """The (not yet active) portal users of these items' people, inserted unless a concurrent approval did
     first, and read back (theirs or ours)."""
     if not items:
@@ -103,15 +133,15 @@ def _users_created(items: list[RequestItem]) -> dict[str, User]:
         user.set_unusable_password()
         new.setdefault(item.email, user)
     User.objects.bulk_create(list(new.values()), ignore_conflicts=True)
-    return {user.email: user for user in User.objects.filter(email__in=new)}
+    return _accounts(set(new))
 
 
-def _invite(item: RequestItem, user: User, kind: str, actor) -> Invite:
+def _invite(item: RequestItem, user_id: int, kind: str, actor) -> Invite:
     return Invite(
-        partner_id=item.partner_id, item=item, user=user, kind=kind, email=item.email,
+        partner_id=item.partner_id, item=item, user_id=user_id, kind=kind, email=item.email,
         display_email=item.display_email, name=item.name,
         expires_at=timezone.now() + datetime.timedelta(days=settings.INVITE_EXPIRY_DAYS),
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by_id=actor.pk if getattr(actor, "pk", None) else None,
     )
 
 
@@ -127,12 +157,14 @@ def _as_first(item: RequestItem, first: Outcome) -> Outcome:
 
 
 def _created_record(created: list[Invite], *, actor, request) -> None:
-    """Audit the new invites and queue their mail after commit (one callback; the sweeper covers a lost one)."""
+    """Audit the new invites and queue their mail after commit (through one broker connection; the sweeper
+    covers what the broker did not take)."""
+    where = audit_client(request)
     audit_record_many([
         audit_event(actor=actor, action=f"{invite.kind}.created", target=invite, partner=invite.partner,
-                    request=request, data={"item": invite.item_id})
+                    data={"item": invite.item_id}, **where)
         for invite in created
     ])
     if created:
-        ids = [invite.pk for invite in created]
-        transaction.on_commit(lambda: [enqueue(SEND_TASK, pk) for pk in ids])
+        ids = [(invite.pk,) for invite in created]
+        transaction.on_commit(lambda: enqueue_many(SEND_TASK, ids))
