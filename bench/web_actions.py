@@ -18,7 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from bench.web_data import DataSet
-from bench.web_forms import form_with
+from bench.web_forms import form_with, forms_of
 from bench.web_pages import ADMIN, MANAGER, PARTNER_ADMIN
 from bench.web_shapes import BIG, CSV_TARGET, FIXED_LIST, big_primary, domain_of, person_name
 from directory_sync.models import DirectoryConnection, DirectoryUser, SyncRun, SyncStatus
@@ -67,13 +67,17 @@ def list_people(ds: DataSet, *, offset: int) -> list[tuple[str, str]]:
 
 
 def _rows_post(form_page: str, rows: list[tuple[str, str]], button: str) -> dict[str, str]:
-    form = form_with(form_page, field_name="rows-TOTAL_FORMS")
+    """The rows form as the page's script would post it with `rows` typed in: its formset's prefix and fields
+    read from the page (the first row's name and email fields)."""
+    form = next((f for f in forms_of(form_page) if any(n.endswith("-TOTAL_FORMS") for n in f.names())), None)
     if form is None:
-        raise ActionFailed("the request form has no rows formset (rows-TOTAL_FORMS)")
+        raise ActionFailed("the request form has no formset of rows (no *-TOTAL_FORMS field)")
+    total = next(n for n in form.names() if n.endswith("-TOTAL_FORMS"))
+    prefix = total.removesuffix("-TOTAL_FORMS")
     data = form.values()
-    data["rows-TOTAL_FORMS"] = str(len(rows))
+    data[total] = str(len(rows))
     for i, (name, email) in enumerate(rows):
-        data[f"rows-{i}-name"], data[f"rows-{i}-email"] = name, email
+        data[f"{prefix}-{i}-name"], data[f"{prefix}-{i}-email"] = name, email
     button_name = next((n for n, v in form.buttons() if n == button), None)
     if button_name is None:
         raise ActionFailed(f"the request form has no {button!r} button")
@@ -123,10 +127,12 @@ def request_actions(ds: DataSet, clients: dict[str, Client]) -> tuple[list[Actio
     return actions, form_request.pk
 
 
-def approve_list(clients: dict[str, Client], request_id: int) -> Action:
+def approve_list(clients: dict[str, Client], manager, request_id: int) -> Action:
     """The account manager approves the 1,000 people of one list from the review queue: the queue filtered to
     the list and "approve all that match" where the queue offers it, else every one of them ticked."""
     client = clients[MANAGER]
+    queue = RequestItem.objects.filter(partner__account_manager=manager, state=ItemState.SUBMITTED)
+    waiting = queue.count()
     page = client.get(f"/review/?list={request_id}").content.decode()
     form = form_with(page, action_contains="/review/decide/")
     if form is None:
@@ -145,6 +151,8 @@ def approve_list(clients: dict[str, Client], request_id: int) -> Action:
         states[state] += 1
     if states[ItemState.SUBMITTED]:
         raise ActionFailed(f"approving a 1,000-person list ({how}) left {states[ItemState.SUBMITTED]} submitted")
+    if waiting - queue.count() != LIST:  # e.g. the list filter not applied: the whole queue approved
+        raise ActionFailed(f"approving a 1,000-person list ({how}) decided {waiting - queue.count()} people")
     detail = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in states.items() if n)
     return Action(f"approve a 1,000-person list (review queue, {how})", MANAGER, queries, 1000 * seconds,
                   f"< {APPROVE_S:.0f} s", seconds < APPROVE_S, detail)

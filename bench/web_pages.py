@@ -20,6 +20,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts.models import TOTPDevice, User
 from bench.web_data import DataSet
+from bench.web_forms import forms_of
 from bench.web_shapes import BIG, PASSWORD, SMALL, big_primary
 from onboarding.models import ItemState, RequestItem
 
@@ -150,7 +151,7 @@ def measure_pages(ds: DataSet, *, runs: int, log) -> tuple[dict[tuple[str, str],
     clients = {role: signed_in(user) for role, user in users.items()}
     anonymous = https_client()
     # The password step needs the address of the first step in the session.
-    first_step = anonymous.post("/accounts/login/", {"email": big_primary(3)})
+    first_step = address_step(anonymous, big_primary(3))
     clients[ANONYMOUS] = anonymous
     problems = [] if first_step.status_code == 302 else [f"sign-in address step: HTTP {first_step.status_code}"]
     results: dict[tuple[str, str], Measure] = {}
@@ -165,17 +166,38 @@ def measure_pages(ds: DataSet, *, runs: int, log) -> tuple[dict[tuple[str, str],
     return results, problems
 
 
+def _step_data(client: Client, path: str, kind: str, value: str) -> dict[str, str]:
+    """What the form on `path` posts with `value` typed into its field of input type `kind` (or named so)."""
+    for form in forms_of(client.get(path).content.decode()):
+        name = next((n for n, _, t in form.fields if t == kind), None)
+        if name is None and kind in form.names():
+            name = kind
+        if name is not None:
+            return form.values() | {name: value}
+    return {kind: value}  # the page answered something else: the POST will say what
+
+
+def address_step(client: Client, email: str):
+    """Sign-in's first step as its page's form posts it: the address."""
+    return client.post("/accounts/login/", _step_data(client, "/accounts/login/", "email", email))
+
+
+def password_step_data(client: Client, password: str) -> dict[str, str]:
+    return _step_data(client, "/accounts/login/password/", "password", password)
+
+
 def signin_cost(ds: DataSet, *, runs: int) -> tuple[Measure, float, list[str]]:
     """The password step's POST for a cloud-password user (the real hasher), and the hash check alone (ms)."""
     email = big_primary(3)  # a partner staff member of the big MSP: cloud password, two-factor optional
     times, queries, problems, status = [], 0, [], 0
     for n in range(runs + 1):
         client = https_client()
-        client.post("/accounts/login/", {"email": email})
+        address_step(client, email)
+        data = password_step_data(client, PASSWORD)
         reset_queries()
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
-            response = client.post("/accounts/login/password/", {"password": PASSWORD})
+            response = client.post("/accounts/login/password/", data)
             took = time.perf_counter() - started
         status = response.status_code
         if status != 302 or response.headers.get("Location", "").startswith("/accounts/login"):

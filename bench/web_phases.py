@@ -90,11 +90,12 @@ def pages(args, *, analyze, log) -> tuple[Measured, DataSet]:
 def actions(args, ds: DataSet, out: Measured, *, log) -> None:
     """The bulk actions and the sign-in's cost, after the pages and the load test (they add to the big MSP)."""
     log("bulk actions …")
-    clients = {role: web_pages.signed_in(user) for role, user in web_pages.role_users(ds).items()}
+    users = web_pages.role_users(ds)
+    clients = {role: web_pages.signed_in(user) for role, user in users.items()}
     try:
         actions, form_request = web_actions.request_actions(ds, clients)
         out.actions += actions
-        out.actions.append(web_actions.approve_list(clients, form_request))
+        out.actions.append(web_actions.approve_list(clients, users[MANAGER], form_request))
     except web_actions.ActionFailed as exc:
         out.problems.append(str(exc))
     out.actions.append(web_actions.lookups(ds))
