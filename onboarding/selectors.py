@@ -188,15 +188,13 @@ def partner_people(*, partner: Partner) -> QuerySet[User]:
 
 def partner_items(*, partner: Partner) -> QuerySet[RequestItem]:
     """Every requested person of the partner, newest first."""
-    return (
-        RequestItem.objects.filter(partner=partner).select_related("request__submitted_by")
-        .order_by("-created_at", "-id")
-    )
+    return RequestItem.objects.filter(partner=partner).order_by("-created_at", "-id")
 
 
 def partner_pending_items(*, partner: Partner) -> QuerySet[RequestItem]:
-    """The partner's requested people still on their way (PENDING_STATES), newest first."""
-    return partner_items(partner=partner).filter(state__in=PENDING_STATES)
+    """The partner's requested people still on their way (PENDING_STATES), newest first, with who asked."""
+    # Joined here only: a join before OFFSET is made for every row skipped, and a late page skips thousands.
+    return partner_items(partner=partner).filter(state__in=PENDING_STATES).select_related("request__submitted_by")
 
 
 def partner_requests(*, partner: Partner) -> QuerySet[PortalUserRequest]:
