@@ -49,7 +49,7 @@ def pending_user(request: HttpRequest) -> tuple[User, dict] | None:
     if not pending or time.time() - pending["at"] > PENDING_SECONDS:
         request.session.pop(PENDING, None)
         return None
-    user = selectors.active_user(pk=pending["user"])
+    user = selectors.pending_signin_user(pk=pending["user"])
     return (user, pending) if user else None
 
 

@@ -8,17 +8,17 @@ the cool-off time reach SIGNIN_CLIENT_FAILURE_LIMIT is refused like a locked add
 sprayer trying many addresses from one place is stopped, and people behind the same address are
 affected only at that much higher count. The client is core.clients.client_ip.
 
-Both counts come from one query. A successful sign-in of an address with no recent failure skips
-axes' two housekeeping queries (expired attempts are cleaned at the next failure, and there is
-nothing of this address's to reset); every sign-in is in the audit trail, so axes' own access log
-is off (AXES_DISABLE_ACCESS_LOG).
+Both counts come from one query. A successful sign-in resets only its address's failures, and only
+when it may have some (expired attempts of everyone are deleted at the next failure; they count for
+nothing meanwhile); every sign-in is in the audit trail, so axes' own access log is off
+(AXES_DISABLE_ACCESS_LOG).
 """
 
 import logging
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_client_username, get_failure_limit
+from axes.helpers import get_client_username, get_credentials, get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Q, Sum
@@ -58,7 +58,10 @@ class PortalAxesHandler(AxesDatabaseHandler):
         return failures
 
     def user_logged_in(self, sender, request, user, **kwargs):
-        if getattr(request, ADDRESS_FAILURES, None) == 0:
-            logger.debug("AXES: sign-in without recent failures; nothing to reset")
+        """Reset the address's failures, if it may have any. (axes would also delete everyone's expired
+        attempts, and log the sign-in: expired attempts count for nothing and are deleted at the next
+        failure, and the audit trail has the sign-in.)"""
+        if getattr(request, ADDRESS_FAILURES, None) == 0 or not settings.AXES_RESET_ON_SUCCESS:
             return
-        super().user_logged_in(sender, request, user, **kwargs)
+        count = self.reset_user_attempts(request, get_credentials(user.get_username()))
+        logger.info("AXES: Deleted %d failed login attempts of an address that signed in.", count)

@@ -92,6 +92,11 @@ def active_user(*, pk) -> User | None:
     return User.objects.filter(pk=pk, is_active=True).first()
 
 
+def pending_signin_user(*, pk) -> User | None:
+    """The active portal user waiting to give their second factor, with their account's settings (read next)."""
+    return User.objects.filter(pk=pk, is_active=True).select_related("partner__account_settings").first()
+
+
 def user_by_pk(*, pk) -> User | None:
     return User.objects.filter(pk=pk).first()
 
@@ -106,9 +111,9 @@ def inactive_partner_user(*, pk, partner_id: int, email: str) -> User | None:
 
 
 def user_by_email(*, email: str) -> User | None:
-    """The portal user (active or not) whose normalised address this is, or None."""
+    """The portal user (active or not) whose normalised address this is, with their partner, or None."""
     try:
-        return User.objects.filter(email=normalize_email(email)).first()
+        return User.objects.filter(email=normalize_email(email)).select_related("partner").first()
     except InvalidEmail:
         return None
 

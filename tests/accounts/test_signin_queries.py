@@ -15,6 +15,7 @@ from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
 from partners.models import AccountDomain
 from tests.accounts.factories import PASSWORD, UserFactory
+from tests.conftest import totp_code
 from tests.partners.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,10 @@ PASSWORD_STEP_SIGNING_IN = 10
 PASSWORD_STEP_ASKING_FOR_THE_CODE = 6
 # the route, the new session.
 EMAIL_STEP = 2
+# session, the person (with their account's settings), the authenticator (read, and its throttle reset),
+# the new session key (insert, delete the old row), the address's failures reset (none to delete),
+# last_login, the audit event, the session's data.
+CODE_STEP_SIGNING_IN = 10
 
 
 @pytest.fixture
@@ -104,6 +109,24 @@ def test_the_password_step_of_people_with_authenticators_asks_for_the_code_at_th
 
     assert response["Location"] == "/accounts/login/verify/"
     assert first == second == PASSWORD_STEP_ASKING_FOR_THE_CODE
+
+
+def test_the_code_step_signs_in_at_the_same_cost_for_people_with_different_histories(client, msp):
+    ann = UserFactory(partner=msp, display_email="ann@acme.example")
+    ann_phone = TOTPDevice.objects.create(user=ann, name="phone", confirmed=True)
+    bea = UserFactory(partner=msp, display_email="bea@acme.example")
+    with_history(bea, events=40)
+    bea_phone = TOTPDevice.objects.create(user=bea, name="phone", confirmed=True)
+
+    counts = []
+    for person, phone in ((ann, ann_phone), (bea, bea_phone)):
+        client.cookies.clear()
+        password_step(client, person.email)
+        count, response = queries(client, "/accounts/login/verify/", {"token": totp_code(phone.bin_key)})
+        assert response.status_code == 302 and response["Location"] == "/"
+        counts.append(count)
+
+    assert counts == [CODE_STEP_SIGNING_IN, CODE_STEP_SIGNING_IN]
 
 
 def test_the_person_is_looked_up_once_however_many_backends_ask(client, msp):
