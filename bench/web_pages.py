@@ -29,6 +29,7 @@ ROLES = (ADMIN, MANAGER, PARTNER_ADMIN, STAFF)
 VENDOR = (ADMIN, MANAGER)
 PAGE_QUERIES = 15
 PAGE_MS, ADMIN_PAGE_MS = 100, 300
+PAST_THE_END = 1_000_000  # a page number past the end of any list: the portal shows the last page
 SLOW_MS = 1000  # a page slower than this is timed once more only, not `runs` times
 
 
@@ -121,7 +122,9 @@ def page_list(ds: DataSet, search_address: str) -> list[Page]:
         Page("partner page (big MSP)", big, ROLES),
         Page("partner page (small reseller)", f"/partners/{SMALL}/", VENDOR),
         Page("review queue", "/review/", VENDOR),
+        Page("review queue, last page", f"/review/?page={PAST_THE_END}", VENDOR),
         Page("request detail (1,000 people)", f"{big}requests/{rid}/", ROLES),
+        Page("request detail, last page", f"{big}requests/{rid}/?page={PAST_THE_END}", ROLES),
         Page("person timeline", f"{big}people/{item}/", ROLES),
         Page("request form", f"{big}requests/new/", (ADMIN, MANAGER, PARTNER_ADMIN)),
         Page("security", "/accounts/security/", ROLES),

@@ -61,9 +61,11 @@ def load_rows(loads: dict) -> tuple[list[Row], list[str]]:
         return f"{d['p50_ms']:.0f} / {d['p95_ms']:.0f} / {d['p99_ms']:.0f}"
 
     rows = [
-        Row(f"load: trivial view, req/s · p50/p95/p99 ms (generator {trivial['generator_cpu']:.2f} CPU)",
+        Row(f"load: trivial view, req/s · p50/p95/p99 ms ({trivial['errors']} errors; "
+            f"generator {trivial['generator_cpu']:.2f} CPU)",
             ANONYMOUS, f"{trivial['rps']:,.0f} req/s", percentiles(trivial), "", None),
-        Row(f"load: browsing mix, req/s (share) · p50/p95/p99 ms (generator {mix['generator_cpu']:.2f} CPU)",
+        Row(f"load: browsing mix, req/s (share) · p50/p95/p99 ms ({mix['errors']} errors; "
+            f"generator {mix['generator_cpu']:.2f} CPU)",
             "mixed", f"{mix['rps']:,.0f} req/s ({share:.0%})", percentiles(mix),
             f"≥ {LOAD_SHARE:.0%} of trivial, p95 < {LOAD_P95_MS} ms",
             share >= LOAD_SHARE and mix["p95_ms"] < LOAD_P95_MS and not mix["errors"]),
