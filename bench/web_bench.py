@@ -43,7 +43,6 @@ SETTINGS = "bench.web_settings"
 REDIS_DB = 5
 WORKERS = 4
 USERS = 50
-LOAD_SHARE, LOAD_P95_MS = 0.25, 500
 
 
 def log(message: str) -> None:
@@ -204,8 +203,9 @@ def run(args: argparse.Namespace) -> int:
         version = admin_sql(maintenance_url, "SHOW server_version")[0][0][0].split()[0]
         context = (f"scale {args.scale:g} of issue 11's data set, seed {args.seed}; PostgreSQL {version}, "
                    f"{os.cpu_count()} CPUs, Python {platform.python_version()}; gunicorn {WORKERS} sync workers, "
-                   f"{USERS} users; 1-min load average before pages (1/10, full) and load test: "
-                   f"{measured.loads[0]:.1f}/{measured.loads[1]:.1f}/{loads['load_before']:.1f}")
+                   f"{USERS} users; 1-min load average before pages (1/10, full), load test and actions: "
+                   f"{measured.loads[0]:.1f}/{measured.loads[1]:.1f}/{loads['load_before']:.1f}/"
+                   f"{measured.loads[2]:.1f}")
         problems = web_report.report(measured, loads, context=context, scale=args.scale)
         if problems or measured.problems:
             raise BenchError("something went wrong:\n  " + "\n  ".join(measured.problems + problems))

@@ -89,6 +89,7 @@ def pages(args, *, analyze, log) -> tuple[Measured, DataSet]:
 
 def actions(args, ds: DataSet, out: Measured, *, log) -> None:
     """The bulk actions and the sign-in's cost, after the pages and the load test (they add to the big MSP)."""
+    out.loads.append(os.getloadavg()[0])
     log("bulk actions …")
     users = web_pages.role_users(ds)
     clients = {role: web_pages.signed_in(user) for role, user in users.items()}
