@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connections
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 
@@ -400,10 +401,12 @@ def assert_nothing_stuck_lost_or_twice(result: Delivery, *, killed_mid_send: int
 
 
 def requesters_told(items: list[RequestItem]) -> list[str]:
-    """Approved items whose requester's notification is not sent (empty when all were)."""
+    """Approved items whose requester's notification is not sent (empty when all were): the mail about the person
+    when they were decided alone, or the one about their list when several of it were decided together."""
     missing = []
     for item in RequestItem.objects.filter(pk__in=[i.pk for i in items]).select_related("request__submitted_by"):
         to, subject = item.request.submitted_by.display_email, f"Portal request for {item.display_email} approved"
-        if not OutboundMail.objects.filter(to=to, subject=subject, state="sent").exists():
+        about_the_list = Q(template="request_items_decided", body__contains=f"/requests/{item.request_id}/")
+        if not OutboundMail.objects.filter(Q(subject=subject) | about_the_list, to=to, state="sent").exists():
             missing.append(f"{subject} (to {to})")
     return missing
