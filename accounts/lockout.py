@@ -63,5 +63,10 @@ class PortalAxesHandler(AxesDatabaseHandler):
         failure, and the audit trail has the sign-in.)"""
         if getattr(request, ADDRESS_FAILURES, None) == 0 or not settings.AXES_RESET_ON_SUCCESS:
             return
-        count = self.reset_user_attempts(request, get_credentials(user.get_username()))
+        credentials = get_credentials(user.get_username())
+        # Not counted in this request (the second factor's step): look before deleting, since a
+        # delete of nothing still reads and opens a transaction.
+        if not any(attempts.exists() for attempts in self.filter_user_attempts(request, credentials)):
+            return
+        count = self.reset_user_attempts(request, credentials)
         logger.info("AXES: Deleted %d failed login attempts of an address that signed in.", count)
