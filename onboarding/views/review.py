@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import VENDOR_ROLES
@@ -17,10 +17,17 @@ from core.paging import page_of
 from onboarding.errors import NOTHING_CHOSEN, REASON_CONTROL_CHARACTERS, REASON_REQUIRED, REFUSED, ConcurrentChange
 from onboarding.models import CheckResult
 from onboarding.selectors import review_items_chosen, review_queue, review_queue_summary
+from onboarding.services.requests import MAX_ROWS
 from onboarding.services.review import request_items_approve, request_items_reject
 from onboarding.validators import has_control_characters
 
 PAGE_SIZE = 100  # people per page of the queue
+# "All that match" decides the oldest this many at a time (a full list): a queue of thousands is decided in a few
+# answers of bounded time, not in one that holds the locks of all of it.
+DECIDED_AT_ONCE = MAX_ROWS
+MORE_TO_DECIDE = gettext_lazy(
+    "More people match than are decided at once: the oldest {count} were taken. Decide again for the rest."
+)
 REFUSALS_SHOWN = 20  # one message per refused person, up to this many; then how many more
 
 
@@ -82,8 +89,11 @@ def decide(request: HttpRequest) -> HttpResponse:
         # Scoped to this person's partners and the filters, and to what the page showed: an item that
         # arrived after it was rendered has a higher id and waits for a page that shows it.
         up_to = _number(request.POST.get("seen_up_to"))
-        ids = list(review_queue(user=request.user, **filters, up_to=up_to).values_list("pk", flat=True)) \
-            if up_to is not None else []
+        matching = review_queue(user=request.user, **filters, up_to=up_to) if up_to is not None else None
+        ids = list(matching.values_list("pk", flat=True)[:DECIDED_AT_ONCE + 1]) if matching is not None else []
+        if len(ids) > DECIDED_AT_ONCE:
+            ids = ids[:DECIDED_AT_ONCE]
+            messages.info(request, MORE_TO_DECIDE.format(count=DECIDED_AT_ONCE))
     else:
         wanted = {int(pk) for pk in request.POST.getlist("item") if pk.isdigit() and len(pk) < 19}
         ids = [item.pk for item in review_items_chosen(user=request.user, ids=wanted)]
@@ -110,8 +120,8 @@ def _decided(request: HttpRequest, ids: list[int], decision: str, reason: str) -
                 decided = request_items_reject(item_ids=ids, actor=request.user, reason=reason, request=request)
     except ConcurrentChange as exc:
         # Nothing was decided: the whole decision is one transaction. One person: say whom it was about.
-        messages.error(request, f"{review_items_chosen(user=request.user, ids=ids)[0].display_email}: {exc}"
-                       if len(ids) == 1 else str(exc))
+        chosen = review_items_chosen(user=request.user, ids=ids) if len(ids) == 1 else []
+        messages.error(request, f"{chosen[0].display_email}: {exc}" if chosen else str(exc))
         return
     except REFUSED as exc:
         messages.error(request, str(exc))

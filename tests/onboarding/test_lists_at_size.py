@@ -18,6 +18,7 @@ from onboarding.models import Invite, InviteKind, InviteState, ItemState, Portal
 from onboarding.services.checks import rows_check
 from onboarding.services.requests import MAX_ROWS, request_submit
 from onboarding.services.review import request_items_approve, request_items_reject
+from onboarding.views.review import MORE_TO_DECIDE
 from partners.models import PartnerKind
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory
 from tests.onboarding.factories import InviteFactory
@@ -451,3 +452,17 @@ def test_a_list_decided_together_with_another_tells_each_requester_once(manager)
     assert sorted(OutboundMail.objects.values_list("to", flat=True)) == sorted(
         portal_request.submitted_by.display_email for portal_request in lists)
     assert PortalUserRequest.objects.count() == 2
+
+
+def test_approving_all_that_match_takes_the_oldest_at_most_a_lists_worth_at_once(client, manager, monkeypatch):
+    monkeypatch.setattr("onboarding.views.review.DECIDED_AT_ONCE", 4)
+    older, _ = submitted(msp_of(manager, 5), 5)
+    newer, _ = submitted(msp_of(manager, 5, slug="newer"), 5)
+    client.force_login(manager)
+    response = client.post("/review/decide/", {"decision": "approve_all", "seen_up_to": seen_up_to(client)},
+                           follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown[0] == MORE_TO_DECIDE.format(count=4)
+    assert "4 people approved." in shown
+    assert older.items.filter(state=ItemState.SUBMITTED).count() == 1
+    assert newer.items.filter(state=ItemState.SUBMITTED).count() == 5
