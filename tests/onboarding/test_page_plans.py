@@ -39,8 +39,8 @@ def partners():
                     rejection_reason, decided_at, created_at, updated_at, partner_id, request_id)
                 SELECT 'Person', 'p' || r.id || '-' || g || '@example.test', 'p' || r.id || '-' || g || '@example.test',
                     CASE WHEN (r.id + g) %% 10 = 0 THEN 'submitted' ELSE 'accepted' END, 'primary', '', '',
-                    CASE WHEN (r.id + g) %% 10 = 0 THEN NULL ELSE now() END, r.submitted_at + g * interval '1 second', now(),
-                    r.partner_id, r.id
+                    CASE WHEN (r.id + g) %% 10 = 0 THEN NULL ELSE now() END,
+                    r.submitted_at + g * interval '1 second', now(), r.partner_id, r.id
                 FROM onboarding_portaluserrequest r, generate_series(1, %s) g WHERE r.partner_id = %s
                 """,
                 [PEOPLE_PER_LIST, partner.pk],
