@@ -7,23 +7,22 @@ from django.contrib.auth.hashers import check_password, identify_hasher, make_pa
 
 from accounts import hashers
 from accounts.models import User
+from portal.settings import base
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PRODUCTION_HASHERS = [
-    "accounts.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
-]
-
-
 @pytest.fixture
 def production_hashers(settings):
     """The hashers of portal.settings.base with its default parameters (the suite's own are test-sized)."""
-    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
+    settings.PASSWORD_HASHERS = base.PASSWORD_HASHERS
     settings.ARGON2_MEMORY_COST_KIB, settings.ARGON2_TIME_COST, settings.ARGON2_PARALLELISM = 19456, 2, 1
     return settings
+
+
+def test_production_hashes_with_the_portals_argon2id_first():
+    assert base.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2PasswordHasher"
+    assert (base.ARGON2_MEMORY_COST_KIB, base.ARGON2_TIME_COST, base.ARGON2_PARALLELISM) == (19456, 2, 1)
 
 
 def parameters(encoded: str) -> tuple[int, int, int]:
