@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
 from django.db import connection as default_connection
 from django.utils import timezone
 
@@ -155,6 +156,7 @@ class Writer:
 
         Nothing is there to merge with, so the upsert and its staging are skipped. Only addresses
         someone already holds, or that two people of the batch share, go the conflict-aware way.
+        Which ones someone holds is asked only when the COPY says there is one (`_copy_unless_held`).
         """
         with self.connection.cursor() as cursor:
             cursor.execute(
@@ -172,23 +174,52 @@ class Writer:
             rows = [(str(pk), a.address, a.display, a.kind) for pk, p in zip(ids, people, strict=True)
                     for a in p.addresses]
             counts = Counter(row[1] for row in rows)
-            cursor.execute(
-                f"SELECT DISTINCT address FROM {ADDRESSES} "
-                f"WHERE partner_id = %s AND address = ANY(%s) AND {EITHER_STATE}",
-                [self.partner_id, list(counts)],
-            )
-            held = {row[0] for row in cursor.fetchall()}
-            clean = [row for row in rows if counts[row[1]] == 1 and row[1] not in held]
-            # Valid addresses hold no whitespace or backslash (normalize_email refuses them).
-            self._copy(cursor, ADDRESSES, ("partner_id", "directory_user_id", "address", "display_address", "kind",
-                                           "in_conflict"),
-                       ((partner, uid, address, display, kind, "f") for uid, address, display, kind in clean),
-                       escaped=True)
+            held = self._held(cursor, counts, in_conflict_only=True)
+            if not self._copy_unless_held(cursor, [row for row in rows if counts[row[1]] == 1 and row[1] not in held]):
+                held = self._held(cursor, counts)
+                self._copy_owned(cursor, [row for row in rows if counts[row[1]] == 1 and row[1] not in held])
             contested = [row for row in rows if counts[row[1]] > 1 or row[1] in held]
             if not contested:
                 return []
             self._stage(cursor, "ds_stage_people", ("external_id",), ((p.external_id,) for p in people))
             return self._add_addresses(cursor, contested)
+
+    def _held(self, cursor, addresses: Iterable[str], *, in_conflict_only: bool = False) -> set[str]:
+        """Which of these addresses the account holds already (or only: holds in conflict)."""
+        if in_conflict_only:
+            # Conflicts are rare: one probe of their index answers "none" for most accounts.
+            cursor.execute(
+                f"SELECT 1 FROM {ADDRESSES} WHERE partner_id = %s AND in_conflict LIMIT 1", [self.partner_id]
+            )
+            if cursor.fetchone() is None:
+                return set()
+        cursor.execute(
+            f"SELECT DISTINCT address FROM {ADDRESSES} WHERE partner_id = %s AND address = ANY(%s) AND "
+            + ("in_conflict" if in_conflict_only else EITHER_STATE),
+            [self.partner_id, list(addresses)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+    def _copy_unless_held(self, cursor, rows: list[tuple[str, str, str, str]]) -> bool:
+        """COPY (user id, address, display, kind) rows as owned addresses; False, and nothing written, when
+        the account already owns one of them.
+
+        The unique index on owned addresses answers that as part of the COPY, and almost always with
+        "no": asking first, by looking every address of the batch up, cost a first sync about 5 %.
+        """
+        try:
+            with transaction.atomic(using=self.connection.alias):  # a savepoint: a failed COPY writes nothing
+                self._copy_owned(cursor, rows)
+        except (IntegrityError, self.connection.Database.IntegrityError):
+            return False
+        return True
+
+    def _copy_owned(self, cursor, rows: list[tuple[str, str, str, str]]) -> None:
+        partner = str(self.partner_id)
+        # Valid addresses hold no whitespace or backslash (normalize_email refuses them).
+        self._copy(cursor, ADDRESSES, ("partner_id", "directory_user_id", "address", "display_address", "kind",
+                                       "in_conflict"),
+                   ((partner, uid, address, display, kind, "f") for uid, address, display, kind in rows), escaped=True)
 
     def _claim_conflicts(self, cursor, *, left_out: bool) -> list[Conflict]:
         """Mark every staged address that several people claim as in conflict, for all of them.

@@ -69,6 +69,30 @@ def test_a_conflict_resolves_when_one_claimant_lets_go(connection):
     )
 
 
+def test_a_new_person_claiming_an_address_someone_owns_makes_a_conflict_and_keeps_the_rest(connection):
+    apply(connection, [person("ann", "ann@example.test", aliases=["team@example.test"])])
+    run = apply(connection, [person("bob", "bob@example.test", aliases=["team@example.test", "b@example.test"]),
+                             person("cat", "cat@example.test")], full=False)
+    assert run.conflicts == 1
+    rows = DirectoryAddress.objects.filter(partner=connection.partner)
+    assert sorted(rows.filter(in_conflict=True).values_list("directory_user__external_id", flat=True)) == [
+        "ann", "bob"
+    ]
+    assert set(rows.filter(in_conflict=False).values_list("address", flat=True)) == {
+        "ann@example.test", "bob@example.test", "b@example.test", "cat@example.test"
+    }
+    assert recipient_lookup(partner_id=connection.partner_id, address="team@example.test").kind == LookupKind.CONFLICT
+
+
+def test_a_new_person_claiming_an_address_in_conflict_joins_the_conflict(connection):
+    apply(connection, [person("ann", "ann@example.test", aliases=["team@example.test"]),
+                       person("bob", "bob@example.test", aliases=["team@example.test"])])
+    apply(connection, [person("cat", "cat@example.test", aliases=["team@example.test"])], full=False)
+    rows = DirectoryAddress.objects.filter(address="team@example.test")
+    assert rows.count() == 3
+    assert all(row.in_conflict for row in rows)
+
+
 def test_an_address_that_moves_between_people_in_one_run_is_no_conflict(connection):
     apply(connection, [person("ann", "ann@example.test", aliases=["desk@example.test"]),
                        person("bob", "bob@example.test")])

@@ -106,10 +106,28 @@ def test_a_bulk_lookup_uses_the_address_indexes(accounts):
     assert_read_by_index(second, {"directory_user_one_primary_address"})
 
 
-def test_the_first_syncs_check_for_held_addresses_uses_the_address_indexes(accounts):
+def new_people(count: int, *, alias: str):
     people = [build_person(external_id=f"new-{n}", dn=f"cn=new-{n}", name="", disabled=False,
-                           primary=f"new-{n}@example.test", aliases=[], forwarding=[]) for n in range(50)]
+                           primary=f"new-{n}@example.test", aliases=[], forwarding=[]) for n in range(count)]
+    people[0] = build_person(external_id="new-0", dn="cn=new-0", name="", disabled=False,
+                             primary="new-0@example.test", aliases=[alias], forwarding=[])
+    return people
+
+
+def write_new(partner, people) -> list[str]:
     new = {p.external_id for p in people}
-    queries = captured(lambda: Writer(partner_id=accounts[3].pk).write_people(people, new=new))
-    (held,) = [sql for sql in queries if sql.startswith("SELECT DISTINCT address")]
+    return captured(lambda: Writer(partner_id=partner.pk).write_people(people, new=new))
+
+
+def test_the_first_syncs_look_up_of_held_addresses_uses_the_address_indexes(accounts):
+    # A new person claims an address someone owns: the COPY refuses it, and the batch's addresses are looked up.
+    queries = write_new(accounts[3], new_people(50, alias="aid-5@example.test"))
+    (held,) = [sql for sql in queries if sql.startswith("SELECT DISTINCT address") and "NOT in_conflict" in sql]
     assert_read_by_index(held, BY_ADDRESS)
+
+
+def test_the_first_syncs_look_up_of_addresses_in_conflict_uses_their_index(accounts):
+    queries = write_new(accounts[0], new_people(50, alias="new-alias@example.test"))  # the account has a conflict
+    probe, held = [sql for sql in queries if "in_conflict" in sql and sql.startswith("SELECT")][:2]
+    assert_read_by_index(probe, {"directory_address_conflicts"})
+    assert_read_by_index(held, {"directory_address_conflicts"})
