@@ -24,6 +24,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +43,12 @@ def peak_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, all its threads together."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _django() -> None:
@@ -212,15 +219,18 @@ def _sync(*, full: bool) -> tuple[Result, Any]:
     from directory_sync.services.runs import directory_sync_run
 
     connection = DirectoryConnection.objects.get(partner__slug=BENCH_SLUG)
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     run = directory_sync_run(connection=connection, full=full)
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_before
     peak = peak_mb()
     if run.status != SyncStatus.SUCCEEDED:
         raise RuntimeError(f"the run ended {run.status}: {run.error}")
     connection.refresh_from_db()
     result = {
         "seconds": seconds, "peak_mb": peak, "entries": run.seen, "mode": run.mode,
+        "cpu_seconds": cpu,
         "counts": {name: getattr(run, name) for name in (
             "pages_done", "seen", "created", "updated", "unchanged", "disabled", "removed", "skipped", "conflicts")},
         "high_water_mark": connection.high_water_mark,
