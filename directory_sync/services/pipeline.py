@@ -30,6 +30,12 @@ class BackgroundWriter:
 
     def _run(self) -> None:
         try:
+            # Connect while the first batch is being read and mapped, not when it is ready: the writer is what
+            # a first sync waits for, and a connection costs it tens of milliseconds on a busy server.
+            try:
+                connection.ensure_connection()
+            except BaseException as exc:  # raised at the next call; the loop below drains the queue
+                self._error = exc
             while (item := self._queue.get()) is not None:
                 if self._error is not None:
                     continue  # keep draining so that close() never blocks
