@@ -466,3 +466,16 @@ def test_approving_all_that_match_takes_the_oldest_at_most_a_lists_worth_at_once
     assert "4 people approved." in shown
     assert older.items.filter(state=ItemState.SUBMITTED).count() == 1
     assert newer.items.filter(state=ItemState.SUBMITTED).count() == 5
+
+
+def test_one_approval_across_partners_keeps_their_invitations_apart(manager):
+    first, second = msp_of(manager, 5, slug="first"), msp_of(manager, 5, slug="second")
+    # The second partner holds an open invitation of an address the first one asks for (from before a domain moved).
+    InviteFactory(partner=second, display_email="p0@first.example")
+    lists = [submitted(first, 5)[0], submitted(second, 5)[0]]
+    ids = [pk for portal_request in lists for pk in portal_request.items.values_list("pk", flat=True)]
+    decided = request_items_approve(item_ids=ids, actor=manager)
+    assert (len(decided.done), decided.refused) == (10, [])
+    first_item = lists[0].items.get(email="p0@first.example")
+    assert Invite.objects.get(partner=first, email="p0@first.example").item == first_item
+    assert AuditEvent.objects.filter(target_id=str(first_item.pk), action="request.item_invited").exists() is False

@@ -76,7 +76,9 @@ def _settled(inserts: list[Invite], claims: dict[tuple[int, str], RequestItem], 
         return []
     rows = Invite.objects.filter(partner_id__in={i.partner_id for i in inserts}, email__in={i.email for i in inserts},
                                  state__in=OPEN_INVITE_STATES).values_list("pk", "partner_id", "email", "item_id")
-    current = {(partner_id, email): (pk, item_id) for pk, partner_id, email, item_id in rows}
+    # The filter is by partners and by addresses: another partner's invite of an address in the batch is no concern.
+    current = {(partner_id, email): (pk, item_id) for pk, partner_id, email, item_id in rows
+               if (partner_id, email) in claims}
     others = {pk for key, (pk, item_id) in current.items() if item_id != claims[key].pk}
     theirs = Invite.objects.in_bulk(list(others)) if others else {}
     created = []
