@@ -420,3 +420,25 @@ def test_outside_a_transaction_batches_are_written_in_the_background_with_the_sa
     assert DirectoryUser.objects.filter(partner=connection.partner).count() == PEOPLE + 1
     again = directory_sync_run(connection=connection, full=True)
     assert (again.unchanged, again.updated, again.created) == (PEOPLE + 1, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_thread_gets_a_first_batch_of_one_page_then_full_batches(ad, monkeypatch):
+    # A first sync waits for the writer: it starts on a small batch instead of idling until a full one is mapped.
+    from directory_sync.services import sync as engine
+    from directory_sync.services.pipeline import BackgroundWriter
+
+    sizes = []
+
+    class Recording(BackgroundWriter):
+        def submit(self, people, new):
+            sizes.append(len(people))
+            super().submit(people, new)
+
+    monkeypatch.setattr(engine, "BackgroundWriter", Recording)
+    monkeypatch.setattr(engine, "FIRST_BATCH_SIZE", 7)
+    monkeypatch.setattr(engine, "BATCH_SIZE", 25)
+    slapd, _ = ad
+    run = directory_sync_run(connection=configure(slapd), full=True)
+    assert (run.status, run.created) == (SyncStatus.SUCCEEDED, PEOPLE)
+    assert sizes == [7, 25, 25, PEOPLE - 57]
