@@ -106,6 +106,11 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=Q(is_staff=False) | Q(role__in=VENDOR_ROLES), name="user_only_vendor_staff_in_admin"
             ),
         ]
+        indexes = [
+            # A partner's people with access, in the order their page lists them (read a page at a time).
+            models.Index(fields=["partner", "full_name", "email"], condition=Q(is_active=True),
+                         name="user_partner_active_people"),
+        ]
 
     def __str__(self) -> str:
         return self.display_email or self.email
