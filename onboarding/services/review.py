@@ -34,7 +34,6 @@ from directory_sync.selectors import LookupKind, LookupResult, recipient_lookups
 from onboarding.errors import (
     REASON_CONTROL_CHARACTERS,
     REASON_REQUIRED,
-    REFUSED,
     WRONG_STATE,
     InviteAlreadyOpen,
     OnboardingError,
@@ -209,13 +208,24 @@ def recipient_validate(*, item: RequestItem, actor=None, request=None) -> Reques
     forwarding address; hold anyone not (yet) on the account. Call with the item locked."""
     agreement_require(partner=item.partner)
     changes = _Changes(actor=actor, request=request)
-    answers, outcomes = _invited(changes, msps=[item], resellers=[])
-    refusal = _refusal(outcomes.get(item.pk), joins=True)
-    if refusal is not None:
+    for _, refusal in _recipients_validated(changes, [item]):
         raise refusal
-    _validated(changes, item, answers[item.pk], outcomes.get(item.pk))
     changes.write()
     return item
+
+
+def _recipients_validated(changes: _Changes, items: list[RequestItem]) -> list[tuple[RequestItem, PortalError]]:
+    """`recipient_validate`'s transitions for many MSP items at once; the items that cannot be invited (an account
+    of theirs in use, or another partner's) are left as they are and returned with why."""
+    answers, outcomes = _invited(changes, msps=items, resellers=[])
+    refused = []
+    for item in items:
+        refusal = _refusal(outcomes.get(item.pk), joins=True)
+        if refusal is not None:
+            refused.append((item, refusal))
+        else:
+            _validated(changes, item, answers[item.pk], outcomes.get(item.pk))
+    return refused
 
 
 def _invited(changes: _Changes, *, msps: list[RequestItem], resellers: list[RequestItem]):
@@ -262,24 +272,24 @@ def _validated(changes: _Changes, item: RequestItem, answer: LookupResult, outco
 
 
 def held_items_recheck(*, partner_id: int) -> int:
-    """After a successful directory sync: check the people held for recipient validation again."""
-    released = 0
-    for item_id in RequestItem.objects.filter(
-        partner_id=partner_id, state=ItemState.AWAITING_VALIDATION
-    ).values_list("pk", flat=True):
+    """After a successful directory sync: check the people held for recipient validation again, all at once (one
+    directory look-up, one agreement check). One who cannot be invited stays held, logged, and holds up no one."""
+    with transaction.atomic():
+        held = RequestItem.objects.filter(partner_id=partner_id, state=ItemState.AWAITING_VALIDATION)
+        items = [item for item in _locked(held.values_list("pk", flat=True))
+                 if item.state == ItemState.AWAITING_VALIDATION]
+        if not items:
+            return 0
         try:
-            with transaction.atomic():
-                item = RequestItem.objects.select_for_update(of=("self",)).select_related("partner").filter(
-                    pk=item_id, state=ItemState.AWAITING_VALIDATION
-                ).first()
-                if item is None:
-                    continue
-                recipient_validate(item=item)
-                released += item.state != ItemState.AWAITING_VALIDATION
-        except REFUSED:
-            # One person who cannot be invited (e.g. the agreement lapsed) must not hold up the rest.
-            logger.exception("held request item %s could not be released", item_id)
-    return released
+            agreement_require(partner=items[0].partner)
+        except AgreementMissing:
+            logger.exception("held requests of partner %s could not be released", partner_id)
+            return 0
+        changes = _Changes(actor=None, request=None)
+        for item, refusal in _recipients_validated(changes, items):
+            logger.warning("held request item %s could not be released: %s", item.pk, refusal)
+        changes.write()
+    return sum(item.state != ItemState.AWAITING_VALIDATION for item in items)
 
 
 def held_items_expire(*, now: datetime.datetime | None = None) -> int:

@@ -17,7 +17,7 @@ from onboarding.errors import NOTHING_CHOSEN, WRONG_STATE
 from onboarding.models import Invite, InviteKind, InviteState, ItemState, PortalUserRequest, RequestItem
 from onboarding.services.checks import rows_check
 from onboarding.services.requests import MAX_ROWS, request_submit
-from onboarding.services.review import request_items_approve, request_items_reject
+from onboarding.services.review import held_items_recheck, request_items_approve, request_items_reject
 from onboarding.views.review import MORE_TO_DECIDE
 from partners.models import PartnerKind
 from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory
@@ -479,3 +479,25 @@ def test_one_approval_across_partners_keeps_their_invitations_apart(manager):
     first_item = lists[0].items.get(email="p0@first.example")
     assert Invite.objects.get(partner=first, email="p0@first.example").item == first_item
     assert AuditEvent.objects.filter(target_id=str(first_item.pk), action="request.item_invited").exists() is False
+
+
+def test_releasing_held_people_after_a_sync_takes_the_same_queries_at_any_length(manager):
+    counts = []
+    for size in (SMALL, LARGE):
+        partner = msp_of(manager, size)
+        rows = [(f"Later {i}", f"later{i}@{partner.slug}.example") for i in range(size)]
+        portal_request = request_submit(partner=partner, actor=PartnerAdminFactory(partner=partner), rows=rows)
+        request_items_approve(item_ids=portal_request.items.values_list("pk", flat=True), actor=manager)
+        assert set(portal_request.items.values_list("state", flat=True)) == {ItemState.AWAITING_VALIDATION}
+        # They appear in the directory: half with the address asked for as their primary, half as an alias.
+        slug = partner.slug
+        lines = ["name,primary,aliases,forwarding,enabled\n"]
+        lines += [f"Person {i},p{i}@{slug}.example,a{i}@{slug}.example,,{'no' if i % 5 == 3 else 'yes'}\n"
+                  for i in range(size)]  # the people there already: a sync that removed them all would be braked
+        lines += [f"Later {i},later{i}@{slug}.example,,,yes\n" if i % 2 else
+                  f"Later {i},l{i}@{slug}.example,later{i}@{slug}.example,,yes\n" for i in range(size)]
+        directory_csv_import(connection=DirectoryConnection.objects.get(partner=partner), data="".join(lines).encode())
+        counts.append(queries(lambda p=partner: held_items_recheck(partner_id=p.pk)))
+        assert portal_request.items.filter(state=ItemState.VALIDATED).count() == size // 2
+        assert portal_request.items.filter(state=ItemState.INVALID_ADDRESS).count() == size // 2
+    assert counts[0] == counts[1]
