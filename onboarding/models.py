@@ -140,6 +140,9 @@ class RequestItem(models.Model):
             models.Index(
                 fields=["request", "id"], condition=Q(state=ItemState.SUBMITTED), name="request_item_to_review"
             ),
+            # The admin's search: an address or its beginning (a prefix needs the pattern operator class on
+            # PostgreSQL; the beginning of a name has its index in migration 0006, PostgreSQL only).
+            models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="request_item_email_search"),
         ]
 
     def __str__(self) -> str:
@@ -253,6 +256,8 @@ class Invite(models.Model):
                 fields=["partner", "created_at", "id"], condition=~Q(state=InviteState.ACCEPTED),
                 name="invite_partner_not_accepted",
             ),
+            # The admin's search, as for request items.
+            models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="invite_email_search"),
         ]
 
     def __str__(self) -> str:

@@ -253,6 +253,15 @@ def test_an_outbound_mail_search_is_answered_by_an_index():
     assert "Seq Scan" not in plan, plan
 
 
+@pytest.mark.parametrize("label", ["onboarding.RequestItem", "onboarding.Invite", "onboarding.PortalUserRequest"])
+@pytest.mark.parametrize("term", ["Requester1@Acme.example", "requester1@", "Dora Ex"])
+def test_a_search_for_a_requested_person_is_answered_by_an_index(label, term):
+    plan = _plan(_searched(label, term))
+
+    assert "Seq Scan on onboarding_requestitem" not in plan, plan
+    assert "Seq Scan on onboarding_invite" not in plan, plan
+
+
 def test_the_audit_list_pages_on_its_time_index():
     plan = _plan(AuditEvent.objects.order_by("-created_at", "-id")[:100])
 
