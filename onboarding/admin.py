@@ -16,7 +16,7 @@ from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.models import Invite, PortalUserRequest, RequestItem
 from onboarding.services.invites import invite_resend, invite_revoke
-from onboarding.services.review import request_item_approve
+from onboarding.services.review import request_items_approve
 from partners.models import Partner
 
 
@@ -102,8 +102,18 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
     @admin.action(description="Approve (resellers: account and welcome mail; MSPs: recipient validation)",
                   permissions=["change"])
     def approve(self, request, queryset):
-        _each(self, request, queryset.select_related("partner"),
-              lambda item: request_item_approve(item=item, actor=request.user, request=request), "approved")
+        # Set-wise, as the review queue decides: a page of 100 chosen is one decision, not 100.
+        try:
+            with conflicts_refused():
+                decided = request_items_approve(item_ids=list(queryset.values_list("pk", flat=True)),
+                                                actor=request.user, request=request)
+        except REFUSED as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        for item, why in decided.refused:
+            self.message_user(request, f"{item}: {why}", messages.ERROR)
+        if decided.done:
+            self.message_user(request, f"{len(decided.done)} approved.", messages.SUCCESS)
 
 
 @admin.register(Invite)

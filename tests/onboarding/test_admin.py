@@ -1,15 +1,20 @@
 """The invite admin: a mail on its way or failed shows its state, error and tries; resending a failed one works; the
-link's secrets (hash and nonce) are never shown."""
+link's secrets (hash and nonce) are never shown. The request item admin approves set-wise."""
 
 import re
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.html import escape
 
-from onboarding.models import InviteState
+from onboarding.models import InviteState, ItemState, RequestItem
+from partners.models import PartnerKind
 from tests.accounts.factories import AdminFactory
 from tests.conftest import login_with_second_factor
-from tests.onboarding.factories import InviteFactory
+from tests.onboarding.factories import InviteFactory, PortalUserRequestFactory, RequestItemFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +68,27 @@ def test_the_resend_action_sends_a_failed_invite_again(admin_client, partner, dj
     assert (invite.state, invite.send_attempts) == (InviteState.SENT, 1)
     [message] = mail.outbox
     assert message.to == [invite.display_email]
+
+
+def test_the_approve_action_decides_the_chosen_items_at_once_and_names_those_it_refused(admin_client):
+    def approve(size: int) -> tuple[int, list[RequestItem]]:
+        reseller = PartnerFactory(kind=PartnerKind.RESELLER)
+        AgreementFactory(partner=reseller)
+        request = PortalUserRequestFactory(partner=reseller)
+        items = [RequestItemFactory(request=request) for _ in range(size)]
+        # Decided meanwhile: refused, the others go ahead.
+        RequestItem.objects.filter(pk=items[0].pk).update(state=ItemState.REJECTED, rejection_reason="no",
+                                                          decided_at=timezone.now())
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.post("/admin/onboarding/requestitem/", {
+                "action": "approve", "_selected_action": [item.pk for item in items]}, follow=True)
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert f"{size - 1} approved." in page
+        assert f"{escape(str(items[0]))}: " in page
+        return len(queries), RequestItem.objects.filter(pk__in=[i.pk for i in items]).order_by("pk")
+
+    small, decided = approve(3)
+    assert [item.state for item in decided] == [ItemState.REJECTED] + [ItemState.ACCOUNT_CREATED] * 2
+    large, _ = approve(30)
+    assert small == large
