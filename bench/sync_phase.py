@@ -60,6 +60,14 @@ def _django() -> None:
 
     # Opening the connection is start-up, not sync: done before any clock starts.
     connection.ensure_connection()
+    # So is Celery's: a successful run queues a task (onboarding's re-check), and a worker process has its
+    # app loaded and its broker connection open long before (sync_bench.bench_redis_url).
+    from celery import current_app
+
+    with current_app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=1)
+        # Nobody takes it (the db is emptied at the end); it sets up what every later publish reuses.
+        current_app.send_task("bench.warm-up", producer=producer)
 
 
 # --- setup ----------------------------------------------------------------------------------------------------------
