@@ -27,9 +27,11 @@ from bench.web_shapes import (
     BIG_ITEM_SHARE,
     BIG_USER_SHARE,
     CSV_TARGET,
+    EVERY_STATE_K,
     FIXED_LIST,
     FULL,
     INVITE_OF_ITEM,
+    ITEM_ACTIONS,
     ITEM_STATES,
     PARTNERS_PER_MANAGER,
     PASSWORD,
@@ -93,6 +95,8 @@ class DataSet:
     big_person_ids: list[int] = field(default_factory=list)  # by k
     password_hash: str = ""
     fixed_request_id: int = 0
+    every_state_lists: set[int] = field(default_factory=set)
+    items: list[tuple[int, int, str]] = field(default_factory=list)  # (id, partner id, state) of every item
     rows_written: int = 0
 
     def ids(self, model: type[models.Model], n: int) -> range:
@@ -323,6 +327,16 @@ class DataSet:
             requests.append((rid, big.id, big.user_ids[0], RequestSource.CSV, submitted))
             for k in range(FIXED_LIST):
                 self._item(items, rid, big, k, ItemState.SUBMITTED, submitted, rng)
+            # The named partners: a list each with someone in every state (one with a failed invitation), so that
+            # their pages have every section filled at every size and their query counts compare like with like.
+            for m, p in enumerate((big, self.partner(SMALL))):
+                (rid,) = self.ids(PortalUserRequest, 1)
+                self.every_state_lists.add(rid)
+                requests.append((rid, p.id, (p.user_ids or big.user_ids)[0], RequestSource.FORM, submitted))
+                for n, state in enumerate(ITEM_STATES):
+                    if p.kind == PartnerKind.RESELLER:
+                        state = RESELLER_STATE.get(state, state)
+                    self._item(items, rid, p, EVERY_STATE_K + 100 * m + n, state, submitted, rng)
         pattern = [s for s, n in ITEM_STATES.items() for _ in range(n)]
         target = want["items"] - self.have["items"] - len(items)
         made = 0
@@ -343,10 +357,12 @@ class DataSet:
                 made += 1
         item_ids = self.ids(RequestItem, len(items))
         items = [(iid, *row[1:]) for iid, row in zip(item_ids, items, strict=True)]
+        self.items += [(row[0], row[2], row[6]) for row in items]
         invite_want = want["invites"] - self.have["invites"]
         for row in items:
             if len(invites) < invite_want and row[6] in INVITE_OF_ITEM:
-                invites.append(self._invite(row, rng))
+                fail = row[1] in self.every_state_lists and row[6] == ItemState.ACCOUNT_CREATED
+                invites.append(self._invite(row, rng, state=InviteState.FAILED if fail else None))
         # Top up with earlier invites of the same people (expired, then sent again).
         invited = [row for row in items if row[6] in INVITE_OF_ITEM]
         while len(invites) < invite_want and invited:
@@ -405,27 +421,20 @@ class DataSet:
     # --- audit trail and outbox ---------------------------------------------------------------------------
 
     def _audit_and_mail(self, want: dict[str, int], rng: random.Random, now) -> dict[str, int]:
-        actors = [(uid, None) for uid in self.admins + self.managers]
-        for p in self.partners:
-            actors += [(uid, p) for uid in p.user_ids[:20]]
-        n = want["audit"] - self.have["audit"]
-        events = []
-        for eid in self.ids(AuditEvent, max(0, n)):
-            uid, p = rng.choice(actors)
-            p = p or rng.choice(self.partners)
-            at = now - datetime.timedelta(seconds=rng.randrange(365 * 24 * 3600))
-            action = rng.choice(ACTIONS)
-            events.append((eid, at, uid, f"user{uid}@bench", action, p.id, "onboarding.requestitem",
-                           str(rng.randrange(1, 30_000)), f"{action} in {p.slug}", {}, "192.0.2.10", "bench"))
+        new = max(0, want["audit"] - self.have["audit"])
+        events = [self._event(eid, rng, now) for eid in self.ids(AuditEvent, new)]
         copy_rows(AuditEvent, ["id", "created_at", "actor_id", "actor_label", "action", "partner_id", "target_type",
                                "target_id", "target_label", "data", "ip_address", "user_agent"], events)
         self.have["audit"] += len(events)
         n = want["mail"] - self.have["mail"]
+        # The named partners' pages show unsent mail: some of it at every size.
+        named = [(p, state) for p in (self.partner(BIG), self.partner(SMALL))
+                 for state in (MailState.FAILED, MailState.PENDING)] if not self.have["mail"] else []
         mails = []
         for mid in self.ids(OutboundMail, max(0, n)):
-            p = rng.choice(self.partners)
+            p, state = named.pop() if named else (rng.choice(self.partners), None)
+            state = state or rng.choices([MailState.SENT, MailState.FAILED, MailState.PENDING], [97, 2, 1])[0]
             at = now - datetime.timedelta(seconds=rng.randrange(30 * 24 * 3600))
-            state = rng.choices([MailState.SENT, MailState.FAILED, MailState.PENDING], [97, 2, 1])[0]
             mails.append((mid, f"someone.{mid}@{domain_of(p.slug)}", "A decision on your list", "Hello,\n…",
                           "request_item_decided", p.id, state, 1, "SMTP 451" if state == MailState.FAILED else "",
                           at, at, at if state == MailState.SENT else None))
@@ -433,6 +442,22 @@ class DataSet:
                                  "last_error", "created_at", "next_attempt_at", "sent_at"], mails)
         self.have["mail"] += len(mails)
         return {"audit events": len(events), "outbound mail": len(mails)}
+
+    def _event(self, eid: int, rng: random.Random, now) -> tuple:
+        """Four in five about a request item (with an action of its way to access), the rest sign-ins, syncs and
+        agreements of a partner; the actor one of the partner's people or vendor staff."""
+        at = now - datetime.timedelta(seconds=rng.randrange(365 * 24 * 3600))
+        if self.items and rng.random() < 0.8:
+            item_id, partner_id, _ = rng.choice(self.items)
+            action = rng.choice(ITEM_ACTIONS)
+            target = ("onboarding.requestitem", str(item_id), f"item {item_id}")
+        else:
+            p = rng.choice(self.partners)
+            partner_id, action = p.id, rng.choice(ACTIONS)
+            target = ("partners.partner", str(p.id), p.slug)
+        actor = rng.choice(self.admins + self.managers) if rng.random() < 0.5 else None
+        return (eid, at, actor, f"user{actor}@{VENDOR_DOMAIN}" if actor else "", action, partner_id, *target, {},
+                "192.0.2.10", "bench")
 
 
 def table_counts() -> dict[str, int]:

@@ -19,6 +19,7 @@ PARTNERS_PER_MANAGER = 10
 ADMINS = 3
 BIG_USER_SHARE = 0.15  # of the partner users: the big MSP's
 BIG_ITEM_SHARE = 0.25  # of the request items: the big MSP's (thousands at full size)
+EVERY_STATE_K = 900_000  # the named partners' lists of every state: their people's numbers
 FIXED_LIST = 1_000  # the big MSP's submitted 1,000-person list (request detail, admin change page)
 PASSWORD = "bench-portal-2026"  # noqa: S105 (every benchmark user's; the database is thrown away)
 VENDOR_DOMAIN = "vendor.example"
@@ -29,9 +30,12 @@ FIRST = ["Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gus", "Hana", "Ida", "Jon"
          "Otto", "Pia", "Quinn", "Rosa", "Sam", "Tom", "Uma", "Vic", "Wim", "Xia", "Yann", "Zoe"]
 LAST = ["Adams", "Berg", "Costa", "Dahl", "Ernst", "Frey", "Gomez", "Hahn", "Ito", "Jung", "Klein", "Lund",
         "Meyer", "Novak", "Olsen", "Petit", "Quist", "Roth", "Silva", "Thiel", "Ueda", "Vogel", "Wolf", "Young"]
-ACTIONS = ["signin.succeeded", "signin.failed", "request.submitted", "request_item.approved",
-           "request_item.rejected", "invite.sent", "invite.accepted", "invite.resent", "directory_sync.run",
-           "two_factor.enrolled", "password.changed", "agreement.recorded"]
+# The portal's own action names: of a request item's way to access, and of a partner's other events.
+ITEM_ACTIONS = ["request.item_submitted", "request.item_approved", "request.item_rejected",
+                "request.item_awaiting_validation", "request.item_validated", "request.item_account_created",
+                "request.item_expired"]
+ACTIONS = ["signin.succeeded", "signin.failed", "signin.locked_out", "directory_sync.run", "two_factor.enrolled",
+           "password.reset_requested", "mail.failed"]
 
 # Per 300 items: the states of 29,000 items (the fixed list is all submitted); 127 of 300 carry an invite, so
 # 12,700 of 30,000 items have one.
