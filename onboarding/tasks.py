@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from core.tasks import send_or_retry
-from onboarding.services.invites import invite_send, invites_expire, invites_sweep
+from onboarding.services.invites import invite_send, invites_expire, invites_send_fan_out, invites_sweep
 from onboarding.services.review import held_items_expire, held_items_recheck
 
 
@@ -11,6 +11,12 @@ from onboarding.services.review import held_items_expire, held_items_recheck
 def send_invite(self, invite_id: int) -> bool:
     """Mail an invite or welcome link (see core.tasks.send_or_retry)."""
     return send_or_retry(self, lambda: invite_send(invite_id=invite_id))
+
+
+@shared_task(name="onboarding.send_invites")
+def send_invites(invite_ids: list[int]) -> int:
+    """Queue the sends of one approval's many invites from a worker (see invites_send_queue)."""
+    return invites_send_fan_out(invite_ids=invite_ids)
 
 
 @shared_task(name="onboarding.invites_sweep")

@@ -12,12 +12,13 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from core import queue
 from core.mail import stale_after
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
 from onboarding.models import Invite, InviteState, ItemState
-from onboarding.services.invites import invite_create, invite_send_claim, invite_token, invites_sweep
-from onboarding.services.review import request_item_approve
+from onboarding.services.invites import invite_create, invite_send_claim, invite_token, invites_sweep, sending
+from onboarding.services.review import request_item_approve, request_items_approve
 from onboarding.tasks import send_invite
 from partners.models import PartnerKind
 from tests.onboarding.factories import InviteFactory, RequestItemFactory
@@ -131,3 +132,28 @@ def test_a_directory_sync_releases_a_held_request_and_its_invite_is_mailed(celer
              what="the invite marked sent")
     item.refresh_from_db()
     assert item.state == ItemState.INVITED
+
+
+def test_an_approval_of_many_hands_their_sends_to_the_worker_in_one_message_and_each_is_mailed_once(
+    celery_worker_process, mailbox, monkeypatch
+):
+    published = []
+    real_enqueue = queue.enqueue
+    monkeypatch.setattr(queue, "enqueue", lambda name, *args, **kw: published.append(name) or real_enqueue(
+        name, *args, **kw))
+    partner = PartnerFactory(kind=PartnerKind.RESELLER)
+    AgreementFactory(partner=partner)
+    count = sending.FAN_OUT_ABOVE + 5
+    items = [RequestItemFactory(partner=partner, request__partner=partner, display_email=f"Many{i}@Fan.example")
+             for i in range(count)]
+
+    with transaction.atomic():
+        decided = request_items_approve(item_ids=[item.pk for item in items], actor=partner.account_manager)
+
+    assert len(decided.done) == count
+    # One message for the invites from the page (the worker queues each send), one for the requester's mail.
+    assert published.count(sending.FAN_OUT_TASK) == 1 and sending.SEND_TASK not in published
+    wanted = sorted(f"Many{i}@Fan.example" for i in range(count))
+    wait_for(lambda: sorted(m["To"] for m in mailbox.messages if m["To"].endswith("@Fan.example")) == wanted,
+             timeout=60, what="every invite mailed once")
+    assert Invite.objects.filter(partner=partner, state=InviteState.SENT).count() == count

@@ -23,6 +23,8 @@ from onboarding.services.invites.sending import (
     invite_send_finish,
     invite_sent_record,
     invite_token,
+    invites_send_fan_out,
+    invites_send_queue,
     invites_sweep,
 )
 
@@ -41,6 +43,8 @@ __all__ = [
     "invite_token",
     "invites_create_many",
     "invites_expire",
+    "invites_send_fan_out",
+    "invites_send_queue",
     "invites_sweep",
     "person_items",
     "portal_user_prepare",

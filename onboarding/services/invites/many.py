@@ -12,16 +12,14 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
 from core.audit import audit_client, audit_event, audit_record_many
 from core.errors import ConcurrentChange
-from core.queue import enqueue_many
 from onboarding.errors import HAS_ACCESS, InviteAlreadyOpen, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, RequestItem
-from onboarding.services.invites.sending import SEND_TASK
+from onboarding.services.invites.sending import invites_send_queue
 
 Outcome = Invite | OnboardingError | ConcurrentChange
 
@@ -167,6 +165,4 @@ def _created_record(created: list[Invite], *, actor, request) -> None:
                     data={"item": invite.item_id}, **where)
         for invite in created
     ])
-    if created:
-        ids = [(invite.pk,) for invite in created]
-        transaction.on_commit(lambda: enqueue_many(SEND_TASK, ids))
+    invites_send_queue([invite.pk for invite in created])

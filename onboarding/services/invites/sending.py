@@ -29,12 +29,14 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.links import absolute_url
 from core.mail import SWEEP_BATCH, TRANSIENT, MailDeferred, retry_delay, stale_after
-from core.queue import enqueue, enqueue_on_commit
+from core.queue import enqueue, enqueue_many, enqueue_on_commit
 from onboarding.errors import INVITE_SEND_ABANDONED
 from onboarding.models import Invite, InviteKind, InviteState, ItemState, RequestItem
 from onboarding.selectors import token_hash
 
 SEND_TASK = "onboarding.send_invite"  # onboarding.tasks.send_invite, queued by name (it calls invite_send)
+FAN_OUT_TASK = "onboarding.send_invites"  # onboarding.tasks.send_invites (it calls invites_send_fan_out)
+FAN_OUT_ABOVE = 20  # invites queued one by one from the request; more are queued by a worker
 # A retry's countdown and the database's clock may disagree by a moment: a pending invite is due that early.
 EARLY = datetime.timedelta(seconds=1)
 
@@ -55,6 +57,24 @@ def invite_link(token: str) -> str:
 def invite_send_queue(invite: Invite) -> None:
     """Queue the invite's send for after commit; should the broker lose it, the sweeper queues it again."""
     enqueue_on_commit(SEND_TASK, invite.pk)
+
+
+def invites_send_queue(invite_ids: list[int]) -> None:
+    """Queue the sends of many invites for after commit. A few are queued one by one; more go to a worker
+    as one message that queues them there (`invites_send_fan_out`), so a thousand-person approval publishes
+    one message, not a thousand, before its page answers. Lost messages are the sweeper's, as ever."""
+    if not invite_ids:
+        return
+    if len(invite_ids) <= FAN_OUT_ABOVE:
+        calls = [(pk,) for pk in invite_ids]
+        transaction.on_commit(lambda: enqueue_many(SEND_TASK, calls))
+    else:
+        enqueue_on_commit(FAN_OUT_TASK, list(invite_ids))
+
+
+def invites_send_fan_out(*, invite_ids: list[int]) -> int:
+    """In a worker: queue each invite's send through one broker connection; how many the broker took."""
+    return enqueue_many(SEND_TASK, [(pk,) for pk in invite_ids])
 
 
 def invite_send(*, invite_id: int) -> bool:
