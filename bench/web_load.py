@@ -3,8 +3,9 @@
     python -m bench.web_load --port P --plan plan.json --users 50 --seconds 20 [--warmup 3] [--processes 2]
 
 The plan (JSON) is a list of profiles {"weight": w, "cookie": "name=value" or "", "paths": [...]}: each user
-(a thread with its own connection, in one of a few processes so that the generator is not held by one GIL) is
-given a profile by weight and then asks for its paths at random, one request after another without pause.
+(a thread with its own connection, in one of a few processes so that the generator is not held by one GIL) takes
+the next profile in turn (each as often as its weight) and asks for its paths at random, one request after
+another without pause.
 Only requests that end inside the measured window (after the warm-up) count. Prints one JSON object: requests,
 requests per second, errors (a status other than 200, or a failure) with a sample, latency percentiles (and the
 median per path), and the generator's own CPU time per second of the window (its overhead: cores it took from
@@ -63,11 +64,12 @@ def _user_loop(port: int, profile: dict, seed: int, start: float, end: float, ou
 
 
 def worker(port: int, plan: list[dict], users: list[int], seed: int, start: float, end: float, queue) -> None:
-    weights = [p["weight"] for p in plan]
+    # Users take the profiles in turn, each as often as its weight says: the shares are the plan's, not chance's.
+    turns = [p for p in plan for _ in range(p["weight"])]
     out: list = []
     threads = []
     for u in users:
-        profile = random.Random(f"{seed}:{u}").choices(plan, weights)[0]
+        profile = turns[u % len(turns)]
         threads.append(threading.Thread(target=user_loop, args=(port, profile, seed * 1000 + u, start, end, out)))
     for t in threads:
         t.start()

@@ -52,6 +52,7 @@ def mix_plan(ds: DataSet) -> list[dict]:
 
 
 def build(ds: DataSet, scale: float, analyze, log) -> float:
+    """Grow the data set to `scale` and refresh the planner's statistics; returns the seconds it took."""
     started = time.monotonic()
     written = ds.grow(scale)
     copied = time.monotonic() - started
