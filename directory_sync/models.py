@@ -153,9 +153,9 @@ class AddressKind(models.TextChoices):
 # indexes on (partner, address) are partial, one per conflict state (DirectoryAddress.Meta), and
 # PostgreSQL uses a partial index only for a query whose condition implies the index's: with one arm
 # for each it probes both (a BitmapOr of two index scans); without, it reads every account's
-# addresses (30-100 ms at 245,000). `in_conflict IN (false, true)` would not do: the planner matches
+# addresses (20-100 ms at 245,000). `in_conflict IN (false, true)` would not do: the planner matches
 # neither predicate to it. One full index instead would cost every address the sync writes a third
-# index entry (measured: about +60 % on inserting a sync's addresses). The writer's SQL says the same
+# index entry (measured: 30-65 % longer inserting a sync's addresses). The writer's SQL says the same
 # as ADDRESS_IN_EITHER_STATE_SQL.
 ADDRESS_IN_EITHER_STATE = Q(in_conflict=False) | Q(in_conflict=True)
 ADDRESS_IN_EITHER_STATE_SQL = "(NOT {alias}in_conflict OR {alias}in_conflict)"
