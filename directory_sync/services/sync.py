@@ -62,7 +62,13 @@ def _stored_people(partner_id: int, ids: list[str] | None = None) -> dict[str, t
     if ids is not None:
         rows = rows.filter(external_id__in=ids)
     rows = rows.values_list("external_id", "content_hash", "status", "source_hash")
-    return {ext: (digest, status, source) for ext, digest, status, source in rows.iterator(chunk_size=10_000)}
+    # Held for the whole run (a re-sync's peak memory): each row's status as one shared string, and a synced
+    # person's two equal hashes as one, instead of a fresh copy of each per person (13 MB at 100,000 people).
+    statuses = {status: status for status in DirectoryUserStatus.values}
+    return {
+        ext: (digest, statuses.get(status, status), digest if source == digest else source)
+        for ext, digest, status, source in rows.iterator(chunk_size=10_000)
+    }
 
 
 @contextmanager
