@@ -3,9 +3,11 @@
 import datetime
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from directory_sync.errors import SyncAlreadyRunning
+from directory_sync.errors import SyncAlreadyRunning, SyncRunLost
 from directory_sync.mapping import build_person
 from directory_sync.models import DirectoryAddress, DirectoryUser, SyncMode, SyncProblem, SyncRun, SyncStatus
 from directory_sync.selectors import LookupKind, recipient_lookup
@@ -185,3 +187,37 @@ def test_backslashes_and_tabs_in_values_are_stored_exactly(connection):
     # A tab in a display name is cleaned away by the mapping (test_mapping.py); ids and DNs keep theirs.
     stored = DirectoryUser.objects.get(external_id="doe\t1")
     assert (stored.dn, stored.display_name) == ("cn=Doe\\, John\t,ou=people,dc=example,dc=test", "John Doe\\Jr")
+
+
+def pages_then(connection_run_pk, after_first=None):
+    yield [person("ann", "ann@example.test")]
+    if after_first:
+        after_first(connection_run_pk)
+    yield [person("bob", "bob@example.test")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_progress_is_committed_without_waiting_for_the_disk():
+    connection = DirectoryConnectionFactory()
+    run = sync_run_start(connection=connection, mode=SyncMode.FULL, dry_run=False, forced=False)
+    with CaptureQueriesContext(db_connection) as queries:
+        run = sync_apply(run=run, pages=pages_then(run.pk), mapper=lambda p: p, full=True, force=False,
+                         brake_percent=10)
+    assert SyncRun.objects.get(pk=run.pk).pages_done == 2
+    assert [q["sql"] for q in queries.captured_queries if "synchronous_commit" in q["sql"]] == [
+        "SET LOCAL synchronous_commit TO OFF"
+    ] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_run_taken_as_abandoned_stops_at_its_next_page():
+    connection = DirectoryConnectionFactory()
+    run = sync_run_start(connection=connection, mode=SyncMode.FULL, dry_run=False, forced=False)
+
+    def abandoned(pk):
+        SyncRun.objects.filter(pk=pk).update(status=SyncStatus.FAILED, finished_at=timezone.now())
+
+    with pytest.raises(SyncRunLost):
+        sync_apply(run=run, pages=pages_then(run.pk, abandoned), mapper=lambda p: p, full=True, force=False,
+                   brake_percent=10)
+    assert SyncRun.objects.get(pk=run.pk).pages_done == 1
