@@ -15,6 +15,8 @@ from django.db import connection, transaction
 from directory_sync.mapping import Person
 from directory_sync.services.writer import Conflict, Writer
 
+_CONNECT = object()  # a queue item: connect now, a batch is coming
+
 
 class BackgroundWriter:
     """One batch in flight at a time; errors surface in the sync's own thread at the next call."""
@@ -25,20 +27,21 @@ class BackgroundWriter:
         self._lock = threading.Lock()
         self._conflicts: list[Conflict] = []
         self._error: BaseException | None = None
+        self._connecting = False
         self._thread = threading.Thread(target=self._run, name="sync-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            # Connect while the first batch is being read and mapped, not when it is ready: the writer is what
-            # a first sync waits for, and a connection costs it tens of milliseconds on a busy server.
-            try:
-                connection.ensure_connection()
-            except BaseException as exc:  # raised at the next call; the loop below drains the queue
-                self._error = exc
             while (item := self._queue.get()) is not None:
                 if self._error is not None:
                     continue  # keep draining so that close() never blocks
+                if item is _CONNECT:
+                    try:
+                        connection.ensure_connection()
+                    except BaseException as exc:  # raised at the next call, as a batch's error would be
+                        self._error = exc
+                    continue
                 people, new = item
                 try:
                     with transaction.atomic():
@@ -53,6 +56,14 @@ class BackgroundWriter:
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
+
+    def connect_ahead(self) -> None:
+        """Open the thread's connection now, while the first batch is being read and mapped, not when it is
+        ready: the writer is what a first sync waits for, and connecting costs it tens of milliseconds on a
+        busy server. Only once a run has something to write (a re-sync with nothing changed connects never)."""
+        if not self._connecting:
+            self._connecting = True
+            self._queue.put(_CONNECT)
 
     def submit(self, people: Sequence[Person], new: set[str]) -> None:
         self._raise()

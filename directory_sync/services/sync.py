@@ -246,6 +246,8 @@ class SyncApply:
             self.problem(ProblemKind.IGNORED_VALUE, external_id=person.external_id, dn=person.dn, reason=note)
         self.marker = newer_marker(self.marker, person.changed)
         before = self.stored.pop(person.external_id, None)
+        if not self.batch and self.background is not None:
+            self.background.connect_ahead()  # something may be written: have the writer's connection ready
         if before is None:
             run.created += 1
             self.batch[person.external_id] = person

@@ -221,3 +221,24 @@ def test_outside_a_transaction_a_run_taken_as_abandoned_stops_at_its_next_page()
         sync_apply(run=run, pages=pages_then(run.pk, abandoned), mapper=lambda p: p, full=True, force=False,
                    brake_percent=10)
     assert SyncRun.objects.get(pk=run.pk).pages_done == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_connects_ahead_only_when_a_run_has_something_to_write(monkeypatch):
+    from directory_sync.services.pipeline import BackgroundWriter
+
+    connects = []
+    real = BackgroundWriter.connect_ahead
+    monkeypatch.setattr(BackgroundWriter, "connect_ahead", lambda self: connects.append(self) or real(self))
+    connection = DirectoryConnectionFactory()
+
+    def run_once():
+        run = sync_run_start(connection=connection, mode=SyncMode.FULL, dry_run=False, forced=False)
+        return sync_apply(run=run, pages=pages_then(run.pk), mapper=lambda p: p, full=True, force=False,
+                          brake_percent=10, keyer=lambda p: (p.external_id, f"digest of {p.external_id}", ""))
+
+    assert run_once().created == 2
+    assert len({id(writer) for writer in connects}) == 1
+    connects.clear()
+    assert run_once().unchanged == 2  # a re-sync with nothing changed: no connection opened for nothing
+    assert connects == []
