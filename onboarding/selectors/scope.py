@@ -1,0 +1,55 @@
+"""Which partners a person may see, and the partner of a URL (404 for any other: never 403, so nothing can be
+probed); the partner overview of dashboards."""
+
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Role, User
+from directory_sync.models import DirectoryUser, DirectoryUserStatus
+from onboarding.models import OPEN_INVITE_STATES, Invite, ItemState, RequestItem
+from partners.models import Agreement, Partner
+
+
+def partners_visible_to(*, user) -> QuerySet[Partner]:
+    """The partners a user may see: their own (partner staff), theirs to manage, or all (admins)."""
+    if not user.is_authenticated or not user.is_active:
+        return Partner.objects.none()
+    if user.role == Role.ADMIN:
+        return Partner.objects.all()
+    if user.role == Role.ACCOUNT_MANAGER:
+        return Partner.objects.filter(account_manager=user)
+    return Partner.objects.filter(pk=user.partner_id)
+
+
+def count_of(queryset: QuerySet, *, of: str = "partner") -> Coalesce:
+    """A correlated COUNT subquery per partner (or per `of`): joins would multiply rows across relations, and on a
+    page of rows only the page's rows are counted. COUNT(*), not of the id: an index without the id answers it."""
+    counted = queryset.filter(**{of: OuterRef("pk")}).order_by().values(of).annotate(n=Count("*"))
+    return Coalesce(Subquery(counted.values("n")[:1]), 0)
+
+
+def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
+    """Partners annotated with what a dashboard shows, in one query."""
+    latest = Agreement.objects.filter(partner=OuterRef("pk")).order_by("-signed_at")
+    return (
+        partners.select_related("account_manager")
+        .annotate(
+            agreement_version=Subquery(latest.values("version")[:1]),
+            agreement_signed_at=Subquery(latest.values("signed_at")[:1]),
+            agreement_valid_until=Subquery(latest.values("valid_until")[:1]),
+            member_count=count_of(User.objects.filter(is_active=True)),
+            pending_items=count_of(
+                RequestItem.objects.filter(state__in=[ItemState.SUBMITTED, ItemState.AWAITING_VALIDATION])
+            ),
+            open_invites=count_of(Invite.objects.filter(state__in=OPEN_INVITE_STATES)),
+            directory_people=count_of(DirectoryUser.objects.filter(status=DirectoryUserStatus.ACTIVE)),
+        )
+        .order_by("name", "pk")  # the id breaks ties between equal names: no partner on two pages, or on none
+    )
+
+
+def partner_for(*, user, slug: str) -> Partner:
+    """The partner of a URL, if this person may see it; 404 otherwise (never 403: no probing)."""
+    return get_object_or_404(partners_visible_to(user=user).select_related("account_manager"), slug=slug)
