@@ -13,6 +13,7 @@ help:
 	@echo "make test          set up and run the whole test suite against PostgreSQL, Redis, slapd, an OIDC provider, SMTP and Chromium"
 	@echo "make lint          ruff, and the layer contract of the apps (import-linter)"
 	@echo "make check-deploy  Django's deployment checks under production settings"
+	@echo "make bench-sync    the directory-sync benchmark: 100,000 people in a throwaway slapd (N=20000: quick)"
 	@echo "make bench-web     the pages, bulk actions, sign-in and a load test on a full-size data set (SCALE=0.1: quick)"
 	@echo "make clean         remove the virtual environment and var/ (the embedded database, mail and logs)"
 
