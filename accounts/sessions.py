@@ -46,4 +46,4 @@ class SessionStore(DatabaseSessionStore):
             session_key = self.session_key
         # One DELETE, in the caller's transaction if any (a queryset's delete would open one for itself).
         sessions = self.model.objects.filter(session_key=session_key)
-        sessions._raw_delete(sessions.db)
+        sessions._raw_delete(router.db_for_write(self.model))

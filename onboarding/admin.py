@@ -16,6 +16,7 @@ from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.models import Invite, PortalUserRequest, RequestItem
 from onboarding.services.invites import invite_resend, invite_revoke
+from onboarding.services.requests import MAX_ROWS
 from onboarding.services.review import request_items_approve
 from partners.models import Partner
 
@@ -102,11 +103,16 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
     @admin.action(description="Approve (resellers: account and welcome mail; MSPs: recipient validation)",
                   permissions=["change"])
     def approve(self, request, queryset):
-        # Set-wise, as the review queue decides: a page of 100 chosen is one decision, not 100.
+        # Set-wise, as the review queue decides: a page of 100 chosen is one decision, not 100. At most a list's
+        # worth at once (one transaction locks them all): "select all" over the whole table decides the oldest.
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:MAX_ROWS + 1])
+        if len(ids) > MAX_ROWS:
+            ids = ids[:MAX_ROWS]
+            self.message_user(request, f"The first {MAX_ROWS} chosen were decided; run the action again for the rest.",
+                              messages.WARNING)
         try:
             with conflicts_refused():
-                decided = request_items_approve(item_ids=list(queryset.values_list("pk", flat=True)),
-                                                actor=request.user, request=request)
+                decided = request_items_approve(item_ids=ids, actor=request.user, request=request)
         except REFUSED as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return

@@ -37,7 +37,8 @@ def _require_vendor_staff(user) -> None:
 
 
 def _number(value) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
+    """A database id from a query string or form, or None (ASCII digits only: str.isdigit() also takes '²')."""
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 def _filters(data: QueryDict) -> dict:
@@ -95,7 +96,7 @@ def decide(request: HttpRequest) -> HttpResponse:
             ids = ids[:DECIDED_AT_ONCE]
             messages.info(request, MORE_TO_DECIDE.format(count=DECIDED_AT_ONCE))
     else:
-        wanted = {int(pk) for pk in request.POST.getlist("item") if pk.isdigit() and len(pk) < 19}
+        wanted = {pk for pk in map(_number, request.POST.getlist("item")) if pk is not None}
         ids = [item.pk for item in review_items_chosen(user=request.user, ids=wanted)]
     if not ids:
         messages.error(request, NOTHING_CHOSEN)

@@ -92,3 +92,18 @@ def test_the_approve_action_decides_the_chosen_items_at_once_and_names_those_it_
     assert [item.state for item in decided] == [ItemState.REJECTED] + [ItemState.ACCOUNT_CREATED] * 2
     large, _ = approve(30)
     assert small == large
+
+
+def test_the_approve_action_decides_at_most_a_list_at_once_the_oldest_first(admin_client, monkeypatch):
+    monkeypatch.setattr("onboarding.admin.MAX_ROWS", 2)  # a list's worth; 1,000 in the portal
+    reseller = PartnerFactory(kind=PartnerKind.RESELLER)
+    AgreementFactory(partner=reseller)
+    items = [RequestItemFactory(request=PortalUserRequestFactory(partner=reseller)) for _ in range(3)]
+
+    page = admin_client.post("/admin/onboarding/requestitem/", {
+        "action": "approve", "_selected_action": [item.pk for item in items]}, follow=True).content.decode()
+
+    assert "2 approved." in page and "run the action again for the rest" in page
+    decided = RequestItem.objects.filter(pk__in=[i.pk for i in items]).order_by("pk")
+    states = list(decided.values_list("state", flat=True))
+    assert states == [ItemState.ACCOUNT_CREATED, ItemState.ACCOUNT_CREATED, ItemState.SUBMITTED]

@@ -216,6 +216,18 @@ def test_the_review_queue_filters_by_list_and_directory_check(client, manager):
     assert aliases.count('name="item"') == 2
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "-1", "x", "9" * 30, "\u0663"])
+def test_a_filter_or_a_chosen_id_that_is_not_an_id_is_ignored(client, manager, value):
+    partner = msp_of(manager, 3)
+    submitted(partner, 3)
+    client.force_login(manager)
+
+    assert client.get("/review/", {"partner": value, "list": value}).status_code == 200
+    response = client.post("/review/decide/", {"decision": "approve", "item": [value]})
+    assert response.status_code == 302
+    assert RequestItem.objects.filter(partner=partner, state=ItemState.SUBMITTED).count() == 3
+
+
 def seen_up_to(client, query: str = "") -> str:
     page = client.get(f"/review/{query}").content.decode()
     return re.search(r'name="seen_up_to" value="(\d+)"', page).group(1)
