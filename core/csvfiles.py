@@ -1,4 +1,5 @@
-"""Reading an uploaded CSV file row by row: decoded one line at a time, never whole in memory.
+"""CSV files: reading an upload row by row (decoded one line at a time, never whole in memory), and cells for an
+export that a spreadsheet will not run as formulas (`csv_safe_cell`).
 
 The request lists (onboarding) and the directory uploads (directory_sync) read their files this
 way, so a large file costs what its rows up to the limit cost, and an undecodable or unparseable
@@ -42,3 +43,15 @@ def csv_records(file: File) -> Iterator[tuple[int, list[str] | None, str]]:
             yield number, None, CSV_UNREADABLE.format(reason=exc)
             return
         yield number, cells, ""
+
+
+# A cell a spreadsheet would read as a formula (OWASP's CSV injection guidance): `=`, `+`, `-` and `@` start one,
+# and a tab or carriage return before them is skipped by some spreadsheets.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value: object) -> str:
+    """A cell for a CSV file people open in a spreadsheet: text that could start a formula gets a leading `'`,
+    which spreadsheets show as text instead of running it (a name like `=HYPERLINK(...)` stays a name)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text

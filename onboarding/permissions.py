@@ -18,3 +18,8 @@ def may_download_agreement(user, partner) -> bool:
 def may_review(user, partner) -> bool:
     """The partner's account manager, or an admin."""
     return user.role == Role.ADMIN or (user.role == Role.ACCOUNT_MANAGER and partner.account_manager_id == user.pk)
+
+
+def may_export_people(user, partner) -> bool:
+    """Who has access, as a file: the partner's admins (not its staff), its account manager and admins."""
+    return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)

@@ -2,13 +2,15 @@
 
 from django.urls import path
 
-from onboarding.views import invites, partners, requests, review
+from onboarding.views import exports, invites, partners, requests, review
 
 app_name = "onboarding"
 
 urlpatterns = [
     path("partners/", partners.partner_list, name="partner_list"),
+    path("partners/people.csv", exports.people_csv, name="people_csv"),
     path("partners/<slug:slug>/", partners.partner_detail, name="partner_detail"),
+    path("partners/<slug:slug>/people.csv", exports.partner_people_csv, name="partner_people_csv"),
     path("partners/<slug:slug>/people/<int:item_id>/", partners.person_timeline, name="person_timeline"),
     path("partners/<slug:slug>/requests/new/", requests.request_new, name="request_new"),
     path("partners/<slug:slug>/requests/check/", requests.request_row_check, name="request_row_check"),

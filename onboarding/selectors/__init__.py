@@ -7,7 +7,8 @@
 - `partner_page`: a partner's lists a page at a time, their lengths, and the single rows its actions name;
 - `invites`: invites by id, token and state;
 - `funnels`: funnels and median times to access, for one partner or a page of them;
-- `timeline`: a requested person's way to access.
+- `timeline`: a requested person's way to access;
+- `people`: who has access (the portal users export).
 """
 
 from onboarding.models import PENDING_STATES
@@ -48,6 +49,12 @@ from onboarding.selectors.partner_page import (
     partner_requests,
     request_items,
 )
+from onboarding.selectors.people import (
+    ROLE_LABELS,
+    PersonRow,
+    PersonStatus,
+    people_with_access,
+)
 from onboarding.selectors.review import (
     review_items_chosen,
     review_queue,
@@ -69,9 +76,12 @@ __all__ = [
     "FUNNEL_STAGES",
     "OTHER_PARTNER",
     "PENDING_STATES",
+    "ROLE_LABELS",
     "TIMELINE_STEPS",
     "VENDOR",
     "PartnerCounts",
+    "PersonRow",
+    "PersonStatus",
     "foreign_domains",
     "funnel",
     "invite_by_pk",
@@ -97,6 +107,7 @@ __all__ = [
     "partner_request",
     "partner_requests",
     "partners_visible_to",
+    "people_with_access",
     "request_items",
     "review_items_chosen",
     "review_queue",

@@ -18,7 +18,7 @@ from core.paging import page_of
 from onboarding import selectors
 from onboarding.errors import MAIL_RESENT
 from onboarding.models import OPEN_INVITE_STATES
-from onboarding.permissions import may_download_agreement, may_review, may_submit
+from onboarding.permissions import may_download_agreement, may_export_people, may_review, may_submit
 from partners.selectors import current_agreement
 
 # The partner page shows seven lists at once: each a shorter page than a list of its own (core.paging.PAGE_SIZE),
@@ -65,6 +65,7 @@ def partner_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "may_submit": may_submit(request.user, partner),
         "may_review": reviewer,
         "may_download_agreement": may_download_agreement(request.user, partner),
+        "may_export_people": may_export_people(request.user, partner),
     }
     if reviewer:  # what failed to go out, and the funnel, are the account manager's
         context |= {
