@@ -15,7 +15,7 @@ from directory_sync.services.runs import directory_sync_run
 from partners.models import AccountDomain, AuthMethod
 from tests.ldap_data import DEFAULT_PASSWORD, ad_person_attrs, write_ad_people, write_base
 from tests.ldap_server import Slapd, start_with_people
-from tests.partners.factories import PartnerFactory
+from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -166,6 +166,7 @@ def test_an_invitation_is_accepted_with_the_domain_password(client, account, dja
     from tests.conftest import invite_link_token
 
     index = enabled_index()
+    AgreementFactory(partner=account)  # R1: no invitation without a current agreement
     with django_capture_on_commit_callbacks(execute=True):
         invite = invite_create(partner=account, email=person(index)["primary"], name="Invited")
     link = invite_link_token(invite, client)

@@ -47,6 +47,12 @@ def mails_to(mailbox, address: str) -> list:
     return [message for message in mailbox.messages if message["To"] == address]
 
 
+def partner_with_agreement():
+    partner = PartnerFactory()
+    AgreementFactory(partner=partner)  # R1: no invitation without a current agreement
+    return partner
+
+
 def invite_committed(partner, email: str) -> Invite:
     """Create an invite in a transaction that commits: its send task goes to the worker on commit."""
     with transaction.atomic():
@@ -54,7 +60,7 @@ def invite_committed(partner, email: str) -> Invite:
 
 
 def test_an_invite_whose_send_task_is_delivered_twice_is_mailed_once(celery_worker_process, mailbox):
-    invite = invite_committed(PartnerFactory(), "Wendy@Worker.example")
+    invite = invite_committed(partner_with_agreement(), "Wendy@Worker.example")
     mailbox.wait_for(1, timeout=30)
     # A second delivery of the task (a redelivery, a double click): it finds the invite sent and does nothing.
     assert send_invite.delay(invite.pk).get(timeout=30) is False
@@ -64,7 +70,7 @@ def test_an_invite_whose_send_task_is_delivered_twice_is_mailed_once(celery_work
 
 
 def test_an_invite_whose_send_task_is_queued_twice_at_once_is_mailed_once(celery_worker_process, mailbox):
-    invite = invite_committed(PartnerFactory(), "Wendy@Worker.example")
+    invite = invite_committed(partner_with_agreement(), "Wendy@Worker.example")
     duplicate = send_invite.delay(invite.pk)  # queued right behind the one the commit queued
     duplicate.get(timeout=30)
     mailbox.wait_for(1, timeout=30)
@@ -76,7 +82,7 @@ def test_an_invite_whose_send_task_is_queued_twice_at_once_is_mailed_once(celery
 def test_an_invite_is_mailed_once_when_smtp_fails_once_then_recovers(celery_worker_process, mailbox):
     mailbox.fail_next(1)
     started = time.monotonic()
-    invite = invite_committed(PartnerFactory(), "Wendy@Worker.example")
+    invite = invite_committed(partner_with_agreement(), "Wendy@Worker.example")
     mailbox.wait_for(1, timeout=RETRY_TIMEOUT)
     took = time.monotonic() - started
     assert mailbox.refused == 1

@@ -458,3 +458,14 @@ def test_a_resellers_welcome_link_is_accepted_without_a_directory(settings, djan
     user = invite_accept(invite=welcome, password=PASSWORD)
     item.refresh_from_db()
     assert (user.is_active, user.directory_user, item.state) == (True, None, ItemState.ACCEPTED)
+
+
+def test_nobody_is_invited_for_a_partner_without_a_current_agreement(django_capture_on_commit_callbacks):
+    from partners.errors import AgreementMissing
+
+    partner = PartnerFactory()  # no agreement recorded
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(AgreementMissing):
+        invite_create(partner=partner, email="Nobody@Partner.example", name="No Body")
+
+    assert not Invite.objects.filter(partner=partner).exists()
+    assert mail.outbox == []

@@ -69,6 +69,7 @@ def invite_create(
 
     Raises InviteAlreadyOpen, naming the open invite, when the person has one already — also when a
     concurrent transaction created it a moment earlier."""
+    agreement_require(partner=partner)  # R1: nobody is invited without a current agreement
     address = normalize_email(email)
     existing = _open_invite(partner, address)
     if existing is not None:
