@@ -24,6 +24,11 @@ NOTHING_CHOSEN = "Choose at least one person."
 INVITE_SEND_ABANDONED = (
     "The mail was being sent when its worker stopped, {attempts} times without an outcome: not tried again."
 )
+ASK_AGAIN_STATE = (
+    "This person is {state}: only an invalid address, an expired wait or a rejection can be asked for again."
+)
+ALREADY_ASKED_AGAIN = "{email} was asked for again already: see the follow-up request #{request}."
+ALREADY_REQUESTED = "{email} is already requested for {partner} and on its way: see request #{request}."
 MAIL_RESENT = "The mail to {to} is on its way again."
 INVITE_RESENT = "A new link is on its way to {email}; the old one no longer works."
 INVITE_REVOKED = "The invitation of {email} is revoked."

@@ -106,6 +106,12 @@ class RequestItem(models.Model):
         related_name="request_items",
         help_text="The portal account this item led to.",
     )
+    # A person asked for again (the primary instead of an alias, after an expiry or a rejection) is a new item of a
+    # new list, going through the review queue; it points back at the item it follows up.
+    replaces = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups",
+        help_text="The earlier item this one asks again for.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

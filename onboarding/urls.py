@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from onboarding.views import exports, invites, partners, requests, review
+from onboarding.views import asking_again, exports, invites, partners, requests, review
 
 app_name = "onboarding"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("partners/<slug:slug>/", partners.partner_detail, name="partner_detail"),
     path("partners/<slug:slug>/people.csv", exports.partner_people_csv, name="partner_people_csv"),
     path("partners/<slug:slug>/people/<int:item_id>/", partners.person_timeline, name="person_timeline"),
+    path("partners/<slug:slug>/people/<int:item_id>/ask-again/", asking_again.ask_again, name="item_ask_again"),
     path("partners/<slug:slug>/requests/new/", requests.request_new, name="request_new"),
     path("partners/<slug:slug>/requests/check/", requests.request_row_check, name="request_row_check"),
     path("partners/<slug:slug>/requests/<int:request_id>/", requests.request_detail, name="request_detail"),

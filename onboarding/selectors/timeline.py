@@ -17,6 +17,8 @@ TIMELINE_STEPS = (
     ("request.item_validated", _("Found in the directory")),
     ("request.item_account_created", _("Account created")),
     ("request.item_expired", _("Expired")),
+    ("request.item_asked_again", _("Asked again as")),
+    ("request.item_follow_up", _("Asked again for an earlier request of")),
     ("request.item_flagged", _("Domain added to another account: flagged for the account manager")),
     ("invite.sent", _("Invited")),
     ("invite.send_failed", _("Invitation could not be sent")),
@@ -50,7 +52,8 @@ def timeline_steps(events: Iterable[AuditEvent]) -> list[dict]:
     """The steps a page of item_events shows."""
     labels = dict(TIMELINE_STEPS)
     return [{"at": e.created_at, "label": labels[e.action], "actor": e.actor_label or _("system"),
-             "detail": e.data.get("reason") or e.data.get("primary") or ""} for e in events]
+             "detail": e.data.get("reason") or e.data.get("primary") or e.data.get("asked_as")
+             or e.data.get("asked_for") or ""} for e in events]
 
 
 def item_timeline(*, item: RequestItem) -> list[dict]:

@@ -102,4 +102,5 @@ def person_timeline(request: HttpRequest, slug: str, item_id: int) -> HttpRespon
     events = page_of(selectors.item_events(item=item), request=request)
     return render(request, "onboarding/person_timeline.html", {
         "partner": partner, "item": item, "events": events, "timeline": selectors.timeline_steps(events),
+        "may_submit": may_submit(request.user, partner),
     })
