@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ldap
 
+from bench.postgres import BenchError, admin_sql, database_urls, server_version
 from tests.ldap_data import DEFAULT_DOMAIN, PeopleSummary, ad_person_attrs, write_ad_people
 from tests.ldap_server import Slapd
 
@@ -58,10 +59,6 @@ CHANGED_SHARE = 0.01
 
 def log(message: str) -> None:
     print(f"bench-sync: {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    """Something broke (not a missed target): the benchmark exits non-zero."""
 
 
 # --- Redis ----------------------------------------------------------------------------------------------------------
@@ -88,39 +85,6 @@ def empty_bench_redis(url: str) -> None:
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------------
-
-
-def database_urls(url: str) -> tuple[str, str]:
-    """(the benchmark database's URL, the server's maintenance database URL) on DATABASE_URL's server."""
-    parts = urlsplit(url)
-    if not parts.scheme.startswith("postgres"):
-        raise BenchError(f"DATABASE_URL must point at PostgreSQL, not {parts.scheme}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
-
-
-def admin_sql(maintenance_url: str, *statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    conn.autocommit = True  # CREATE/DROP DATABASE refuse to run in a transaction
-    try:
-        with conn.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        conn.close()
-
-
-def server_version(maintenance_url: str) -> str:
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            return cursor.fetchone()[0].split()[0]
-    finally:
-        conn.close()
 
 
 # --- phases ---------------------------------------------------------------------------------------------------------
@@ -328,7 +292,7 @@ def print_profiles(profile_dir: Path, phases: list[str], top: int = 30) -> None:
 def run(args: argparse.Namespace) -> int:
     if not os.environ.get("DATABASE_URL"):
         raise BenchError('DATABASE_URL is not set: run `make bench-sync`, or eval "$(scripts/test-services.sh)" first')
-    bench_url, maintenance_url = database_urls(os.environ["DATABASE_URL"])
+    bench_url, maintenance_url = database_urls(os.environ["DATABASE_URL"], name=BENCH_DB)
     redis_url = bench_redis_url()
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="sync-", dir=ROOT / "var" / "bench"))

@@ -37,6 +37,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.postgres import BenchError, admin_sql, database_urls, server_version
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "portal_webbench"
 SETTINGS = "bench.web_settings"
@@ -49,34 +51,7 @@ def log(message: str) -> None:
     print(f"bench-web: {message}", file=sys.stderr, flush=True)
 
 
-class BenchError(RuntimeError):
-    """Something broke (not a missed target): the benchmark exits non-zero."""
-
-
 # --- PostgreSQL and the environment ---------------------------------------------------------------------------
-
-
-def database_urls(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if not parts.scheme.startswith("postgres"):
-        raise BenchError(f"DATABASE_URL must point at PostgreSQL, not {parts.scheme}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
-
-
-def admin_sql(maintenance_url: str, *statements: str) -> list:
-    import psycopg2
-
-    conn = psycopg2.connect(maintenance_url)
-    conn.autocommit = True  # CREATE/DROP DATABASE and VACUUM refuse to run in a transaction
-    out = []
-    try:
-        with conn.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-                out.append(cursor.fetchall() if cursor.description else None)
-    finally:
-        conn.close()
-    return out
 
 
 def bench_environment(bench_url: str, workdir: Path) -> dict[str, str]:
@@ -174,7 +149,7 @@ def load(port: int, plan: list[dict], workdir: Path, *, seconds: float, name: st
 def run(args: argparse.Namespace) -> int:
     if not os.environ.get("DATABASE_URL"):
         raise BenchError('DATABASE_URL is not set: run `make bench-web`, or eval "$(scripts/test-services.sh)" first')
-    bench_url, maintenance_url = database_urls(os.environ["DATABASE_URL"])
+    bench_url, maintenance_url = database_urls(os.environ["DATABASE_URL"], name=BENCH_DB)
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="web-", dir=ROOT / "var" / "bench"))
     env = bench_environment(bench_url, workdir)
@@ -200,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         stop_gunicorn(gunicorn)
         gunicorn = None
         web_phases.actions(args, data_set, measured, log=log)
-        version = admin_sql(maintenance_url, "SHOW server_version")[0][0][0].split()[0]
+        version = server_version(maintenance_url)
         context = (f"scale {args.scale:g} of issue 11's data set, seed {args.seed}; PostgreSQL {version}, "
                    f"{os.cpu_count()} CPUs, Python {platform.python_version()}; gunicorn {WORKERS} sync workers, "
                    f"{USERS} users; 1-min load average before pages (1/10, full), load test and actions: "
