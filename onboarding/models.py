@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.models import PARTNER_ROLES, Role
 from onboarding.validators import validate_plain_text
 from partners.models import Partner
 
@@ -85,6 +86,10 @@ class RequestItem(models.Model):
     name = models.CharField(max_length=200, validators=[validate_plain_text])
     email = models.CharField("email (normalised)", max_length=254)
     display_email = models.CharField("email", max_length=254)
+    # The role the person gets when their access starts (a partner admin may make more partner admins).
+    role = models.CharField(
+        max_length=32, choices=[(role.value, role.label) for role in PARTNER_ROLES], default=Role.PARTNER_STAFF
+    )
     state = models.CharField(max_length=24, choices=ItemState.choices, default=ItemState.SUBMITTED)
     check_result = models.CharField(max_length=16, choices=CheckResult.choices, blank=True)
     suggested_email = models.CharField(

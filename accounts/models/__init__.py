@@ -8,11 +8,13 @@ from accounts.models.devices import (
     backup_code_hashes,
     random_totp_key,
 )
-from accounts.models.user import PARTNER_ROLES, VENDOR_ROLES, Role, User, UserManager
+from accounts.models.user import ENDED_BY_DIRECTORY, PARTNER_ROLES, VENDOR_ROLES, AccessEnded, Role, User, UserManager
 
 __all__ = [
+    "ENDED_BY_DIRECTORY",
     "PARTNER_ROLES",
     "VENDOR_ROLES",
+    "AccessEnded",
     "BackupCode",
     "BackupCodeDevice",
     "Role",

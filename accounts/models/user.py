@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from core.emails import InvalidEmail, normalize_email
 
@@ -18,6 +19,19 @@ class Role(models.TextChoices):
 
 
 PARTNER_ROLES = (Role.PARTNER_STAFF, Role.PARTNER_ADMIN)
+
+
+class AccessEnded(models.TextChoices):
+    """Why an account that had access no longer has it (empty while it has, or has never had, access)."""
+
+    DEACTIVATED = "deactivated", "Deactivated"
+    REMOVED = "removed", "Removed"
+    DIRECTORY_DISABLED = "directory_disabled", "Disabled in the directory"
+    DIRECTORY_REMOVED = "directory_removed", "Removed from the directory"
+
+
+# Ended by the partner's own directory: the person regains access only once it enables them again.
+ENDED_BY_DIRECTORY = (AccessEnded.DIRECTORY_DISABLED, AccessEnded.DIRECTORY_REMOVED)
 VENDOR_ROLES = (Role.ACCOUNT_MANAGER, Role.ADMIN)
 
 
@@ -82,6 +96,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField("may use the Django admin", default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    access_ended = models.CharField(max_length=32, choices=AccessEnded.choices, blank=True)
+    access_ended_at = models.DateTimeField(null=True, blank=True)
+    # Part of the session hash: raising it ends every session of the person at their next request.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
     two_factor_required_since = models.DateTimeField(
         null=True, blank=True, help_text="When a two-factor policy started to apply (grace period start)."
     )
@@ -105,6 +123,10 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=Q(is_staff=False) | Q(role__in=VENDOR_ROLES), name="user_only_vendor_staff_in_admin"
             ),
+            models.CheckConstraint(
+                condition=Q(access_ended="") | Q(is_active=False, access_ended_at__isnull=False),
+                name="user_access_ended_is_inactive",
+            ),
         ]
         indexes = [
             # A partner's people with access, in the order their page lists them (read a page at a time).
@@ -126,6 +148,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         # `email` is not editable, so model forms skip its unique check: do it here.
         if User.objects.filter(email=self.email).exclude(pk=self.pk).exists():
             raise ValidationError({"display_email": "A user with this email address already exists."})
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's session hash (of the password), with the session generation: raised, every session ends.
+
+        Generation 0 hashes exactly as Django does, so sessions opened before this existed stay valid."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        key_salt = "accounts.User.get_session_auth_hash"
+        return salted_hmac(key_salt, f"{self.password}:{self.session_generation}", secret=secret,
+                           algorithm="sha256").hexdigest()
 
     def get_full_name(self) -> str:
         return self.full_name or self.display_email
