@@ -53,3 +53,30 @@ class SecondFactorRequired(PortalError):
 
 class SsoError(SignInError):
     """The account's OpenID Connect provider could not be used (discovery or configuration)."""
+
+
+# People with access (accounts.services.access).
+ACCESS_OWN = "You cannot change your own access: ask another partner admin or your account manager."
+LAST_PARTNER_ADMIN = (
+    "This is the partner's last active partner admin: make someone else a partner admin first, so that the "
+    "partner can still manage its people."
+)
+ACCESS_NOT_ACTIVE = "{email} has no active access to deactivate."
+ACCESS_REMOVED_ALREADY = "{email} was removed already."
+ACCESS_NOT_RESTORABLE = (
+    "{email} cannot be reactivated: only a deactivated person, or one their directory disabled, can be. "
+    "Request access for them again instead."
+)
+ACCESS_STILL_OFF_IN_DIRECTORY = (
+    "{email} is still disabled or removed in the partner's directory: enable them there first (the next "
+    "sync brings the change), then reactivate."
+)
+ACCESS_ROLE_UNCHANGED = "{email} is {role} already."
+PERSON_DEACTIVATED = "{email} is deactivated: their sessions have ended."
+PERSON_REACTIVATED = "{email} can sign in again."
+PERSON_REMOVED = "{email} is removed from the portal: their sessions have ended."
+PERSON_ROLE_CHANGED = "{email} is now {role}."
+
+
+class AccessRefused(PortalError):
+    """A change to someone's access that the rules refuse; str() says why."""

@@ -11,12 +11,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth.tokens import default_token_generator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 
 from accounts.models import BackupCode, TOTPDevice, User
 from core.emails import InvalidEmail, normalize_email
+from directory_sync.models import DirectoryUserStatus
 from directory_sync.selectors import recipient_lookup
 from partners.models import AuthMethod, TwoFactorPolicy
 from partners.selectors import account_settings_for_address, account_settings_of
@@ -88,8 +89,15 @@ def signin_user(*, email: str, request=None) -> User | None:
 
 
 def active_user(*, pk) -> User | None:
-    """The active portal user with this id, or None."""
-    return User.objects.filter(pk=pk, is_active=True).first()
+    """The active portal user with this id, or None — asked on every request of a session.
+
+    A person their directory disabled or removed is refused at once, in the same single query, even before
+    the offboarding that follows a sync has ended their access."""
+    return (
+        User.objects.filter(pk=pk, is_active=True)
+        .filter(Q(directory_user__isnull=True) | Q(directory_user__status=DirectoryUserStatus.ACTIVE))
+        .first()
+    )
 
 
 def pending_signin_user(*, pk) -> User | None:

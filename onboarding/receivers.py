@@ -9,6 +9,11 @@ def recheck_after_sync(sender, run, **kwargs) -> None:
     recheck_held.delay(run.connection.partner_id)
 
 
+def recheck_after_people_changed(sender, partner_id: int, **kwargs) -> None:
+    """A partner admin changed the account's directory people (after commit): the same re-check, in a worker."""
+    recheck_held.delay(partner_id)
+
+
 def flag_requests_at_saved_domain(sender, instance, raw: bool = False, **kwargs) -> None:
     """An account domain was saved (the partners admin adds them): flag other partners' open requests there.
 
