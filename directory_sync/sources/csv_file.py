@@ -10,9 +10,13 @@ A file over DIRECTORY_CSV_MAX_BYTES is refused before it is read; the rest is re
 decoded text is never held whole), and reading stops at the first row that cannot be read (not
 UTF-8, a NUL, a cell over the csv module's field limit) or that is past DIRECTORY_CSV_MAX_ROWS.
 Display names are cleaned of control characters (directory_sync.mapping), not refused.
+
+A change file (ChangeFileParser) has the same columns plus `action` (add, update or remove): the people it
+names are changed one by one instead of the whole list being replaced (services/people_edits.py).
 """
 
 import re
+from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
@@ -156,3 +160,107 @@ def parse_csv(data: bytes | IO[bytes]) -> list[Person]:
     """Every row of a file (its bytes, or the file) as a Person, or CsvInvalid listing every bad row (1-based, the
     header is row 1); CsvTooLarge, before reading it, for a file over DIRECTORY_CSV_MAX_BYTES."""
     return CsvParser().parse(data)
+
+
+# -- change files: single rows to add, update or remove, instead of the whole list ------------------------------------
+
+ADD, UPDATE, REMOVE = "add", "update", "remove"
+CHANGE_ACTIONS = (ADD, UPDATE, REMOVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of a change file: what to do (`action`) to whom (`key`: the row's id, else its primary address).
+
+    `person` is the person's whole new record for an add or an update (as a row of the full list would give
+    it), None for a removal."""
+
+    row: int
+    action: str
+    key: str
+    by_id: bool
+    person: Person | None
+
+
+class ChangeFileParser(CsvParser):
+    """A change file: the full list's columns plus `action` (add, update or remove), one row per person.
+
+    Add and update rows are read exactly as rows of the full list are; a remove row needs only the person's id
+    or primary address. A person (and an address) may appear in one row only. Every bad row is collected with its
+    number before the file is refused, as for the full list.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[Change] = []
+
+    def parse(self, data: bytes | IO[bytes]) -> list[Change]:  # type: ignore[override]
+        """Every row as a Change, or CsvInvalid listing every bad row (CsvTooLarge for a file over the limit)."""
+        super().parse(data)
+        return self.changes
+
+    def read_header(self, row: list[str]) -> None:
+        header = [column.strip().lower() for column in row]
+        columns = ("action", *REQUIRED)
+        missing = [c for c in columns if c not in header]
+        unknown = [c for c in header if c not in columns + OPTIONAL]
+        if missing or unknown or len(set(header)) != len(header):
+            reasons = []
+            if missing:
+                reasons.append(f"missing column(s): {', '.join(missing)}")
+            if unknown:
+                reasons.append(f"unknown column(s): {', '.join(unknown)}")
+            if len(set(header)) != len(header):
+                reasons.append("a column appears twice")
+            raise CsvInvalid([(1, "; ".join(reasons) + f" (expected: {', '.join(columns)}[, id])")])
+        self.header = header
+
+    def read_row(self, row_number: int, row: list[str]) -> None:
+        if len(row) != len(self.header):
+            self.problems.append((row_number, f"{len(row)} columns, expected {len(self.header)}"))
+            return
+        cells = {column: cell.strip() for column, cell in zip(self.header, row, strict=True)}
+        action = cells["action"].lower()
+        try:
+            if action not in CHANGE_ACTIONS:
+                raise SkipEntry(f"action must be add, update or remove, not {cells['action'][:20]!r}")
+            change = self.change(row_number, action, cells)
+        except (InvalidEmail, SkipEntry) as exc:
+            self.problems.append((row_number, str(exc) or "no primary address"))
+            return
+        taken = self.claim_change(row_number, change)
+        if taken:
+            self.problems.append((row_number, "; ".join(taken)))
+            return
+        self.changes.append(change)
+
+    def change(self, row_number: int, action: str, cells: dict[str, str]) -> Change:
+        """The change of one row's cells; raise InvalidEmail or SkipEntry with the reason."""
+        by_id = bool(cells.get("id"))
+        if action != REMOVE:
+            person = self.person(cells)
+            return Change(row_number, action, person.external_id, by_id, person)
+        if by_id:
+            if len(cells["id"]) > ID_MAX:
+                raise SkipEntry(CSV_ID_TOO_LONG.format(limit=ID_MAX))
+            return Change(row_number, action, cells["id"], True, None)
+        if not cells["primary"]:
+            raise SkipEntry("a remove row needs the person's id or primary address")
+        return Change(row_number, action, normalize_email(cells["primary"]), False, None)
+
+    def claim_change(self, row_number: int, change: Change) -> list[str]:
+        """Claim the person and (adds, updates) their addresses for this row; say which earlier rows hold them."""
+        taken = []
+        addresses = [a.address for a in change.person.addresses] if change.person else []
+        for key in [f"person:{change.key}", *addresses]:
+            if key in self.owners:
+                what = "this person" if key.startswith("person:") else f"address {key}"
+                taken.append(f"{what} is already in row {self.owners[key]}")
+            else:
+                self.owners[key] = row_number
+        return taken
+
+
+def parse_change_file(data: bytes | IO[bytes]) -> list[Change]:
+    """Every row of a change file as a Change, or CsvInvalid listing every bad row (1-based, the header is row 1)."""
+    return ChangeFileParser().parse(data)
