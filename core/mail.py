@@ -13,11 +13,17 @@ goes stale.
 
 The rules of retries (`retry_delay`) and of staleness are shared with invites, which are sent the
 same way with a secret link, so their body is never stored.
+
+Optional notifications are declared as a `MailKind` (key, label, default, who may get it) by the module
+that sends them; a person's choices are `MailPreference` rows, read for a whole batch of recipients in
+one query (`mail_kind_recipients`). Security notices and invitations are not kinds: they always go out.
 """
 
 import datetime
 import logging
 import smtplib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -28,7 +34,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import MAIL_ALREADY_SENT, PortalError
-from core.models import MailState, OutboundMail
+from core.models import MailPreference, MailState, OutboundMail
 from core.queue import enqueue, enqueue_many, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -206,3 +212,68 @@ def outbox_sweep(*, now: datetime.datetime | None = None) -> dict:
         state=MailState.SENT, sent_at__lt=now - datetime.timedelta(days=settings.OUTBOX_KEEP_DAYS)
     ).delete()
     return {"queued": queued, "forgotten": forgotten}
+
+
+# --- optional notifications and who wants them ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailKind:
+    """One optional notification: its key (stored in preferences), what the person sees on their page, whether
+    they get it without having chosen, and who may get it at all (`audience`: only they are offered it)."""
+
+    key: str
+    label: str
+    default: bool = True
+    audience: Callable[[object], bool] = lambda user: True
+    order: int = 0
+
+    def offered_to(self, user) -> bool:
+        return bool(self.audience(user))
+
+
+MAIL_KINDS: dict[str, MailKind] = {}
+
+
+def mail_kind_declare(kind: MailKind) -> MailKind:
+    """Register an optional notification where it is sent (so its page lists it); returns it for the sender."""
+    MAIL_KINDS[kind.key] = kind
+    return kind
+
+
+def mail_kinds_offered(*, user) -> list[MailKind]:
+    """The optional notifications this person may get, in their page's order."""
+    return sorted((kind for kind in MAIL_KINDS.values() if kind.offered_to(user)), key=lambda k: (k.order, k.key))
+
+
+def mail_preferences_of(*, user) -> dict[str, bool]:
+    """Whether the person gets each kind offered to them: their choice, else the kind's default."""
+    chosen = dict(MailPreference.objects.filter(user=user).values_list("kind", "enabled"))
+    return {kind.key: chosen.get(kind.key, kind.default) for kind in mail_kinds_offered(user=user)}
+
+
+def mail_kind_recipients(*, kind: MailKind, users: Iterable) -> list:
+    """Those of `users` (None and inactive ones left out, each once) who get `kind`: one query for all of them."""
+    people = {user.pk: user for user in users if user is not None and user.is_active and user.pk}
+    if not people:
+        return []
+    chosen = dict(MailPreference.objects.filter(kind=kind.key, user_id__in=list(people)).values_list(
+        "user_id", "enabled"))
+    return [user for pk, user in people.items() if chosen.get(pk, kind.default)]
+
+
+def mail_preferences_set(*, user, enabled: dict[str, bool], actor, request=None) -> dict[str, bool]:
+    """Record the person's choices for the kinds offered to them (others are ignored); audited when any changed.
+    Returns their preferences now."""
+    before = mail_preferences_of(user=user)
+    changed = {key: bool(value) for key, value in enabled.items() if key in before and before[key] != bool(value)}
+    if changed:
+        now = timezone.now()
+        with transaction.atomic():
+            MailPreference.objects.bulk_create(
+                [MailPreference(user=user, kind=key, enabled=value, updated_at=now) for key, value in changed.items()],
+                update_conflicts=True, unique_fields=["user", "kind"], update_fields=["enabled", "updated_at"],
+            )
+            audit_record(actor=actor, action="mail.preferences_changed", target=user, request=request,
+                         partner_id=getattr(user, "partner_id", None), data=changed)
+    return before | changed

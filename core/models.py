@@ -1,4 +1,4 @@
-"""The audit trail (append-only events of who did what to which object) and the outbox of mail."""
+"""The audit trail (append-only events of who did what to which object), the outbox of mail, mail preferences."""
 
 from django.conf import settings
 from django.db import models
@@ -134,3 +134,24 @@ class OutboundMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to}"
+
+
+class MailPreference(models.Model):
+    """A person's choice to get, or not, one kind of optional notification (core.mail's `MailKind`).
+
+    Only choices are stored: a person without a row for a kind gets that kind's default. The user is
+    referenced by string (core is the bottom layer and imports no user model).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mail_preferences")
+    kind = models.CharField(max_length=64, help_text="Which notification (a MailKind's key).")
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="mail_preference_one_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {'on' if self.enabled else 'off'}"

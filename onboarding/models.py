@@ -221,6 +221,9 @@ class Invite(models.Model):
     renewal_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="The person asked for a new invite from an expired link."
     )
+    reminded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the one reminder of this link went out (cleared by a resend)."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -3,7 +3,13 @@
 from celery import shared_task
 
 from core.tasks import send_or_retry
-from onboarding.services.invites import invite_send, invites_expire, invites_send_fan_out, invites_sweep
+from onboarding.services.invites import (
+    invite_send,
+    invites_expire,
+    invites_remind,
+    invites_send_fan_out,
+    invites_sweep,
+)
 from onboarding.services.review import held_items_expire, held_items_recheck
 
 
@@ -23,6 +29,12 @@ def send_invites(invite_ids: list[int]) -> int:
 def invites_sweep_task() -> dict:
     """Queue again the invites a lost message or a killed worker left behind (beat runs this every minute)."""
     return invites_sweep()
+
+
+@shared_task(name="onboarding.invites_remind")
+def invites_remind_task() -> int:
+    """Remind, once, each invited person who has not accepted after INVITE_REMINDER_DAYS (beat runs this hourly)."""
+    return invites_remind()
 
 
 @shared_task(name="onboarding.recheck_held")

@@ -31,6 +31,7 @@ from onboarding.errors import (
 )
 from onboarding.models import Invite, InviteKind, InviteState, ItemState
 from onboarding.services.invites import invite_sent_record, person_items
+from onboarding.services.invites.notices import invite_accepted_requesters_notify
 from partners.models import AuthMethod
 from partners.selectors import account_settings_of
 
@@ -96,6 +97,7 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
         audit_record(actor=user, action=f"{invite.kind}.accepted", target=invite, partner=invite.partner,
                      request=request, data={"method": method})
         _accepted_notify(invite)
+        invite_accepted_requesters_notify(invite=invite, user=user)
     return user
 
 

@@ -9,7 +9,7 @@
 Decisions are taken set-wise, one item being a list of one: a list of a thousand people is decided in a
 fixed number of queries — its items locked in id order, one agreement check (R1) and one directory
 look-up per partner, users and invites inserted at once (`invites_create_many`), every transition
-audited in one insert, and each requester told once per list. An item that cannot be decided (decided
+audited in one insert, and each requester told once per list (`decision_mail`). An item that cannot be decided (decided
 meanwhile, no agreement, an address with an account elsewhere) is refused with its reason and the
 others go ahead.
 """
@@ -24,12 +24,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from core.audit import audit_client, audit_event, audit_record_many
 from core.errors import PortalError
-from core.links import absolute_url
-from core.mail import mail_prepare, mail_send_on_commit, mails_send_on_commit
+from core.mail import MailKind, mail_kind_declare, mail_kind_recipients, mail_send_on_commit
 from directory_sync.selectors import LookupKind, LookupResult, recipient_lookups
 from onboarding.errors import (
     REASON_CONTROL_CHARACTERS,
@@ -39,12 +38,18 @@ from onboarding.errors import (
     OnboardingError,
 )
 from onboarding.models import Invite, InviteKind, ItemState, RequestItem
+from onboarding.services.decision_mail import request_items_decided_notify
 from onboarding.services.invites import invites_create_many
 from onboarding.validators import has_control_characters
 from partners.errors import AgreementMissing
 from partners.selectors import agreement_require
 
 logger = logging.getLogger(__name__)
+
+REQUEST_EXPIRED = mail_kind_declare(MailKind(
+    key="request_expired", order=20, audience=lambda user: user.is_partner_admin or user.is_vendor_staff,
+    label=gettext_lazy("Requests that expired waiting for the directory (lists I submitted, partners I manage)"),
+))
 
 # What differs between items of one decision (the rest is shared by the items of one state).
 _ITEM_OWN_FIELDS = ("user", "suggested_email")
@@ -163,7 +168,7 @@ def request_items_approve(*, item_ids: Iterable[int], actor, request=None) -> De
                 changes.transition(item, ItemState.ACCOUNT_CREATED, user_id=outcome.user_id)
             decided.done.append(item)
         changes.write()
-        _requesters_notify(decided.done, decision="approved")
+        request_items_decided_notify(decided.done, answers=answers)
     return decided
 
 
@@ -183,7 +188,7 @@ def request_items_reject(*, item_ids: Iterable[int], actor, reason: str, request
                                decided_at=changes.now, rejection_reason=reason)
             decided.done.append(item)
         changes.write()
-        _requesters_notify(decided.done, decision="rejected")
+        request_items_decided_notify(decided.done)
     return decided
 
 
@@ -309,54 +314,10 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
             changes.transition(item, ItemState.EXPIRED, data={"awaited_since": item.decided_at.isoformat()})
             changes.write()
             context = {"item": item, "partner": item.partner, "days": settings.AWAITING_VALIDATION_EXPIRY_DAYS}
-            recipients = {item.request.submitted_by.display_email}
-            if item.partner.account_manager:
-                recipients.add(item.partner.account_manager.display_email)
-            for to in sorted(recipients):
+            people = [item.request.submitted_by, item.partner.account_manager]
+            for to in sorted({user.display_email for user in mail_kind_recipients(kind=REQUEST_EXPIRED,
+                                                                                    users=people)}):
                 mail_send_on_commit(to=to, subject=f"Portal request for {item.display_email} expired",
                                     template="request_item_expired", context=context, partner=item.partner)
             expired += 1
     return expired
-
-
-# What the requester's mail counts, in this order: the item's state right after the decision.
-_OUTCOMES = (ItemState.VALIDATED, ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.AWAITING_VALIDATION,
-             ItemState.INVALID_ADDRESS, ItemState.REJECTED)
-_DECISIONS = {"approved": gettext_lazy("approved"), "rejected": gettext_lazy("rejected")}
-_LISTED_AT_MOST = 50  # invalid addresses named in a list's mail; the list's page has them all
-
-
-def _requesters_notify(items: list[RequestItem], *, decision: str) -> None:
-    """Tell each requester once per list: about the one person when one was decided, else one mail with the
-    counts (never a mail per person of a list of a thousand). Recorded now, sent after commit."""
-    by_list: dict[int, list[RequestItem]] = defaultdict(list)
-    for item in items:
-        by_list[item.request_id].append(item)
-    mails = []
-    for decided in by_list.values():
-        first = decided[0]
-        requester, partner = first.request.submitted_by, first.partner
-        request_url = absolute_url("onboarding:request_detail", partner.slug, first.request_id)
-        if len(decided) == 1:
-            mails.append(mail_prepare(
-                to=requester.display_email, subject=f"Portal request for {first.display_email} {decision}",
-                template="request_item_decided", partner=partner,
-                context={"item": first, "decision": decision, "partner": partner, "request_url": request_url},
-            ))
-            continue
-        counts = dict.fromkeys((state.value for state in _OUTCOMES), 0)
-        for item in decided:
-            counts[str(item.state)] = counts.get(str(item.state), 0) + 1
-        invalid = [item for item in decided if item.state == ItemState.INVALID_ADDRESS]
-        subject = ngettext("Portal requests for %(count)d person on your list for %(partner)s: %(decision)s",
-                           "Portal requests for %(count)d people on your list for %(partner)s: %(decision)s",
-                           len(decided))
-        mails.append(mail_prepare(
-            to=requester.display_email, template="request_items_decided", partner=partner,
-            subject=subject % {"count": len(decided), "partner": partner, "decision": _DECISIONS[decision]},
-            context={"requester": requester, "portal_request": first.request, "partner": partner,
-                     "decision": decision, "count": len(decided), "counts": counts, "reason": first.rejection_reason,
-                     "invalid": invalid[:_LISTED_AT_MOST], "invalid_more": max(len(invalid) - _LISTED_AT_MOST, 0),
-                     "request_url": request_url},
-        ))
-    mails_send_on_commit(mails)

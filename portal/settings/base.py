@@ -358,6 +358,7 @@ LOGGING = {
 # Portal
 # ---------------------------------------------------------------------------
 INVITE_EXPIRY_DAYS = env.int("INVITE_EXPIRY_DAYS", default=7)
+INVITE_REMINDER_DAYS = env.int("INVITE_REMINDER_DAYS", default=3)  # one reminder this long after an unaccepted invite
 # First retry delay (seconds, doubling, with jitter) when the SMTP server refuses or is down.
 INVITE_SEND_RETRY_BACKOFF = env.int("INVITE_SEND_RETRY_BACKOFF", default=30)
 AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", default=30)
@@ -386,4 +387,5 @@ CELERY_BEAT_SCHEDULE = {
     "onboarding-expire": {"task": "onboarding.expire", "schedule": 15 * 60.0},
     "outbox-sweep": {"task": "core.outbox_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
     "invites-sweep": {"task": "onboarding.invites_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    "invites-remind": {"task": "onboarding.invites_remind", "schedule": 60 * 60.0},
 }

@@ -175,7 +175,7 @@ def test_the_reject_action_rejects_with_the_reason_and_mails_the_requester(
     assert (item.state, item.rejection_reason) == (ItemState.REJECTED, "Not one of our staff.")
     [message] = mail.outbox
     assert message.to == [item.request.submitted_by.display_email]
-    assert "Reason: Not one of our staff." in message.body
+    assert "Rejected: reason: Not one of our staff." in message.body
 
 
 @pytest.mark.parametrize(("reason", "refusal"), [

@@ -414,7 +414,9 @@ def test_a_list_of_a_partner_without_an_agreement_is_refused_whole(manager):
 # --- the requester hears once per list ------------------------------------------------------------------------------
 
 
-def test_the_requester_gets_one_mail_per_decided_list_with_the_counts(manager, django_capture_on_commit_callbacks):
+def test_the_requester_gets_one_mail_per_decided_list_with_each_persons_outcome(
+    manager, django_capture_on_commit_callbacks
+):
     partner = msp_of(manager, 10)
     portal_request, rows = submitted(partner, 10)
     invited_elsewhere(partner, rows)
@@ -423,14 +425,18 @@ def test_the_requester_gets_one_mail_per_decided_list_with_the_counts(manager, d
         request_items_approve(item_ids=portal_request.items.values_list("pk", flat=True), actor=manager)
     requester = portal_request.submitted_by.display_email
     [notice] = OutboundMail.objects.filter(to=requester)
-    assert notice.subject == f"Portal requests for 10 people on your list for {partner}: approved"
+    assert notice.subject == f"Your portal request list for {partner}: 10 people decided"
     body = notice.body
-    assert "10 people on your list of" in body and "were approved" in body
-    assert "2 are confirmed in your directory: their invitations are on their way." in body
-    assert "2 had open invitations already, which serve this list too." in body
-    assert "4 are not (yet) enabled people on your account" in body
-    assert "2 addresses are aliases or forwarding addresses" in body
-    assert "a1@msp10.example → p1@msp10.example" in body
+    assert "10 people on your list of" in body and "were decided" in body
+    assert "\nInvited (4)\n" in body
+    assert "their invitation already open serves this list too" in body
+    assert "\nWaiting for the directory (4)\n" in body
+    assert "\nInvalid address: an alias or forwarding address (2)\n" in body
+    assert "a1@msp10.example>: an alias of p1@msp10.example: use p1@msp10.example" in body
+    assert "approved" not in body
+    # Every person is named, once.
+    for item in portal_request.items.all():
+        assert body.count(f"<{item.display_email}>") == 1
     assert f"/partners/{partner.slug}/requests/{portal_request.pk}/" in body
 
 
@@ -441,8 +447,8 @@ def test_a_rejected_list_tells_the_requester_once_with_the_reason(manager, djang
         request_items_reject(item_ids=portal_request.items.values_list("pk", flat=True), actor=manager,
                              reason="Not our staff")
     [notice] = OutboundMail.objects.all()
-    assert "10 people on your list of" in notice.body and "were rejected" in notice.body
-    assert "Reason: Not our staff" in notice.body
+    assert "10 people on your list of" in notice.body and "\nRejected (10)\n" in notice.body
+    assert notice.body.count(": reason: Not our staff") == 10
 
 
 def test_one_person_decided_on_a_list_is_still_named_in_the_mail(manager, django_capture_on_commit_callbacks):
@@ -451,8 +457,9 @@ def test_one_person_decided_on_a_list_is_still_named_in_the_mail(manager, django
     first = portal_request.items.order_by("pk").first()
     with django_capture_on_commit_callbacks(execute=True):
         request_items_approve(item_ids=[first.pk], actor=manager)
-    assert list(OutboundMail.objects.values_list("subject", flat=True)) == [
-        f"Portal request for {first.display_email} approved"]
+    [notice] = OutboundMail.objects.all()
+    assert notice.subject == f"Portal request for {first.display_email}: invited"
+    assert "4 more people on this list still wait for a decision." in notice.body
 
 
 def test_a_list_decided_together_with_another_tells_each_requester_once(manager):

@@ -99,6 +99,9 @@ def test_an_invite_that_failed_is_listed_with_its_error_and_sent_again_with_a_ne
         invite = invite_create(partner=msp, email="ann@acme.example", name="Ann Able", actor=manager)
     invite.refresh_from_db()
     assert invite.state == InviteState.FAILED
+    # The account manager is told by mail too (issue 12, point 4).
+    [notice] = failing_smtp.wait_for(1)
+    assert notice["To"] == manager.display_email
     client.force_login(manager)
     page = client.get("/partners/acme/").content.decode()
     assert SECTION in page and "SMTPDataError" in page
@@ -106,7 +109,7 @@ def test_an_invite_that_failed_is_listed_with_its_error_and_sent_again_with_a_ne
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/partners/acme/invites/{invite.pk}/resend/", follow=True)
     assert INVITE_RESENT.format(email="ann@acme.example") in messages_of(response)
-    [message] = failing_smtp.wait_for(1)
+    [_, message] = failing_smtp.wait_for(2)
     assert "/invite/" in failing_smtp.body(message)
     invite.refresh_from_db()
     assert (invite.state, invite.send_attempts) == (InviteState.SENT, 1)

@@ -208,11 +208,25 @@ def test_an_approved_item_cannot_be_rejected(msp, django_capture_on_commit_callb
 # --- the requester hears of every decision ----------------------------------------------------------------------------
 
 
-def test_the_requester_is_mailed_an_approval(msp, django_capture_on_commit_callbacks):
+def test_the_requester_is_told_a_held_person_waits_for_the_directory(msp, django_capture_on_commit_callbacks):
     item = approve(item_for(msp, "nia.newcomer@partner.example"), django_capture_on_commit_callbacks)
     [message] = mails_to(item.request.submitted_by.display_email)
-    assert message.subject == "Portal request for nia.newcomer@partner.example approved"
-    assert "recipient validation" in message.body
+    assert message.subject == "Portal request for nia.newcomer@partner.example: waiting for the directory"
+    assert f"Waiting for the directory: not on your account yet; waits until {item.awaiting_until:%Y-%m-%d}" \
+        in message.body
+    assert "approved" not in message.body
+
+
+def test_the_requester_is_told_an_alias_is_not_invited_and_which_primary_to_use(
+    msp, django_capture_on_commit_callbacks
+):
+    item = approve(item_for(msp, "ADA@partner.example"), django_capture_on_commit_callbacks)
+    [message] = mails_to(item.request.submitted_by.display_email)
+    assert message.subject == ("Portal request for ADA@partner.example: not a primary address, "
+                               "use ada.lovelace@partner.example")
+    assert "an alias of ada.lovelace@partner.example: use ada.lovelace@partner.example" in message.body
+    assert f"/partners/{msp.slug}/people/{item.pk}/" in message.body
+    assert "invitation is on its way" not in message.body
 
 
 def test_the_requester_is_mailed_a_rejection_with_its_reason(msp, django_capture_on_commit_callbacks):
@@ -220,8 +234,8 @@ def test_the_requester_is_mailed_a_rejection_with_its_reason(msp, django_capture
     with django_capture_on_commit_callbacks(execute=True):
         request_item_reject(item=item, actor=msp.account_manager, reason="Not one of our staff.")
     [message] = mails_to(item.request.submitted_by.display_email)
-    assert message.subject == "Portal request for ada.lovelace@partner.example rejected"
-    assert "Reason: Not one of our staff." in message.body
+    assert message.subject == "Portal request for ada.lovelace@partner.example: rejected"
+    assert "Rejected: reason: Not one of our staff." in message.body
 
 
 # --- held items (R9): released after a sync, or expired ---------------------------------------------------------------

@@ -405,8 +405,10 @@ def requesters_told(items: list[RequestItem]) -> list[str]:
     when they were decided alone, or the one about their list when several of it were decided together."""
     missing = []
     for item in RequestItem.objects.filter(pk__in=[i.pk for i in items]).select_related("request__submitted_by"):
-        to, subject = item.request.submitted_by.display_email, f"Portal request for {item.display_email} approved"
-        about_the_list = Q(template="request_items_decided", body__contains=f"/requests/{item.request_id}/")
-        if not OutboundMail.objects.filter(Q(subject=subject) | about_the_list, to=to, state="sent").exists():
-            missing.append(f"{subject} (to {to})")
+        to = item.request.submitted_by.display_email
+        # The mail names each person of its batch, with the list's link.
+        told = Q(template__in=["request_item_decided", "request_items_decided"],
+                 body__contains=f"<{item.display_email}>") & Q(body__contains=f"/requests/{item.request_id}/")
+        if not OutboundMail.objects.filter(told, to=to, state="sent").exists():
+            missing.append(f"the decision on {item.display_email} (to {to})")
     return missing

@@ -1,7 +1,8 @@
 """Invites and welcome links: created with their person, mailed in two steps, resent, revoked, renewed.
 
 `lifecycle` holds what account managers, the expiry job and the invited person change; `sending`
-the mail: claimed, sent, retried, swept. Callers import from here.
+the mail: claimed, sent, retried, swept; `reminders` the one reminder; `notices` who else hears of an
+invite (requesters on acceptance, the account manager on failure). Callers import from here.
 """
 
 from onboarding.services.invites.lifecycle import (
@@ -14,6 +15,8 @@ from onboarding.services.invites.lifecycle import (
     portal_user_prepare,
 )
 from onboarding.services.invites.many import invites_create_many
+from onboarding.services.invites.notices import invite_accepted_requesters_notify, invite_failed_notify
+from onboarding.services.invites.reminders import invites_remind
 from onboarding.services.invites.sending import (
     SEND_TASK,
     invite_link,
@@ -30,7 +33,9 @@ from onboarding.services.invites.sending import (
 
 __all__ = [
     "SEND_TASK",
+    "invite_accepted_requesters_notify",
     "invite_create",
+    "invite_failed_notify",
     "invite_link",
     "invite_renewal_request",
     "invite_resend",
@@ -43,6 +48,7 @@ __all__ = [
     "invite_token",
     "invites_create_many",
     "invites_expire",
+    "invites_remind",
     "invites_send_fan_out",
     "invites_send_queue",
     "invites_sweep",

@@ -114,6 +114,7 @@ def invite_resend(*, invite: Invite, actor, request=None) -> Invite:
         invite.send_attempts = 0
         invite.next_attempt_at = now
         invite.renewal_requested_at = None
+        invite.reminded_at = None  # a new link: reminded of once in its turn
         invite.expires_at = now + datetime.timedelta(days=settings.INVITE_EXPIRY_DAYS)
         invite.save()
         audit_record(actor=actor, action=f"{invite.kind}.resent", target=invite, partner=invite.partner,

@@ -33,6 +33,7 @@ from core.queue import enqueue, enqueue_many, enqueue_on_commit
 from onboarding.errors import INVITE_SEND_ABANDONED
 from onboarding.models import Invite, InviteKind, InviteState, ItemState, RequestItem
 from onboarding.selectors import token_hash
+from onboarding.services.invites.notices import invite_failed_notify
 
 SEND_TASK = "onboarding.send_invite"  # onboarding.tasks.send_invite, queued by name (it calls invite_send)
 FAN_OUT_TASK = "onboarding.send_invites"  # onboarding.tasks.send_invites (it calls invites_send_fan_out)
@@ -200,12 +201,14 @@ def _attempt_failed(invite: Invite, error: str, *, final: bool = False) -> None:
 
 
 def _failed(invite: Invite, error: str) -> None:
-    # Call with the invite locked. An account manager sees it on the partner's page and can resend it.
+    # Call with the invite locked (and its partner read). The account manager sees it on the partner's page and
+    # is told by mail (unless they chose not to be), in this transaction: once per failure.
     invite.state = InviteState.FAILED
     invite.last_error = error[:2000]
     invite.save(update_fields=["state", "last_error"])
     audit_record(actor=None, action=f"{invite.kind}.send_failed", target=invite, partner=invite.partner,
                  data={"error": error[:500], "attempts": invite.send_attempts})
+    invite_failed_notify(invite=invite)
 
 
 def invite_send_failed(*, invite_id: int, error: str) -> None:
