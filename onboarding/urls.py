@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from onboarding.views import asking_again, exports, invites, partners, requests, review
+from onboarding.views import asking_again, directory, exports, invites, partners, requests, review
 
 app_name = "onboarding"
 
@@ -13,6 +13,14 @@ urlpatterns = [
     path("partners/<slug:slug>/people.csv", exports.partner_people_csv, name="partner_people_csv"),
     path("partners/<slug:slug>/people/<int:item_id>/", partners.person_timeline, name="person_timeline"),
     path("partners/<slug:slug>/people/<int:item_id>/ask-again/", asking_again.ask_again, name="item_ask_again"),
+    path("partners/<slug:slug>/directory/", directory.people, name="directory_people"),
+    path("partners/<slug:slug>/directory/add/", directory.person_add, name="directory_person_add"),
+    path("partners/<slug:slug>/directory/<int:person_id>/", directory.person_edit, name="directory_person_edit"),
+    path("partners/<slug:slug>/directory/<int:person_id>/remove/", directory.person_remove,
+         name="directory_person_remove"),
+    path("partners/<slug:slug>/directory/changes/check/", directory.change_file_check, name="directory_change_check"),
+    path("partners/<slug:slug>/directory/changes/apply/", directory.change_file_apply, name="directory_change_apply"),
+    path("partners/<slug:slug>/directory/changes/", directory.changes, name="directory_changes"),
     path("partners/<slug:slug>/requests/new/", requests.request_new, name="request_new"),
     path("partners/<slug:slug>/requests/check/", requests.request_row_check, name="request_row_check"),
     path("partners/<slug:slug>/requests/<int:request_id>/", requests.request_detail, name="request_detail"),
