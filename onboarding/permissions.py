@@ -23,3 +23,8 @@ def may_review(user, partner) -> bool:
 def may_export_people(user, partner) -> bool:
     """Who has access, as a file: the partner's admins (not its staff), its account manager and admins."""
     return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)
+
+
+def may_manage_people(user, partner) -> bool:
+    """People with access, and changes to it: the partner's admins (not its staff), its account manager, admins."""
+    return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)

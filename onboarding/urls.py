@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from onboarding.views import asking_again, directory, exports, invites, partners, requests, review
+from onboarding.views import asking_again, directory, exports, invites, partners, people, requests, review
 
 app_name = "onboarding"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("partners/<slug:slug>/", partners.partner_detail, name="partner_detail"),
     path("partners/<slug:slug>/people.csv", exports.partner_people_csv, name="partner_people_csv"),
     path("partners/<slug:slug>/people/<int:item_id>/", partners.person_timeline, name="person_timeline"),
+    path("partners/<slug:slug>/access/", people.people, name="people"),
+    path("partners/<slug:slug>/access/<int:user_id>/", people.person, name="person"),
+    path("partners/<slug:slug>/access/<int:user_id>/change/", people.person_change, name="person_change"),
     path("partners/<slug:slug>/people/<int:item_id>/ask-again/", asking_again.ask_again, name="item_ask_again"),
     path("partners/<slug:slug>/directory/", directory.people, name="directory_people"),
     path("partners/<slug:slug>/directory/add/", directory.person_add, name="directory_person_add"),

@@ -129,9 +129,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
-            # A partner's people with access, in the order their page lists them (read a page at a time).
-            models.Index(fields=["partner", "full_name", "email"], condition=Q(is_active=True),
-                         name="user_partner_active_people"),
+            # A partner's people, in the order their pages list them (read a page at a time): those with access,
+            # and everyone (people with access, with their status).
+            models.Index(fields=["partner", "full_name", "email"], name="user_partner_people"),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ another partner admin.
 """
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from accounts.errors import (
 )
 from accounts.models import ENDED_BY_DIRECTORY, PARTNER_ROLES, AccessEnded, Role, User
 from core.audit import audit_event, audit_record, audit_record_many
-from directory_sync.models import AddressKind, DirectoryAddress, DirectoryUserStatus
+from directory_sync.models import AddressKind, DirectoryAddress, DirectoryConnection, DirectoryUserStatus
 
 OFF_IN_DIRECTORY = {
     DirectoryUserStatus.DISABLED: AccessEnded.DIRECTORY_DISABLED,
@@ -153,18 +153,22 @@ def user_set_role(*, user: User, role: str, actor, request: HttpRequest | None =
 def _leavers(partner_id: int) -> list[tuple[int, str, str]]:
     """(id, address, directory status) of the partner's active people whom its directory disabled or removed,
     locked: a concurrent offboarding waits, then finds them without access and leaves them."""
-    off = list(OFF_IN_DIRECTORY)
     active = User.objects.select_for_update(of=("self",)).filter(partner_id=partner_id, is_active=True)
     # The person the user is linked to (recipient validation links them) ...
-    linked = active.filter(directory_user__status__in=off).values_list("pk", "display_email",
-                                                                      "directory_user__status")
-    # ... or, for users that are not (made in the admin, say), the person whose primary address theirs is.
-    by_address = DirectoryAddress.objects.filter(
-        partner_id=partner_id, address=OuterRef("email"), kind=AddressKind.PRIMARY, in_conflict=False,
-        directory_user__status__in=off,
-    ).order_by().values("directory_user__status")[:1]
+    linked = active.filter(directory_user__status__in=list(OFF_IN_DIRECTORY)).values_list(
+        "pk", "display_email", "directory_user__status")
+    # ... or, for users that are not (made in the admin, say), the person whose primary address theirs is: with no
+    # enabled one left, they could not sign in any more (R7), and are offboarded like the others (disabled, if
+    # the person is still there; removed, if no one has the address as primary any more).
+    primary = DirectoryAddress.objects.filter(partner_id=partner_id, address=OuterRef("email"),
+                                              kind=AddressKind.PRIMARY)
     unlinked = (
-        active.filter(directory_user__isnull=True).annotate(off=Subquery(by_address)).filter(off__isnull=False)
+        active.filter(directory_user__isnull=True)
+        .alias(enabled=Exists(primary.filter(directory_user__status=DirectoryUserStatus.ACTIVE)),
+               disabled=Exists(primary.filter(directory_user__status=DirectoryUserStatus.DISABLED)))
+        .filter(enabled=False)
+        .annotate(off=Case(When(disabled=True, then=Value(DirectoryUserStatus.DISABLED)),
+                           default=Value(DirectoryUserStatus.REMOVED)))
         .values_list("pk", "display_email", "off")
     )
     return list(linked) + list(unlinked)
@@ -176,6 +180,8 @@ def users_offboard_from_directory(*, partner_id: int) -> int:
 
     Safe to run again and again: people already without access are left as they are. Returns how many lost
     access now."""
+    if not DirectoryConnection.objects.filter(partner_id=partner_id).exists():
+        return 0  # no directory (a reseller): its partner admins offboard its people
     now = timezone.now()
     with transaction.atomic():
         leavers = _leavers(partner_id)

@@ -5,8 +5,9 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from core.models import AuditEvent
-from onboarding.models import RequestItem
+from onboarding.models import Invite, RequestItem
 
 TIMELINE_STEPS = (
     ("request.item_submitted", _("Requested")),
@@ -32,7 +33,18 @@ TIMELINE_STEPS = (
     ("welcome.revoked", _("Welcome link revoked")),
     ("welcome.accepted", _("Accepted")),
     ("two_factor.enrolled", _("Two-factor enrolled")),
+    ("access.deactivated", _("Access removed (deactivated)")),
+    ("access.directory_disabled", _("Access removed (disabled in the directory)")),
+    ("access.directory_removed", _("Access removed (removed from the directory)")),
+    ("access.removed", _("Removed from the portal")),
+    ("access.reactivated", _("Access restored")),
+    ("access.role_changed", _("Role changed")),
 )
+
+# What the person's own account went through (the rest of a timeline is their requests' and invites').
+ACCOUNT_STEPS = ("two_factor.enrolled", "access.deactivated", "access.directory_disabled", "access.directory_removed",
+                 "access.removed", "access.reactivated", "access.role_changed")
+ROLE_NAMES = {"partner_admin": _("partner admin"), "partner_staff": _("partner staff")}
 
 
 def item_events(*, item: RequestItem) -> QuerySet[AuditEvent]:
@@ -44,7 +56,21 @@ def item_events(*, item: RequestItem) -> QuerySet[AuditEvent]:
         target_type="onboarding.invite", target_id__in=[str(pk) for pk, _user_id in invites]
     )
     if user_id:
-        query |= Q(target_type="accounts.user", target_id=str(user_id), action="two_factor.enrolled")
+        query |= Q(target_type="accounts.user", target_id=str(user_id), action__in=ACCOUNT_STEPS)
+    return AuditEvent.objects.filter(query, action__in=dict(TIMELINE_STEPS)).order_by("created_at", "id")
+
+
+def person_events(*, user: User) -> QuerySet[AuditEvent]:
+    """The audit events of a portal user's access, oldest first: of every request for their address at their
+    partner, of their invites, and of their account (each answered from the trail's (target_type, target_id)
+    index; the requests from the items' address index)."""
+    items = RequestItem.objects.filter(partner_id=user.partner_id, email=user.email).values_list("pk", flat=True)
+    invites = Invite.objects.filter(user=user).values_list("pk", flat=True)
+    query = (
+        Q(target_type="onboarding.requestitem", target_id__in=[str(pk) for pk in items])
+        | Q(target_type="onboarding.invite", target_id__in=[str(pk) for pk in invites])
+        | Q(target_type="accounts.user", target_id=str(user.pk), action__in=ACCOUNT_STEPS)
+    )
     return AuditEvent.objects.filter(query, action__in=dict(TIMELINE_STEPS)).order_by("created_at", "id")
 
 
@@ -53,7 +79,7 @@ def timeline_steps(events: Iterable[AuditEvent]) -> list[dict]:
     labels = dict(TIMELINE_STEPS)
     return [{"at": e.created_at, "label": labels[e.action], "actor": e.actor_label or _("system"),
              "detail": e.data.get("reason") or e.data.get("primary") or e.data.get("asked_as")
-             or e.data.get("asked_for") or ""} for e in events]
+             or e.data.get("asked_for") or ROLE_NAMES.get(e.data.get("to", "")) or ""} for e in events]
 
 
 def item_timeline(*, item: RequestItem) -> list[dict]:

@@ -1,0 +1,125 @@
+"""People with access: a partner's portal users with their status, each person's page and timeline, and the
+changes to their access (deactivate, reactivate, remove, partner admin or staff).
+
+For the partner's admins (their own partner), its account manager and admins; everyone else gets 404, as for
+anything outside what they may see. Every change goes through accounts.services.access (onboarding's
+person_remove for a removal, which also revokes open invitations).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.errors import (
+    PERSON_DEACTIVATED,
+    PERSON_REACTIVATED,
+    PERSON_REMOVED,
+    PERSON_ROLE_CHANGED,
+    AccessRefused,
+)
+from accounts.models import ENDED_BY_DIRECTORY, AccessEnded, Role, User
+from accounts.services.access import user_deactivate, user_reactivate, user_set_role
+from core.conflicts import conflicts_refused
+from core.errors import ConcurrentChange
+from core.paging import page_of
+from onboarding import selectors
+from onboarding.forms import PeopleFilterForm, PersonChangeForm
+from onboarding.permissions import may_manage_people
+from onboarding.selectors.people import partner_people_with_status, partner_person, with_status
+from onboarding.selectors.timeline import person_events
+from onboarding.services.people import person_remove
+from onboarding.views.partners import _list_filter as list_filter
+from partners.models import Partner
+
+
+def _partner(request: HttpRequest, slug: str) -> Partner:
+    partner = selectors.partner_for(user=request.user, slug=slug)  # 404 outside what the person may see
+    if not may_manage_people(request.user, partner):
+        raise Http404
+    return partner
+
+
+@login_required
+def people(request: HttpRequest, slug: str) -> HttpResponse:
+    """The partner's people with access, a page at a time, searchable and filtered by status and role."""
+    partner = _partner(request, slug)
+    form = PeopleFilterForm(request.GET)
+    filters = form.filters()
+    page = page_of(partner_people_with_status(partner=partner, search=filters["search"], status=filters["state"],
+                                              role=filters["role"]), request=request)
+    page.object_list = with_status(page.object_list)
+    # "3 of 40 match": one query more, only while filtered.
+    total = partner_people_with_status(partner=partner).count() if form.active else page.paginator.count
+    return render(request, "onboarding/people.html", {
+        "partner": partner, "people": page,
+        "filter": list_filter(request, form, page_param="page", total=total, matching=page.paginator.count),
+    })
+
+
+def _actions(person: User, viewer) -> list[str]:
+    """The changes the viewer may ask for on this person's page (the services still decide)."""
+    if person.pk == viewer.pk:
+        return []
+    actions = []
+    if person.is_active:
+        actions.append("deactivate")
+    elif person.access_ended in (AccessEnded.DEACTIVATED, *ENDED_BY_DIRECTORY):
+        actions.append("reactivate")
+    if person.access_ended != AccessEnded.REMOVED:
+        actions.append("make_partner_staff" if person.role == Role.PARTNER_ADMIN else "make_partner_admin")
+        actions.append("remove")
+    return actions
+
+
+@login_required
+def person(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """One person: role, status, last sign-in, second factor, what they may be changed to, and their timeline."""
+    partner = _partner(request, slug)
+    person = with_status([partner_person(partner=partner, user_id=user_id)])[0]
+    events = page_of(person_events(user=person), request=request)
+    return render(request, "onboarding/person.html", {
+        "partner": partner, "person": person, "actions": _actions(person, request.user),
+        "confirm_remove": request.GET.get("confirm") == "remove",
+        "events": events, "timeline": selectors.timeline_steps(events),
+    })
+
+
+@login_required
+@require_POST
+def person_change(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """Deactivate, reactivate, remove (confirmed), or make partner admin / partner staff."""
+    partner = _partner(request, slug)
+    person = partner_person(partner=partner, user_id=user_id)
+    form = PersonChangeForm(request.POST)
+    if not form.is_valid():
+        raise Http404  # not a button of the page
+    action = form.cleaned_data["action"]
+    if action == "remove" and not form.cleaned_data["confirmed"]:
+        return redirect(f"{reverse('onboarding:person', args=[slug, user_id])}?confirm=remove")
+    try:
+        with conflicts_refused():
+            message = _change(request, person, action)
+    except (AccessRefused, ConcurrentChange) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, message)
+    return redirect("onboarding:person", slug=slug, user_id=user_id)
+
+
+def _change(request: HttpRequest, person: User, action: str) -> str:
+    actor, email = request.user, person.display_email
+    if action == "deactivate":
+        user_deactivate(user=person, actor=actor, request=request)
+        return PERSON_DEACTIVATED.format(email=email)
+    if action == "reactivate":
+        user_reactivate(user=person, actor=actor, request=request)
+        return PERSON_REACTIVATED.format(email=email)
+    if action == "remove":
+        person_remove(user=person, actor=actor, request=request)
+        return PERSON_REMOVED.format(email=email)
+    role = Role.PARTNER_ADMIN if action == "make_partner_admin" else Role.PARTNER_STAFF
+    person = user_set_role(user=person, role=role, actor=actor, request=request)
+    return PERSON_ROLE_CHANGED.format(email=email, role=person.get_role_display().lower())
