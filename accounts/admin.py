@@ -7,7 +7,9 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django_otp.plugins.otp_static.models import StaticDevice as LegacyStaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as LegacyTOTPDevice
 
+from accounts.errors import AccessRefused
 from accounts.models import User
+from accounts.services.access import user_deactivate, user_reactivate
 from accounts.services.signin import signin_unlock
 from accounts.services.two_factor import two_factor_reset
 from core.admin_utils import AuditedAdmin
@@ -51,10 +53,27 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("display_email", "email", "password")}),
         ("Person", {"fields": ("full_name", "role", "partner", "directory_user")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Access", {"fields": ("is_active", "access_ended", "access_ended_at", "is_staff", "is_superuser", "groups",
+                               "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined", "two_factor_required_since")}),
     )
-    actions = ("unlock_sign_in", "reset_two_factor")
+    actions = ("unlock_sign_in", "reset_two_factor", "deactivate_access", "reactivate_access")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Access starts with an accepted invitation and changes through the actions (audited, sessions ended),
+        # never by ticking a box.
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "is_active", "access_ended", "access_ended_at") if obj is not None else fields
+
+    @admin.action(description="Deactivate (ends their sessions at once)", permissions=["change"])
+    def deactivate_access(self, request, queryset):
+        done = self._each(request, queryset, user_deactivate)
+        self.message_user(request, f"{done} person(s) deactivated; their sessions have ended.")
+
+    @admin.action(description="Reactivate", permissions=["change"])
+    def reactivate_access(self, request, queryset):
+        done = self._each(request, queryset, user_reactivate)
+        self.message_user(request, f"{done} person(s) reactivated.")
 
     @admin.action(description="Unlock sign-in (clear failed attempts)", permissions=["change"])
     def unlock_sign_in(self, request, queryset):
@@ -74,7 +93,7 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
                 with conflicts_refused():
                     service(user=user, actor=request.user, request=request)
                 done += 1
-            except ConcurrentChange as exc:
+            except (ConcurrentChange, AccessRefused) as exc:
                 self.message_user(request, f"{user}: {exc}", messages.ERROR)
         return done
 

@@ -23,6 +23,7 @@ from directory_sync.services.runs import directory_csv_import
 from onboarding.models import InviteState
 from onboarding.services.people import person_remove
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
+from tests.conftest import login_with_second_factor
 from tests.onboarding.factories import InviteFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
@@ -349,3 +350,28 @@ def test_a_persons_page_takes_the_same_queries_for_a_short_timeline_as_for_a_lon
         user_set_role(user=dan, role=Role.PARTNER_STAFF, actor=manager)
         user_set_role(user=dan, role=Role.PARTNER_ADMIN, actor=manager)
     assert queries() == few
+
+
+# --- the admin ----------------------------------------------------------------------------------------------------
+
+def test_the_admin_deactivates_and_reactivates_through_the_services(client, client_class, ann, dan):
+    session = signed_in(client_class, dan)
+    admin = AdminFactory()
+    login_with_second_factor(client, admin)
+    done = client.post("/admin/accounts/user/", {"action": "deactivate_access", "_selected_action": [dan.pk, ann.pk]},
+                       follow=True)
+    assert b"last active partner admin" in done.content  # Ann is kept; Dan is not
+    assert refused(session)
+    dan.refresh_from_db()
+    ann.refresh_from_db()
+    assert (dan.access_ended, ann.is_active) == (AccessEnded.DEACTIVATED, True)
+    assert AuditEvent.objects.get(action="access.deactivated").actor_id == admin.pk
+    client.post("/admin/accounts/user/", {"action": "reactivate_access", "_selected_action": [dan.pk]})
+    dan.refresh_from_db()
+    assert dan.is_active
+
+
+def test_the_admin_shows_access_read_only(client, dan):
+    login_with_second_factor(client, AdminFactory())
+    page = client.get(f"/admin/accounts/user/{dan.pk}/change/").content.decode()
+    assert 'name="is_active"' not in page and "Access ended" in page
