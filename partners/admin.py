@@ -1,15 +1,23 @@
-"""Admin for partners: their account settings (secrets write-only), mail domains and agreements."""
+"""Admin for partners: their account settings (secrets write-only), mail domains, authorised signers, agreements
+and the agreement versions published for each kind of partner."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminFileWidget
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_utils import AuditedAdmin, WriteOnlySecretsForm
+from core.conflicts import conflicts_refused
+from core.errors import PortalError
 from partners.documents import document_require_pdf
 from partners.errors import DOCUMENT_MISSING, DOCUMENT_NOT_PDF_KEPT
-from partners.models import AccountDomain, AccountSettings, Agreement, DocumentProblem, Partner
+from partners.models import AccountDomain, AccountSettings, Agreement, AgreementVersion, DocumentProblem, Partner
+from partners.selectors import ROLE_PARTNER_ADMIN
+from partners.services import agreement_record, agreement_signer_set, agreement_version_publish
 
 DOCUMENT_PROBLEMS = {DocumentProblem.NOT_PDF: DOCUMENT_NOT_PDF_KEPT, DocumentProblem.MISSING: DOCUMENT_MISSING}
 
@@ -79,10 +87,20 @@ class AgreementForm(forms.ModelForm):
 
     class Meta:
         model = Agreement
-        fields = ("partner", "version", "signed_at", "signed_by_name", "signed_by_email", "valid_until", "document")
+        fields = ("partner", "agreement_version", "version", "signed_at", "signed_by_name", "signed_by_title",
+                  "signed_by_email", "valid_until", "document")
         # The browser offers PDFs first; the check is on the server, by content.
         widgets = {"document": AgreementDocumentInput(attrs={"accept": "application/pdf,.pdf"})}
-        help_texts = {"document": "The signed agreement as a PDF. It is stored privately under a random name."}
+        help_texts = {"document": "The signed agreement as a PDF. It is stored privately under a random name.",
+                      "version": "The version's label; filled from the published version when one is chosen."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "version" in self.fields:
+            self.fields["version"].required = False
+
+    def clean_version(self):
+        return (self.cleaned_data.get("version") or "").strip()
 
     def clean_document(self):
         document = self.cleaned_data.get("document")
@@ -92,6 +110,13 @@ class AgreementForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        version, partner = cleaned.get("agreement_version"), cleaned.get("partner")
+        if version is not None and partner is not None and version.partner_kind != partner.kind:
+            self.add_error("agreement_version", _("This version is published for another kind of partner."))
+        if version is not None and not cleaned.get("version"):
+            cleaned["version"] = self.instance.version = version.label
+        if not cleaned.get("version") and "version" in self.fields and not self.errors.get("version"):
+            self.add_error("version", _("Name the version, or choose the published version that was signed."))
         if "document" in self.changed_data and not self.errors.get("document"):
             # A new or removed document leaves nothing of the old one's problem behind.
             self.instance.document_problem = ""
@@ -102,13 +127,38 @@ class AgreementInline(admin.TabularInline):
     model = Agreement
     form = AgreementForm
     extra = 0
-    fields = ("version", "signed_at", "signed_by_name", "valid_until", "document", document_problem_note)
-    readonly_fields = (document_problem_note,)
+    fields = ("version", "signed_at", "signed_by_name", "valid_until", "document", "signed_via", document_problem_note)
+    readonly_fields = ("signed_via", document_problem_note)
     show_change_link = True
+
+
+class PartnerForm(forms.ModelForm):
+    """A partner, with its authorised signers chosen among its own active partner admins (saved through
+    partners.services.agreement_signer_set, so that every change is audited)."""
+
+    signers = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Authorised signers"),
+        help_text=_("Partner admins of this partner who may accept a new agreement version in the portal."),
+    )
+
+    class Meta:
+        model = Partner
+        fields = ("name", "slug", "kind", "account_manager", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            admins = self.instance.members.filter(role=ROLE_PARTNER_ADMIN, is_active=True).order_by("email")
+            self.fields["signers"].queryset = admins
+            self.initial["signers"] = list(self.instance.authorised_signers.values_list("pk", flat=True))
+        else:
+            self.fields["signers"].help_text = _("Save the partner and add its partner admins first.")
 
 
 @admin.register(Partner)
 class PartnerAdmin(AuditedAdmin):
+    form = PartnerForm
     list_display = ("name", "slug", "kind", "account_manager", "is_active", "created_at")
     list_filter = ("kind", "is_active", "account_manager")
     list_select_related = ("account_manager",)
@@ -119,6 +169,34 @@ class PartnerAdmin(AuditedAdmin):
     def audit_partner(self, obj):
         return obj
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "signers" not in form.cleaned_data or not form.instance.pk:
+            return
+        chosen = set(form.cleaned_data["signers"])
+        current = set(form.instance.authorised_signers.all())
+        try:
+            with conflicts_refused():
+                for user in sorted(current ^ chosen, key=lambda person: person.pk):
+                    agreement_signer_set(partner=form.instance, user=user, authorised=user in chosen,
+                                         actor=request.user, request=request)
+        except PortalError as exc:
+            messages.error(request, str(exc))
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Agreement:
+            return super().save_formset(request, form, formset, change)
+        # New agreements added here are recorded signatures, like those added on their own page.
+        for agreement in formset.save(commit=False):
+            if agreement.pk is None:
+                agreement_record(agreement=agreement, actor=request.user, request=request)
+            else:
+                agreement.save()
+        for agreement in formset.deleted_objects:
+            agreement.delete()
+        formset.save_m2m()
+        return None
+
 
 @admin.register(Agreement)
 class AgreementAdmin(AuditedAdmin):
@@ -128,9 +206,74 @@ class AgreementAdmin(AuditedAdmin):
     list_select_related = ("partner", "recorded_by")
     search_fields = ("partner__name", "version", "signed_by_name", "signed_by_email")
     autocomplete_fields = ("partner",)
-    readonly_fields = (document_problem_note, "recorded_by", "created_at")
+    readonly_fields = (document_problem_note, "signed_via", "signed_by_user", "signed_from_ip", "document_sha256",
+                       "recorded_by", "created_at")
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+        else:  # a signature made elsewhere, recorded through the service (its hash, its audit event)
+            agreement_record(agreement=obj, actor=request.user, request=request)
+
+
+class AgreementVersionForm(forms.ModelForm):
+    """A version to publish: its document must be a PDF by content."""
+
+    class Meta:
+        model = AgreementVersion
+        fields = ("partner_kind", "label", "document", "valid_for_days")
+        widgets = {"document": forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})}
+
+    def clean_document(self):
+        document = self.cleaned_data.get("document")
+        if isinstance(document, UploadedFile):
+            document_require_pdf(file=document)
+        return document
+
+
+@admin.register(AgreementVersion)
+class AgreementVersionAdmin(AuditedAdmin):
+    """Publishing a version offers it at once to every partner of its kind; a published version never changes
+    (signers accept its document's SHA-256), so its page is read-only."""
+
+    form = AgreementVersionForm
+    list_display = ("label", "partner_kind", "published_at", "valid_for_days", "published_by")
+    list_filter = ("partner_kind",)
+    list_select_related = ("published_by",)
+    search_fields = ("label",)
+    readonly_fields = ("document_link", "document_sha256", "published_at", "published_by")
+
+    @admin.display(description=_("Document"))
+    def document_link(self, version: AgreementVersion) -> str:
+        url = reverse("partners:agreement_version_document", args=[version.pk])
+        return format_html('<a href="{}">{}</a>', url, version.document_filename)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("partner_kind", "label", "document", "valid_for_days")
+        return ("partner_kind", "label", "document_link", "document_sha256", "valid_for_days", "published_at",
+                "published_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("partner_kind", "label", "document_link", "document_sha256", "valid_for_days", "published_at",
+                "published_by")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # partners accepted it, or may be reading it now
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        try:
+            with conflicts_refused():
+                published = agreement_version_publish(
+                    partner_kind=data["partner_kind"], label=data["label"], document=data["document"],
+                    valid_for_days=data.get("valid_for_days"), actor=request.user, request=request)
+        except PortalError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        obj.pk = published.pk
+        obj.__dict__.update({key: value for key, value in published.__dict__.items() if key != "_state"})
+        obj._state.adding = False

@@ -13,9 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField, HttpsURLField
-from partners.storage import agreement_document_name, agreement_storage
+from partners.storage import agreement_document_name, agreement_storage, agreement_version_document_name
 
 
 class PartnerKind(models.TextChoices):
@@ -41,6 +42,13 @@ class Partner(models.Model):
         limit_choices_to={"role": "account_manager"},
     )
     is_active = models.BooleanField(default=True)
+    # Partner admins of this partner who may accept a new agreement version in the portal. Only active
+    # partner admins of this partner count (partners.selectors.agreement_signers): someone moved to another
+    # role keeps the row, not the right. Changed through partners.services.agreement_signer_set.
+    authorised_signers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="signer_for_partners",
+        help_text="Partner admins of this partner who may accept a new agreement version in the portal.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -143,6 +151,57 @@ class DocumentProblem(models.TextChoices):
     MISSING = "missing", "File not found"
 
 
+def _sha256_is_hex(field: str) -> Q:
+    return Q(**{f"{field}__regex": r"^[0-9a-f]{64}$"})
+
+
+class AgreementVersion(models.Model):
+    """An agreement text the vendor publishes for one kind of partner; its authorised signers accept it in the
+    portal. Published versions do not change: the SHA-256 of the document is what a signer accepts."""
+
+    partner_kind = models.CharField(_("partner kind"), max_length=16, choices=PartnerKind.choices)
+    label = models.CharField(_("version"), max_length=32)
+    document = models.FileField(
+        _("document"), upload_to=agreement_version_document_name, storage=agreement_storage,
+        help_text=_("The agreement as a PDF. It is stored privately under a random name."),
+    )
+    document_sha256 = models.CharField(_("document SHA-256"), max_length=64, editable=False)
+    valid_for_days = models.PositiveIntegerField(
+        _("valid for (days)"), null=True, blank=True,
+        help_text=_("How long an acceptance of this version is valid. Empty: until superseded."),
+    )
+    published_at = models.DateTimeField(_("published at"), default=timezone.now, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+        verbose_name = _("agreement version")
+        verbose_name_plural = _("agreement versions")
+        constraints = [
+            models.UniqueConstraint(fields=["partner_kind", "label"], name="agreement_version_label_unique_per_kind"),
+            models.CheckConstraint(condition=_sha256_is_hex("document_sha256"), name="agreement_version_sha256_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_partner_kind_display()} agreement v{self.label}"
+
+    def valid_until_from(self, day: datetime.date) -> datetime.date | None:
+        """The last day an acceptance on `day` is valid, or None (valid until superseded)."""
+        return day + datetime.timedelta(days=self.valid_for_days) if self.valid_for_days else None
+
+    @property
+    def document_filename(self) -> str:
+        return Agreement(version=self.label).document_filename
+
+
+class SignedVia(models.TextChoices):
+    PORTAL = "portal", _("Accepted in the portal")
+    RECORDED = "recorded", _("Signed elsewhere, recorded by an admin")
+
+
 class Agreement(models.Model):
     """A signed partner agreement (R1). The latest current one gates everything else."""
 
@@ -161,6 +220,20 @@ class Agreement(models.Model):
     recorded_by = models.ForeignKey(  # a string reference to the user model, like account_manager's
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    signed_via = models.CharField(
+        _("signed"), max_length=16, choices=SignedVia.choices, default=SignedVia.RECORDED, editable=False
+    )
+    agreement_version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="acceptances",
+        verbose_name=_("published version"),
+        help_text=_("The published version this signature accepts, if it is one of them."),
+    )
+    signed_by_title = models.CharField(_("signer's title"), max_length=200, blank=True)
+    signed_by_user = models.ForeignKey(  # the portal user who accepted it (in the portal only)
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    signed_from_ip = models.GenericIPAddressField(_("signed from"), null=True, blank=True, editable=False)
+    document_sha256 = models.CharField(_("document SHA-256"), max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -171,6 +244,18 @@ class Agreement(models.Model):
             models.UniqueConstraint(fields=["partner", "version"], name="agreement_version_unique_per_partner"),
             models.CheckConstraint(
                 condition=Q(document_problem="") | ~Q(document=""), name="agreement_document_problem_needs_document"
+            ),
+            models.CheckConstraint(
+                condition=Q(document_sha256="") | _sha256_is_hex("document_sha256"), name="agreement_sha256_hex"
+            ),
+            # An acceptance in the portal says who accepted which published text, and from where.
+            models.CheckConstraint(
+                condition=~Q(signed_via=SignedVia.PORTAL)
+                | (Q(agreement_version__isnull=False) & Q(signed_by_user__isnull=False) & ~Q(document_sha256="")),
+                name="agreement_portal_acceptance_complete",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "agreement_version"], name="agreement_version_accepted_once_per_partner"
             ),
         ]
 
@@ -196,3 +281,21 @@ class Agreement(models.Model):
         """The name a download is saved under: agreement-<version>.pdf, the version reduced to safe characters."""
         version = re.sub(r"[^A-Za-z0-9._-]+", "-", self.version).strip(".-") or "document"
         return f"agreement-{version}.pdf"
+
+
+class AgreementReminder(models.Model):
+    """That the reminder `days_before` an agreement's valid_until went out: each is sent once per agreement."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="reminders")
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    recipients = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "days_before"], name="agreement_reminder_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement}: {self.days_before} days before"

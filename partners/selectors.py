@@ -1,9 +1,15 @@
 """Reads of partners that every app above shares: agreements (R1) and who may download them, account
 settings, slugs."""
 
+import dataclasses
+import datetime
+
+from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext
+
 from core.emails import InvalidEmail, domain_of, normalize_email
-from partners.errors import AgreementMissing
-from partners.models import AccountDomain, AccountSettings, Agreement, Partner
+from partners.errors import INVITE_BLOCKED_NO_AGREEMENT, AgreementMissing
+from partners.models import AccountDomain, AccountSettings, Agreement, AgreementVersion, Partner
 
 
 def current_agreement(*, partner: Partner) -> Agreement | None:
@@ -24,6 +30,20 @@ def agreement_require(*, partner: Partner) -> None:
     """R1: nothing is requested, approved or sent for a partner without a signed, current agreement."""
     if current_agreement(partner=partner) is None:
         raise AgreementMissing(partner)
+
+
+def agreement_invite_blocked(*, partner: Partner) -> str:
+    """Why an invitation of this partner cannot be accepted now (its agreement lapsed or was never signed), naming
+    who can renew it; "" when it can."""
+    if current_agreement(partner=partner) is not None:
+        return ""
+    names = [signer.get_full_name() for signer in agreement_signers(partner=partner)]
+    manager = partner.account_manager
+    who = [gettext("your account manager ({name})").format(name=manager.get_full_name()) if manager
+           else gettext("your account manager")]
+    if names:
+        who.insert(0, gettext("your company's authorised signers ({names})").format(names=", ".join(names)))
+    return str(INVITE_BLOCKED_NO_AGREEMENT).format(partner=partner, who=gettext(" or ").join(who))
 
 
 def account_settings_of(partner: Partner) -> AccountSettings:
@@ -67,6 +87,9 @@ def partner_slugs(*, limit: int = 20) -> list[str]:
 # Role values of accounts.User.role. partners sits below accounts and may not import its Role enum;
 # tests/partners/test_documents.py checks that these stay equal to it.
 ROLE_ADMIN = "admin"
+ROLE_ACCOUNT_MANAGER = "account_manager"
+ROLE_PARTNER_ADMIN = "partner_admin"
+ROLE_PARTNER_STAFF = "partner_staff"
 
 
 def agreement_document_for(*, user, agreement_id: int) -> Agreement | None:
@@ -88,3 +111,123 @@ def agreement_document_for(*, user, agreement_id: int) -> Agreement | None:
     else:
         return None
     return scoped.filter(pk=agreement_id).first()
+
+
+# --- agreement versions, signers and the partner's agreement page ------------------------------------------
+
+
+def agreement_latest(*, partner: Partner) -> Agreement | None:
+    """The partner's latest signed agreement, current or lapsed (what its agreement page shows first)."""
+    return (partner.agreements.select_related("agreement_version", "signed_by_user", "recorded_by")
+            .order_by("-signed_at", "-pk").first())
+
+
+def agreement_history(*, partner: Partner):
+    """Every agreement the partner signed, newest first (a list page: read a page at a time)."""
+    return (partner.agreements.select_related("agreement_version", "signed_by_user", "recorded_by")
+            .order_by("-signed_at", "-pk"))
+
+
+def agreement_version_latest(*, partner_kind: str) -> AgreementVersion | None:
+    """The version published last for a kind of partner: the one its partners are asked to accept."""
+    return AgreementVersion.objects.filter(partner_kind=partner_kind).order_by("-published_at", "-pk").first()
+
+
+def agreement_version_offered(*, partner: Partner) -> AgreementVersion | None:
+    """The version the partner's signers are asked to accept: the latest for its kind, unless accepted already."""
+    version = agreement_version_latest(partner_kind=partner.kind)
+    if version is None or partner.agreements.filter(agreement_version=version).exists():
+        return None
+    return version
+
+
+def agreement_signers(*, partner: Partner):
+    """The partner's authorised signers who may sign now: active partner admins of this partner only."""
+    return partner.authorised_signers.filter(
+        partner_id=partner.pk, role=ROLE_PARTNER_ADMIN, is_active=True
+    ).order_by("full_name", "email")
+
+
+def agreement_is_signer(*, user, partner: Partner) -> bool:
+    """Whether this person may accept an agreement version for the partner in the portal."""
+    if not (user.is_authenticated and user.is_active and user.partner_id == partner.pk):
+        return False
+    return user.role == ROLE_PARTNER_ADMIN and partner.authorised_signers.filter(pk=user.pk).exists()
+
+
+def agreement_partner_for(*, user, slug: str) -> Partner | None:
+    """The partner whose agreement page this person may see, or None (the view answers 404): its partner admins,
+    its account manager and admins. Partner staff and other partners' people never."""
+    if not (user.is_authenticated and user.is_active):
+        return None
+    partners = Partner.objects.select_related("account_manager").filter(slug=slug)
+    if user.role == ROLE_ADMIN:
+        return partners.first()
+    if user.role == ROLE_ACCOUNT_MANAGER:
+        return partners.filter(account_manager_id=user.pk).first()
+    if user.role == ROLE_PARTNER_ADMIN and user.partner_id is not None:
+        return partners.filter(pk=user.partner_id).first()
+    return None
+
+
+def agreement_version_document_for(*, user, version_id: int) -> AgreementVersion | None:
+    """The published version whose document this person may download, or None (404): admins any, an account
+    manager those of the kinds of partners they manage, a partner admin those of their partner's kind."""
+    if not (user.is_authenticated and user.is_active):
+        return None
+    versions = AgreementVersion.objects.filter(pk=version_id)
+    if user.role == ROLE_ADMIN:
+        return versions.first()
+    if user.role == ROLE_ACCOUNT_MANAGER:
+        kinds = Partner.objects.filter(account_manager_id=user.pk).values("kind")
+        return versions.filter(partner_kind__in=kinds).first()
+    if user.role == ROLE_PARTNER_ADMIN and user.partner_id is not None:
+        kinds = Partner.objects.filter(pk=user.partner_id).values("kind")
+        return versions.filter(partner_kind__in=kinds).first()
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class AgreementBlock:
+    """What a partner's people are told while its agreement is missing or lapsed: since when, and who renews."""
+
+    partner_name: str
+    partner_slug: str
+    lapsed_on: datetime.date | None  # None: never signed
+    signers: tuple[str, ...]  # the authorised signers who may accept a new version in the portal
+    manager: str  # the account manager ("" when none is assigned)
+
+
+def agreement_block_for(*, user) -> AgreementBlock | None:
+    """For a partner's person: what is blocked because the partner's agreement lapsed (or was never signed), or
+    None. One query (the partner, its latest agreement's dates, its account manager and signers, joined); none
+    for vendor staff or anonymous visitors."""
+    partner_id = getattr(user, "partner_id", None)
+    if not (user.is_authenticated and partner_id is not None):
+        return None
+    latest = Agreement.objects.filter(partner_id=OuterRef("pk")).order_by("-signed_at", "-pk")
+    rows = list(
+        Partner.objects.filter(pk=partner_id)
+        .annotate(latest_signed_at=Subquery(latest.values("signed_at")[:1]),
+                  latest_valid_until=Subquery(latest.values("valid_until")[:1]))
+        .values("name", "slug", "latest_signed_at", "latest_valid_until", "account_manager__full_name",
+                "account_manager__display_email", "authorised_signers__full_name",
+                "authorised_signers__display_email", "authorised_signers__role", "authorised_signers__partner_id",
+                "authorised_signers__is_active")
+        .order_by("authorised_signers__full_name", "authorised_signers__display_email")
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    if agreement_is_current(signed_at=first["latest_signed_at"], valid_until=first["latest_valid_until"]):
+        return None
+    signers = tuple(
+        row["authorised_signers__full_name"] or row["authorised_signers__display_email"] for row in rows
+        if row["authorised_signers__display_email"] and row["authorised_signers__is_active"]
+        and row["authorised_signers__role"] == ROLE_PARTNER_ADMIN
+        and row["authorised_signers__partner_id"] == partner_id
+    )
+    manager = first["account_manager__full_name"] or first["account_manager__display_email"] or ""
+    lapsed_on = first["latest_valid_until"] if first["latest_signed_at"] is not None else None
+    return AgreementBlock(partner_name=first["name"], partner_slug=first["slug"], lapsed_on=lapsed_on,
+                          signers=signers, manager=manager)

@@ -47,3 +47,9 @@ def agreement_document_name(instance, filename: str) -> str:
     """A random name for an uploaded agreement: the uploader's name never reaches the disk or a URL."""
     signed_at = getattr(instance, "signed_at", None) or timezone.now()
     return f"agreements/{signed_at:%Y}/{uuid.uuid4().hex}.pdf"
+
+
+def agreement_version_document_name(instance, filename: str) -> str:
+    """A random name for a published agreement version's document, beside the signed ones."""
+    published_at = getattr(instance, "published_at", None) or timezone.now()
+    return f"agreements/versions/{published_at:%Y}/{uuid.uuid4().hex}.pdf"

@@ -33,7 +33,7 @@ from onboarding.models import Invite, InviteKind, InviteState, ItemState
 from onboarding.services.invites import invite_sent_record, person_items
 from onboarding.services.invites.notices import invite_accepted_requesters_notify
 from partners.models import AuthMethod
-from partners.selectors import account_settings_of
+from partners.selectors import account_settings_of, agreement_invite_blocked
 
 
 def invite_method(invite: Invite) -> str:
@@ -50,6 +50,8 @@ def invite_check(invite: Invite | None) -> None:
         raise OnboardingError(ALREADY_ACCEPTED)
     if invite.state == InviteState.EXPIRED or invite.is_expired():
         raise InviteExpired()
+    if blocked := agreement_invite_blocked(partner=invite.partner):  # R1: a lapsed agreement stops acceptances too
+        raise OnboardingError(blocked)
     if invite.kind == InviteKind.INVITE and not recipient_lookup(
         partner_id=invite.partner_id, address=invite.email
     ).is_primary:

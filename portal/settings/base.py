@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "partners.context_processors.agreement_block",
             ],
         },
     },
@@ -387,5 +388,6 @@ CELERY_BEAT_SCHEDULE = {
     "onboarding-expire": {"task": "onboarding.expire", "schedule": 15 * 60.0},
     "outbox-sweep": {"task": "core.outbox_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
     "invites-sweep": {"task": "onboarding.invites_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    "agreement-reminders": {"task": "partners.agreement_reminders", "schedule": 60 * 60.0},
     "invites-remind": {"task": "onboarding.invites_remind", "schedule": 60 * 60.0},
 }

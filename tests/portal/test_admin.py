@@ -19,7 +19,7 @@ from tests.accounts.factories import AccountManagerFactory, AdminFactory, UserFa
 from tests.conftest import login_with_second_factor
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryConnectionFactory, SyncRunFactory
 from tests.onboarding.factories import InviteFactory, RequestItemFactory
-from tests.partners.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, AgreementVersionFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,7 @@ def _seed_partner(actor, **partner_fields) -> Partner:
     partner = PartnerFactory(**partner_fields)
     AccountDomain.objects.create(partner=partner, domain=f"{partner.slug}.example")
     AgreementFactory(partner=partner)
+    AgreementVersionFactory()
     item = RequestItemFactory(request__partner=partner)
     InviteFactory(partner=partner, item=item)
     address = DirectoryAddressFactory(directory_user__partner=partner)

@@ -24,7 +24,7 @@ from tests.directory_sync.factories import (
     SyncRunFactory,
 )
 from tests.onboarding.factories import InviteFactory, PortalUserRequestFactory, RequestItemFactory
-from tests.partners.factories import AgreementFactory, PartnerFactory
+from tests.partners.factories import AgreementFactory, AgreementVersionFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,7 @@ def grow(count: int) -> None:
     partner = PartnerFactory()
     connection_ = DirectoryConnectionFactory(partner=partner)
     AgreementFactory(partner=partner)
+    AgreementVersionFactory()
     for n in range(count):
         decider = AccountManagerFactory()
         person = UserFactory(partner=partner)
