@@ -1,7 +1,7 @@
 """Read-side queries of onboarding, shared by views, admin and commands, one module per concern:
 
 - `scope`: which partners a person may see, the partner of a URL (404 otherwise: never 403, nothing can be
-  probed), the partner overview;
+  probed), the partner overview and its filters, what a list's search box matches;
 - `review`: the review queue;
 - `domains`: whose domain an address is;
 - `partner_page`: a partner's lists a page at a time, their lengths, and the single rows its actions name;
@@ -33,6 +33,7 @@ from onboarding.selectors.invites import (
     token_hash,
 )
 from onboarding.selectors.partner_page import (
+    FILTERED_LISTS,
     PartnerCounts,
     item_invites,
     partner_counts,
@@ -61,8 +62,11 @@ from onboarding.selectors.review import (
     review_queue_summary,
 )
 from onboarding.selectors.scope import (
+    AgreementFilter,
+    name_or_address_starts_with,
     partner_for,
     partner_overview,
+    partners_matching,
     partners_visible_to,
 )
 from onboarding.selectors.timeline import (
@@ -73,12 +77,14 @@ from onboarding.selectors.timeline import (
 )
 
 __all__ = [
+    "FILTERED_LISTS",
     "FUNNEL_STAGES",
     "OTHER_PARTNER",
     "PENDING_STATES",
     "ROLE_LABELS",
     "TIMELINE_STEPS",
     "VENDOR",
+    "AgreementFilter",
     "PartnerCounts",
     "PersonRow",
     "PersonStatus",
@@ -91,6 +97,7 @@ __all__ = [
     "item_events",
     "item_invites",
     "item_timeline",
+    "name_or_address_starts_with",
     "partner_counts",
     "partner_failed_invites",
     "partner_failed_mail",
@@ -106,6 +113,7 @@ __all__ = [
     "partner_people",
     "partner_request",
     "partner_requests",
+    "partners_matching",
     "partners_visible_to",
     "people_with_access",
     "request_items",

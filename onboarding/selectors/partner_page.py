@@ -2,16 +2,16 @@
 actions name (404 outside the partner)."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import Count, F, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from core.models import MailState, OutboundMail
 from onboarding.models import PENDING_STATES, Invite, InviteState, PortalUserRequest, RequestItem
 from onboarding.selectors.funnels import funnel_of_states
-from onboarding.selectors.scope import count_of
+from onboarding.selectors.scope import count_of, name_or_address_starts_with
 from partners.models import Partner
 
 # Each list is read a page at a time (core.paging) in the order of one of onboarding's indexes, ending on a unique
@@ -23,21 +23,40 @@ def partner_people(*, partner: Partner) -> QuerySet[User]:
     return partner.members.filter(is_active=True).order_by("full_name", "email")
 
 
-def partner_items(*, partner: Partner) -> QuerySet[RequestItem]:
-    """Every requested person of the partner, newest first."""
-    return RequestItem.objects.filter(partner=partner).order_by("-created_at", "-id")
+def partner_items(*, partner: Partner, search: str = "", state: str = "") -> QuerySet[RequestItem]:
+    """Every requested person of the partner, newest first; those whose name or address starts with `search`,
+    of `state`, when given."""
+    items = RequestItem.objects.filter(partner=partner)
+    if search:
+        items = items.filter(name_or_address_starts_with(search))
+    if state:
+        items = items.filter(state=state)
+    return items.order_by("-created_at", "-id")
 
 
-def partner_pending_items(*, partner: Partner) -> QuerySet[RequestItem]:
-    """The partner's requested people still on their way (PENDING_STATES), newest first, with who asked."""
+def partner_pending_items(*, partner: Partner, search: str = "", state: str = "") -> QuerySet[RequestItem]:
+    """The partner's requested people still on their way (PENDING_STATES), newest first, with who asked; narrowed
+    as partner_items."""
     # Joined here only: a join before OFFSET is made for every row skipped, and a late page skips thousands.
-    return partner_items(partner=partner).filter(state__in=PENDING_STATES).select_related("request__submitted_by")
+    return (partner_items(partner=partner, search=search, state=state).filter(state__in=PENDING_STATES)
+            .select_related("request__submitted_by"))
 
 
-def partner_requests(*, partner: Partner) -> QuerySet[PortalUserRequest]:
-    """The partner's lists, newest first, each with how many people it asks for and how many are on their way."""
+def _partner_lists(*, partner: Partner, search: str = "", source: str = "") -> QuerySet[PortalUserRequest]:
+    lists = PortalUserRequest.objects.filter(partner=partner)
+    if search:  # the lists that ask for someone of that name or address
+        lists = lists.filter(Exists(RequestItem.objects.filter(name_or_address_starts_with(search),
+                                                               request=OuterRef("pk"), partner=partner)))
+    if source:
+        lists = lists.filter(source=source)
+    return lists
+
+
+def partner_requests(*, partner: Partner, search: str = "", source: str = "") -> QuerySet[PortalUserRequest]:
+    """The partner's lists, newest first, each with how many people it asks for and how many are on their way;
+    those asking for someone whose name or address starts with `search`, from `source`, when given."""
     return (
-        PortalUserRequest.objects.filter(partner=partner).select_related("submitted_by")
+        _partner_lists(partner=partner, search=search, source=source).select_related("submitted_by")
         .annotate(
             people=count_of(RequestItem.objects.all(), of="request"),
             pending=count_of(RequestItem.objects.filter(state__in=PENDING_STATES), of="request"),
@@ -46,9 +65,24 @@ def partner_requests(*, partner: Partner) -> QuerySet[PortalUserRequest]:
     )
 
 
-def partner_invites(*, partner: Partner) -> QuerySet[Invite]:
-    """The partner's invites that were not accepted, newest first."""
-    return Invite.objects.filter(partner=partner).exclude(state=InviteState.ACCEPTED).order_by("-created_at", "-id")
+def partner_invites(*, partner: Partner, search: str = "", state: str = "") -> QuerySet[Invite]:
+    """The partner's invites that were not accepted, newest first; narrowed as partner_items."""
+    invites = Invite.objects.filter(partner=partner).exclude(state=InviteState.ACCEPTED)
+    if search:
+        invites = invites.filter(name_or_address_starts_with(search))
+    if state:
+        invites = invites.filter(state=state)
+    return invites.order_by("-created_at", "-id")
+
+
+# What each list of the partner page may be narrowed by (its search box and its state or source), by the list's
+# name on the page (its page parameter).
+FILTERED_LISTS = {
+    "pending": partner_pending_items,
+    "requested": partner_items,
+    "invites": partner_invites,
+    "lists": _partner_lists,
+}
 
 
 _latest_try = F("last_attempt_at").desc(nulls_last=True)  # marked failed without a try: last
@@ -73,6 +107,8 @@ class PartnerCounts:
     items_by_state: dict[str, int]
     invites_by_state: dict[str, int]
     failed_mail: int
+    # How many rows of each filtered list match its filter (partner_counts' `filters`), by the list's name.
+    matching: dict[str, int] = field(default_factory=dict)
 
     @property
     def requested(self) -> int:
@@ -96,9 +132,10 @@ class PartnerCounts:
         return funnel_of_states(self.items_by_state)
 
 
-def partner_counts(*, partner: Partner) -> PartnerCounts:
+def partner_counts(*, partner: Partner, filters: dict[str, dict] | None = None) -> PartnerCounts:
     """The length of every list of the partner's page (and its funnel), in one query: a union of counts, each
-    answered from an index."""
+    answered from an index. `filters` names lists of FILTERED_LISTS with their filter's arguments (search, state or
+    source): how many of each match joins the same union, so a filtered page still costs one query for counts."""
 
     def counted(queryset: QuerySet, kind: str, by: str | None = None) -> QuerySet:
         return (
@@ -112,6 +149,8 @@ def partner_counts(*, partner: Partner) -> PartnerCounts:
         counted(RequestItem.objects.filter(partner=partner), "items", by="state"),
         counted(Invite.objects.filter(partner=partner), "invites", by="state"),
         counted(partner_failed_mail(partner=partner), "failed_mail"),
+        *(counted(FILTERED_LISTS[name](partner=partner, **narrowed), f"matching:{name}")
+          for name, narrowed in (filters or {}).items()),
         all=True,
     )
     found: dict[str, dict[str, int]] = defaultdict(dict)
@@ -120,6 +159,7 @@ def partner_counts(*, partner: Partner) -> PartnerCounts:
     return PartnerCounts(
         people=found["people"].get("", 0), lists=found["lists"].get("", 0), items_by_state=found["items"],
         invites_by_state=found["invites"], failed_mail=found["failed_mail"].get("", 0),
+        matching={name: found[f"matching:{name}"].get("", 0) for name in filters or {}},
     )
 
 

@@ -4,16 +4,17 @@
 from django.db.models import Count, Max, QuerySet
 
 from onboarding.models import ItemState, RequestItem
-from onboarding.selectors.scope import partners_visible_to
+from onboarding.selectors.scope import name_or_address_starts_with, partners_visible_to
 
 
 def review_queue(
     *, user, partner_id: int | None = None, request_id: int | None = None, check: str | None = None,
-    up_to: int | None = None,
+    search: str | None = None, up_to: int | None = None,
 ) -> QuerySet[RequestItem]:
     """Items waiting for a decision, of the partners this account manager (or admin) manages, oldest list
-    first; narrowed to one partner, one list or one directory check, and to ids up to `up_to` (what a page
-    showed: an item submitted since is not decided by "all that match")."""
+    first; narrowed to one partner, one list, one directory check or the people whose name or address starts
+    with `search`, and to ids up to `up_to` (what a page showed: an item submitted since is not decided by "all
+    that match")."""
     items = RequestItem.objects.filter(state=ItemState.SUBMITTED, partner__in=partners_visible_to(user=user))
     if partner_id is not None:
         items = items.filter(partner_id=partner_id)
@@ -21,6 +22,8 @@ def review_queue(
         items = items.filter(request_id=request_id)
     if check is not None:
         items = items.filter(check_result=check)
+    if search:
+        items = items.filter(name_or_address_starts_with(search))
     if up_to is not None:
         items = items.filter(pk__lte=up_to)
     return items.select_related("partner", "request__submitted_by").order_by("request__submitted_at", "id")

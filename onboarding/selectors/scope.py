@@ -1,10 +1,12 @@
 """Which partners a person may see, and the partner of a URL (404 for any other: never 403, so nothing can be
-probed); the partner overview of dashboards."""
+probed); the partner overview of dashboards and the partner list's filters; what a list's search box matches."""
 
+import datetime
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import Role, User
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
@@ -30,6 +32,13 @@ def count_of(queryset: QuerySet, *, of: str = "partner") -> Coalesce:
     return Coalesce(Subquery(counted.values("n")[:1]), 0)
 
 
+def name_or_address_starts_with(search: str, *, name: str = "name", email: str = "email") -> Q:
+    """What a list's search box matches: the beginning of a name in any case, or of an address (stored
+    normalised, so the search is lowered). A prefix, never a substring, so that an index serves it on PostgreSQL:
+    UPPER(name) LIKE 'PAT%' and email LIKE 'pat%' (onboarding's migration 0008); Django escapes % and _."""
+    return Q(**{f"{name}__istartswith": search}) | Q(**{f"{email}__startswith": search.lower()})
+
+
 def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
     """Partners annotated with what a dashboard shows, in one query."""
     latest = Agreement.objects.filter(partner=OuterRef("pk")).order_by("-signed_at")
@@ -53,3 +62,37 @@ def partner_overview(*, partners: QuerySet[Partner]) -> QuerySet[Partner]:
 def partner_for(*, user, slug: str) -> Partner:
     """The partner of a URL, if this person may see it; 404 otherwise (never 403: no probing)."""
     return get_object_or_404(partners_visible_to(user=user).select_related("account_manager"), slug=slug)
+
+
+class AgreementFilter:
+    """The partner list's agreement filter: which partners' latest signed agreement is current, lapsed, or none."""
+
+    CURRENT = "current"
+    LAPSED = "lapsed"
+    NONE = "none"
+    VALUES = (CURRENT, LAPSED, NONE)
+
+
+def partners_matching(
+    partners: QuerySet[Partner], *, search: str = "", kind: str = "", agreement: str = "", pending: bool = False,
+    today: datetime.date | None = None,
+) -> QuerySet[Partner]:
+    """The partner overview (partner_overview) narrowed by the partner list's filters: the beginning of the name
+    or the slug, the kind, the latest agreement's standing, and whether anyone is still waiting. Each a condition
+    on the partner row or on the overview's own per-partner subqueries: no more queries, whatever the filters."""
+    if search:
+        partners = partners.filter(Q(name__istartswith=search) | Q(slug__startswith=search.lower()))
+    if kind:
+        partners = partners.filter(kind=kind)
+    if pending:
+        partners = partners.filter(pending_items__gt=0)
+    today = today or timezone.localdate()
+    if agreement == AgreementFilter.NONE:
+        partners = partners.filter(agreement_signed_at__isnull=True)
+    elif agreement == AgreementFilter.LAPSED:
+        partners = partners.filter(agreement_valid_until__lt=today)
+    elif agreement == AgreementFilter.CURRENT:
+        partners = partners.filter(agreement_signed_at__isnull=False).filter(
+            Q(agreement_valid_until__isnull=True) | Q(agreement_valid_until__gte=today)
+        )
+    return partners

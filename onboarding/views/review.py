@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
@@ -15,6 +16,7 @@ from accounts.models import VENDOR_ROLES
 from core.conflicts import conflicts_refused
 from core.paging import page_of
 from onboarding.errors import NOTHING_CHOSEN, REASON_CONTROL_CHARACTERS, REASON_REQUIRED, REFUSED, ConcurrentChange
+from onboarding.forms import FILTER_NOT_UNDERSTOOD, SEARCH_MAX_LENGTH
 from onboarding.models import CheckResult
 from onboarding.selectors import review_items_chosen, review_queue, review_queue_summary
 from onboarding.services.requests import MAX_ROWS
@@ -41,17 +43,36 @@ def _number(value) -> int | None:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
+# Each filter's parameter in the queue's query string and in the decision's form.
+PARAMETERS = {"partner_id": "partner", "request_id": "list", "check": "check", "search": "q"}
+SHOWN_OF_A_VALUE = 40  # characters of a value not understood that its message repeats
+
+
+def _search(value) -> str | None:
+    """The search box's text (the beginning of a name or an address), or None: empty, too long, or holding
+    control characters (a NUL is refused by PostgreSQL itself: a server error, not a filter)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    return None if len(value) > SEARCH_MAX_LENGTH or has_control_characters(value) else value
+
+
 def _filters(data: QueryDict) -> dict:
-    """The queue's filters from a query string or form: partner and list ids, a directory check."""
+    """The queue's filters from a query string or form: partner and list ids, a directory check, a search."""
     check = data.get("check")
     return {"partner_id": _number(data.get("partner")), "request_id": _number(data.get("list")),
-            "check": check if check in CheckResult.values else None}
+            "check": check if check in CheckResult.values else None, "search": _search(data.get("q"))}
+
+
+def _not_understood(data: QueryDict, filters: dict) -> list[str]:
+    """The filter values given but not applied (not an id, not a directory check, not a usable search)."""
+    return [value for key, name in PARAMETERS.items()
+            if (value := data.get(name, "")).strip() and filters[key] is None]
 
 
 def _query(filters: dict) -> str:
     """The filters as the queue's query string (for links and the redirect after a decision)."""
-    names = {"partner_id": "partner", "request_id": "list", "check": "check"}
-    return urlencode({names[key]: value for key, value in filters.items() if value is not None})
+    return urlencode({PARAMETERS[key]: value for key, value in filters.items() if value is not None})
 
 
 def _check_label(value: str) -> str:
@@ -63,11 +84,16 @@ def queue(request: HttpRequest) -> HttpResponse:
     """Submitted lists of this account manager's partners (admins: all), oldest first, a page at a time."""
     _require_vendor_staff(request.user)
     filters = _filters(request.GET)
+    for value in _not_understood(request.GET, filters):  # said, never a server error
+        messages.warning(request, FILTER_NOT_UNDERSTOOD.format(value=Truncator(value).chars(SHOWN_OF_A_VALUE)))
     summary = review_queue_summary(user=request.user, **filters)
     page = page_of(review_queue(user=request.user, **filters), request=request, per_page=PAGE_SIZE,
                    count=summary["total"])
     return render(request, "onboarding/review_queue.html", {
         "page": page, "items": list(page.object_list), "summary": summary, "filters": filters,
+        "filtered": any(value is not None for value in filters.values()),
+        # The whole queue's length, from the counts by partner (one of the summary's queries): "12 of 340 match".
+        "queue_total": sum(row["n"] for row in summary["by_partner"]),
         "checks": [(row["check_result"], _check_label(row["check_result"]), row["n"]) for row in summary["by_check"]],
     })
 
