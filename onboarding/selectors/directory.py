@@ -4,7 +4,13 @@ beginning of a name or address), and who changed which of them when (from the au
 from django.db.models import Q, QuerySet, Subquery
 
 from core.models import AuditEvent
-from directory_sync.models import DirectoryAddress, DirectoryConnection, DirectoryUser, DirectoryUserStatus
+from directory_sync.models import (
+    ADDRESS_IN_EITHER_STATE,
+    DirectoryAddress,
+    DirectoryConnection,
+    DirectoryUser,
+    DirectoryUserStatus,
+)
 from directory_sync.services.people_edits import PERSON_ACTIONS
 from partners.models import Partner
 
@@ -23,10 +29,14 @@ def directory_people(*, partner: Partner, search: str = "", status: str = "") ->
     people = DirectoryUser.objects.filter(shown, partner=partner)
     search = search.strip()
     if search:
-        # A subquery, not a join: a join would repeat a person once per matching address.
-        holders = DirectoryAddress.objects.filter(partner=partner, address__startswith=search.lower())
+        # A subquery, not a join: a join would repeat a person once per matching address. The indexes find the
+        # account's rows (ADDRESS_IN_EITHER_STATE lets the two partial ones on (partner, address) serve it), and the
+        # prefix is checked on those: no index of its own (a LIKE index costs every sync a third of its write time,
+        # see DirectoryAddress.Meta), so a search reads one account's rows, never every account's (3 ms at 3,000).
+        holders = DirectoryAddress.objects.filter(ADDRESS_IN_EITHER_STATE, partner=partner,
+                                                  address__startswith=search.lower())
         people = people.filter(Q(display_name__istartswith=search)
-                               | Q(pk__in=Subquery(holders.values("directory_user_id"))))
+                               | Q(pk__in=Subquery(holders.order_by().values("directory_user_id"))))
     return people.prefetch_related("addresses").order_by("display_name", "id")
 
 
