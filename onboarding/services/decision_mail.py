@@ -101,6 +101,7 @@ def _mail(decided: list[RequestItem], answers: dict[int, LookupResult], undecide
     entries = [_entry(item, answers.get(item.pk)) for item in decided]
     context = {"requester": requester, "partner": partner, "portal_request": portal_request, "count": len(decided),
                "groups": _groups(entries), "undecided": undecided,
+               "notifications_url": absolute_url("accounts:notifications"),
                "request_url": absolute_url("onboarding:request_detail", partner.slug, portal_request.pk)}
     if len(decided) == 1:
         entry = entries[0]

@@ -24,10 +24,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from core.audit import audit_client, audit_event, audit_record_many
 from core.errors import PortalError
+from core.links import absolute_url
 from core.mail import MailKind, mail_kind_declare, mail_kind_recipients, mail_send_on_commit
 from directory_sync.selectors import LookupKind, LookupResult, recipient_lookups
 from onboarding.errors import (
@@ -313,11 +314,14 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
             changes = _Changes(actor=None, request=None)
             changes.transition(item, ItemState.EXPIRED, data={"awaited_since": item.decided_at.isoformat()})
             changes.write()
-            context = {"item": item, "partner": item.partner, "days": settings.AWAITING_VALIDATION_EXPIRY_DAYS}
+            context = {"item": item, "partner": item.partner, "days": settings.AWAITING_VALIDATION_EXPIRY_DAYS,
+                       "person_url": absolute_url("onboarding:person_timeline", item.partner.slug, item.pk),
+                       "notifications_url": absolute_url("accounts:notifications")}
+            subject = gettext("Portal request for %(email)s expired") % {"email": item.display_email}
             people = [item.request.submitted_by, item.partner.account_manager]
             for to in sorted({user.display_email for user in mail_kind_recipients(kind=REQUEST_EXPIRED,
                                                                                     users=people)}):
-                mail_send_on_commit(to=to, subject=f"Portal request for {item.display_email} expired",
-                                    template="request_item_expired", context=context, partner=item.partner)
+                mail_send_on_commit(to=to, subject=subject, template="request_item_expired", context=context,
+                                    partner=item.partner)
             expired += 1
     return expired

@@ -2,10 +2,15 @@
 outcome, the requester told of an acceptance, the account manager of an invite that failed for good, and each
 mail only to people who want it."""
 
+import datetime
+
 import pytest
+import time_machine
+from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from core.mail import mail_preferences_set
 from core.models import AuditEvent, OutboundMail
@@ -16,7 +21,12 @@ from onboarding.services.acceptance import invite_accept
 from onboarding.services.decision_mail import REQUEST_DECIDED
 from onboarding.services.invites import invite_create, invite_send_failed
 from onboarding.services.invites.notices import INVITE_FAILED, PERSON_ACCEPTED
-from onboarding.services.review import request_item_approve, request_items_approve, request_items_reject
+from onboarding.services.review import (
+    held_items_expire,
+    request_item_approve,
+    request_items_approve,
+    request_items_reject,
+)
 from partners.models import PartnerKind
 from tests.onboarding.factories import PortalUserRequestFactory, RequestItemFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
@@ -206,3 +216,24 @@ def test_the_items_of_a_list_end_in_their_states(msp, django_capture_on_commit_c
     alias.refresh_from_db()
     ivy.refresh_from_db()
     assert (alias.state, ivy.state) == (ItemState.INVALID_ADDRESS, ItemState.INVITED)
+
+
+def test_the_expiry_mail_is_plain_text_and_points_at_asking_again(msp, django_capture_on_commit_callbacks):
+    [item] = a_list(msp, ("Omar O'Neil & Co", "omar@partner.example"))
+    with django_capture_on_commit_callbacks(execute=True):
+        request_item_approve(item=item, actor=msp.account_manager)
+    item.refresh_from_db()
+    with time_machine.travel(item.awaiting_until + datetime.timedelta(minutes=1)), \
+            django_capture_on_commit_callbacks(execute=True):
+        assert held_items_expire() == 1
+    notice = OutboundMail.objects.get(template="request_item_expired", to=item.request.submitted_by.display_email)
+    assert "Omar O'Neil & Co <omar@partner.example>" in notice.body
+    assert f"/partners/{msp.slug}/people/{item.pk}/" in notice.body
+
+
+def test_optional_mails_say_where_to_choose_them(msp, django_capture_on_commit_callbacks):
+    [item] = a_list(msp, ("Ivy", "ivy@partner.example"))
+    with django_capture_on_commit_callbacks(execute=True):
+        request_item_approve(item=item, actor=msp.account_manager)
+    [notice] = decision_mails(item.request.submitted_by)
+    assert f"{settings.PORTAL_URL}{reverse('accounts:notifications')}" in notice.body

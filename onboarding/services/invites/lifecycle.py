@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import Role, User
 from core.audit import audit_record
@@ -177,7 +178,8 @@ def invite_renewal_request(*, invite: Invite, request=None) -> None:
         manager = invite.partner.account_manager
         if manager is not None:
             mail_send_on_commit(
-                to=manager.display_email, subject=f"{invite.display_email} asks for a new portal invitation",
+                to=manager.display_email,
+                subject=gettext("%(email)s asks for a new portal invitation") % {"email": invite.display_email},
                 template="invite_renewal_requested", partner=invite.partner,
                 context={"invite": invite,
                          "invites_url": absolute_url("onboarding:partner_detail", invite.partner.slug)},

@@ -34,7 +34,8 @@ def invite_accepted_requesters_notify(*, invite: Invite, user) -> None:
             subject=gettext("%(email)s accepted the Partner Portal invitation (%(partner)s)") % {
                 "email": invite.display_email, "partner": partner},
             context={"requester": requester, "invite": invite, "partner": partner,
-                     "people_url": absolute_url("onboarding:partner_detail", partner.slug)},
+                     "people_url": absolute_url("onboarding:partner_detail", partner.slug),
+                     "notifications_url": absolute_url("accounts:notifications")},
         )
         for requester in mail_kind_recipients(kind=PERSON_ACCEPTED, users=requesters)
     ])
@@ -50,7 +51,8 @@ def invite_failed_notify(*, invite: Invite) -> None:
             subject=gettext("Portal invitation for %(email)s could not be delivered (%(partner)s)") % {
                 "email": invite.display_email, "partner": partner},
             context={"manager": manager, "invite": invite, "partner": partner,
-                     "partner_url": absolute_url("onboarding:partner_detail", partner.slug)},
+                     "partner_url": absolute_url("onboarding:partner_detail", partner.slug),
+                     "notifications_url": absolute_url("accounts:notifications")},
         )
         for manager in mail_kind_recipients(kind=INVITE_FAILED, users=[partner.account_manager])
     ])
