@@ -10,7 +10,7 @@ with the person's record before and after, and announced (`people_changed`) once
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -43,10 +43,11 @@ ACTIVE, DISABLED, REMOVED = DirectoryUserStatus.ACTIVE, DirectoryUserStatus.DISA
 # What people read (tests reuse them).
 NOT_CSV = _("{partner}'s people come from its directory server: change them there, the next sync brings them here.")
 NO_CONNECTION = _("{partner} has no directory connection yet: ask your account manager to set one up.")
-ALREADY_PRESENT = _("{key} is already on the account: use update to change them.")
+ALREADY_PRESENT = _("{key} is already on the account")
 NOT_PRESENT = _("no one on the account has {what} {key}")
 ADDRESS_HELD = _("{address} is already an address of {name}")
 FOREIGN_DOMAIN = _("{address} is at {domain}, the domain of another partner's account")
+REFUSED_DOMAIN = _("{address}: {reason}")
 NOT_OWN_DOMAIN = _("{address} is not at one of the account's domains ({domains})")
 BRAKE = _(
     "Refused: this change file would remove {removed} and disable {disabled} of {present} people "
@@ -54,6 +55,11 @@ BRAKE = _(
     "intended, your account manager can apply it anyway."
 )
 NOTHING_TO_CHANGE = _("The file holds no changes.")
+
+
+# A hook for the layers above: the domains (of those given) that people may not have addresses at, each with the
+# reason (onboarding refuses the vendor's own domains, which it alone knows).
+DomainCheck = Callable[[set[str]], dict[str, str]]
 
 
 class PeopleEditRefused(PortalError):
@@ -98,25 +104,25 @@ class _Step:
 
 def directory_person_add(
     *, partner: Partner, actor, name: str, primary: str, aliases: Sequence[str] = (),
-    forwarding: Sequence[str] = (), request=None,
+    forwarding: Sequence[str] = (), request=None, domain_check: DomainCheck | None = None,
 ) -> DirectoryUser:
     """Add one person (active) to a CSV-sourced account; PeopleEditRefused (with the field) when it cannot be."""
     person = _person(external_id="", name=name, primary=primary, aliases=aliases, forwarding=forwarding,
                      disabled=False)
     change = Change(0, ADD, person.external_id, False, person)
-    return _apply_one(partner=partner, actor=actor, change=change, request=request)
+    return _apply_one(partner=partner, actor=actor, change=change, request=request, domain_check=domain_check)
 
 
 def directory_person_change(
     *, partner: Partner, actor, person_id: int, name: str, primary: str, aliases: Sequence[str] = (),
-    forwarding: Sequence[str] = (), disabled: bool = False, request=None,
+    forwarding: Sequence[str] = (), disabled: bool = False, request=None, domain_check: DomainCheck | None = None,
 ) -> DirectoryUser:
     """Replace one person's name, addresses and active/disabled state; never braked (one person)."""
     current = _present_person(partner=partner, person_id=person_id)
     person = _person(external_id=current.external_id, name=name, primary=primary, aliases=aliases,
                      forwarding=forwarding, disabled=disabled)
     change = Change(0, UPDATE, current.external_id, True, person)
-    return _apply_one(partner=partner, actor=actor, change=change, request=request)
+    return _apply_one(partner=partner, actor=actor, change=change, request=request, domain_check=domain_check)
 
 
 def directory_person_remove(*, partner: Partner, actor, person_id: int, request=None) -> DirectoryUser:
@@ -128,6 +134,7 @@ def directory_person_remove(*, partner: Partner, actor, person_id: int, request=
 
 def directory_changes_apply(
     *, partner: Partner, actor, data: bytes, dry_run: bool = False, force: bool = False, request=None,
+    domain_check: DomainCheck | None = None,
 ) -> ChangeSummary:
     """Apply a change file (add/update/remove rows) all or nothing, and return what it did.
 
@@ -148,7 +155,7 @@ def directory_changes_apply(
         if not changes and not unreadable:
             raise CsvInvalid([(1, str(NOTHING_TO_CHANGE))])
         steps, problems = _resolve(partner, changes)
-        problems += _address_problems(partner, steps)
+        problems += _address_problems(partner, steps, domain_check=domain_check)
         if problems or unreadable:
             raise CsvInvalid(sorted({*unreadable, *((row, message) for row, _field, message in problems)}))
         summary = _summary(partner, steps)
@@ -250,7 +257,9 @@ def _present(user: DirectoryUser | None) -> bool:
     return user is not None and user.status != REMOVED
 
 
-def _address_problems(partner: Partner, steps: Sequence[_Step]) -> list[tuple[int, str, str]]:
+def _address_problems(
+    partner: Partner, steps: Sequence[_Step], *, domain_check: DomainCheck | None = None,
+) -> list[tuple[int, str, str]]:
     """Addresses someone else on the account holds, or at a domain the account may not use."""
     claims = {a.address: (s.change.row, a) for s in steps if s.change.person for a in s.change.person.addresses}
     if not claims:
@@ -267,9 +276,13 @@ def _address_problems(partner: Partner, steps: Sequence[_Step]) -> list[tuple[in
     domains = {domain_of(address) for address in claims}
     owners = dict(AccountDomain.objects.filter(domain__in=domains).values_list("domain", "partner_id"))
     own = sorted(AccountDomain.objects.filter(partner=partner).values_list("domain", flat=True))
+    refused = domain_check(domains) if domain_check is not None else {}
     for line, address in claims.values():
         domain = domain_of(address.address)
-        if owners.get(domain, partner.pk) != partner.pk:
+        if domain in refused:
+            problems.append((line, _field_of(address), str(REFUSED_DOMAIN).format(address=address.display,
+                                                                                   reason=refused[domain])))
+        elif owners.get(domain, partner.pk) != partner.pk:
             problems.append((line, _field_of(address), str(FOREIGN_DOMAIN).format(address=address.display,
                                                                                    domain=domain)))
         elif own and address.kind == AddressKind.PRIMARY and domain not in own:
@@ -311,12 +324,14 @@ def _hash(person: Person) -> str:
 # -- writing -----------------------------------------------------------------------------------------------------------
 
 
-def _apply_one(*, partner: Partner, actor, change: Change, request) -> DirectoryUser:
+def _apply_one(
+    *, partner: Partner, actor, change: Change, request, domain_check: DomainCheck | None = None,
+) -> DirectoryUser:
     """One person's change, all or nothing, under the same checks as a file's (never braked)."""
     with transaction.atomic():
         _locked_connection(partner)
         steps, problems = _resolve(partner, [change])
-        problems += _address_problems(partner, steps)
+        problems += _address_problems(partner, steps, domain_check=domain_check)
         if problems:
             raise PeopleEditRefused("; ".join(m for _r, _f, m in problems),
                                     errors=[(f, m) for _r, f, m in problems])

@@ -58,6 +58,17 @@ def _source_note(partner: Partner) -> str:
     return ""
 
 
+def _vendor_domains_refused(partner: Partner) -> people_edits.DomainCheck:
+    """The vendor's own domains (which only onboarding knows): vendor staff are never people of a partner's account."""
+
+    def check(domains: set[str]) -> dict[str, str]:
+        foreign = selectors.foreign_domains(partner=partner, domains=domains)
+        reason = gettext("the vendor's own domain, not the partner's")
+        return {domain: reason for domain, why in foreign.items() if why == selectors.VENDOR}
+
+    return check
+
+
 def _to_list(slug: str) -> HttpResponse:
     return redirect("onboarding:directory_people", slug=slug)
 
@@ -96,8 +107,9 @@ def person_add(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             with conflicts_refused():
-                added = people_edits.directory_person_add(partner=partner, actor=request.user, request=request,
-                                                          **form.cleaned_lists())
+                added = people_edits.directory_person_add(
+                    partner=partner, actor=request.user, request=request,
+                    domain_check=_vendor_domains_refused(partner), **form.cleaned_lists())
         except PortalError as exc:
             _refused_on_form(form, exc)
         else:
@@ -126,7 +138,8 @@ def person_edit(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             with conflicts_refused():
                 changed = people_edits.directory_person_change(
                     partner=partner, actor=request.user, request=request, person_id=person.pk,
-                    disabled=not form.cleaned_data["active"], **form.cleaned_lists())
+                    disabled=not form.cleaned_data["active"], domain_check=_vendor_domains_refused(partner),
+                    **form.cleaned_lists())
         except PortalError as exc:
             _refused_on_form(form, exc)
         else:
@@ -195,7 +208,7 @@ def change_file_check(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         with conflicts_refused():
             summary = people_edits.directory_changes_apply(partner=partner, actor=request.user, data=data,
-                                                           dry_run=True)
+                                                           dry_run=True, domain_check=_vendor_domains_refused(partner))
     except PortalError as exc:
         return _refused(request, partner, _problems(exc), upload_form=form)
     apply_form = ChangeFileApplyForm(initial={"content": base64.b64encode(data).decode("ascii")})
@@ -222,7 +235,8 @@ def change_file_apply(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         with conflicts_refused():
             summary = people_edits.directory_changes_apply(partner=partner, actor=request.user, data=data,
-                                                           force=force, request=request)
+                                                           force=force, request=request,
+                                                           domain_check=_vendor_domains_refused(partner))
     except PortalError as exc:
         return _refused(request, partner, _problems(exc))
     messages.success(request, gettext(

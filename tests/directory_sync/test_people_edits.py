@@ -322,3 +322,15 @@ def test_a_file_without_an_action_column_is_refused_on_its_header(partner, actor
 def test_an_empty_change_file_is_refused(partner, actor):
     with pytest.raises(CsvInvalid, match="no changes"):
         changes(partner, actor)
+
+
+def test_the_domains_a_layer_above_refuses_are_refused_with_its_reason(partner, actor):
+    def check(domains):
+        return {"vendor.example": "the vendor's own domain"} if "vendor.example" in domains else {}
+
+    with pytest.raises(PeopleEditRefused) as caught:
+        directory_person_add(partner=partner, actor=actor, name="Staff", primary="staff@acme.example",
+                             forwarding=["boss@vendor.example"], domain_check=check)
+    assert caught.value.errors == [("forwarding", "boss@vendor.example: the vendor's own domain")]
+    with pytest.raises(CsvInvalid, match=r"row 2: boss@vendor\.example: the vendor.s own domain"):
+        changes(partner, actor, "add,Boss,boss@vendor.example,,,yes\n", domain_check=check)

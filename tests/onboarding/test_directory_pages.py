@@ -292,3 +292,12 @@ def test_the_recent_changes_read_as_many_queries_for_3_as_for_60(client, acme, v
     few = queries(client, "/partners/acme/directory/changes/")
     changes(60)
     assert queries(client, "/partners/acme/directory/changes/") == few
+
+
+def test_an_address_at_the_vendors_own_domain_is_refused(admin_client, settings):
+    settings.VENDOR_EMAIL_DOMAINS = "vendor.example"
+    response = admin_client.post("/partners/acme/directory/add/", {
+        "name": "Boss", "primary": "boss@vendor.example", "aliases": "", "forwarding": ""})
+    assert response.status_code == 400 and 'id="id_primary_error"' in response.text
+    assert "vendor" in response.text
+    assert not DirectoryUser.objects.filter(external_id="boss@vendor.example").exists()
