@@ -2,10 +2,13 @@
 point 4): the same link as the first mail (never a new one, never stored), exactly once, also with two workers."""
 
 import datetime
+import time
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import transaction
+from django.utils import timezone
 
 from core.models import AuditEvent, OutboundMail
 from directory_sync.models import DirectoryConnection, SourceKind
@@ -13,10 +16,12 @@ from directory_sync.services.runs import directory_csv_import
 from onboarding.models import Invite, InviteKind, InviteState
 from onboarding.selectors import invite_by_token
 from onboarding.services.invites import invite_create, invite_resend, invite_revoke, invites_remind
+from onboarding.tasks import invites_remind_task
 from partners.models import PartnerKind
 from tests.onboarding.concurrency import row_locked
 from tests.onboarding.invite_links import mailed_code, mailed_codes
 from tests.partners.factories import AgreementFactory, PartnerFactory
+from tests.services import wait_for
 
 HEADER = "name,primary,aliases,forwarding,enabled\n"
 IVY = "Ivy Invitee,Ivy@Partner.example,,,yes\n"
@@ -148,3 +153,30 @@ def test_an_invite_another_worker_is_reminding_is_skipped_not_sent_twice(msp, dj
     assert remind_at(moment, django_capture_on_commit_callbacks) == 1
     assert remind_at(moment, django_capture_on_commit_callbacks) == 0
     assert len(reminders_to("Ivy@Partner.example")) == 1
+
+
+# --- through the real thing: the beat task in a Celery worker, mail to a real SMTP server -----------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_the_reminder_task_run_twice_by_a_real_worker_mails_one_reminder_with_the_first_link(
+    celery_worker_process, mail_server_session, msp
+):
+    mail_server_session.clear()
+    with transaction.atomic():
+        invite = invite_create(partner=msp, email="Ivy@Partner.example", name="Ivy Invitee",
+                               actor=msp.account_manager)
+    [invitation] = mail_server_session.wait_for(1, timeout=30)
+    wait_for(lambda: Invite.objects.get(pk=invite.pk).state == InviteState.SENT, timeout=30, what="the sent mark")
+    # Mailed four days ago (the worker's clock is the real one).
+    Invite.objects.filter(pk=invite.pk).update(sent_at=timezone.now() - days(4))
+    first, second = invites_remind_task.delay(), invites_remind_task.delay()
+    assert sorted([first.get(timeout=30), second.get(timeout=30)]) == [0, 1]
+    _, reminder = mail_server_session.wait_for(2, timeout=30)
+    assert reminder["Subject"] == "Reminder: your invitation to the Partner Portal (Acme MSP)"
+    body = mail_server_session.body(reminder)
+    assert mailed_codes(body) == mailed_codes(mail_server_session.body(invitation)) != []
+    time.sleep(1)  # nothing else on its way
+    assert len(mail_server_session.messages) == 2
+    mail_server_session.clear()
