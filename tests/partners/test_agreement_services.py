@@ -267,3 +267,19 @@ def test_a_recorded_signature_of_a_published_version_takes_its_label_and_documen
     assert (agreement.version, agreement.document_sha256) == ("2027.1", version.document_sha256)
     assert agreement.has_document
     assert agreement_version_offered(partner=partner) is None
+
+
+def test_the_demo_offers_its_msp_a_new_version_for_its_partner_admin_to_sign():
+    import io
+
+    from django.core.management import call_command
+
+    from partners.models import Partner
+
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+
+    msp = Partner.objects.get(slug="demo-msp")
+    assert agreement_version_offered(partner=msp).label == "2027.1"
+    assert [person.email for person in msp.authorised_signers.all()] == ["pat.admin@msp.example"]
+    assert AgreementVersion.objects.count() == 1

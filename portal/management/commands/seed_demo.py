@@ -4,6 +4,7 @@ import csv
 import datetime
 import io
 
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -13,9 +14,29 @@ from core.audit import audit_record
 from core.emails import normalize_email
 from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryUserStatus, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from partners.models import AccountDomain, AccountSettings, Agreement, AuthMethod, Partner, PartnerKind, TwoFactorPolicy
+from partners.models import (
+    AccountDomain,
+    AccountSettings,
+    Agreement,
+    AgreementVersion,
+    AuthMethod,
+    Partner,
+    PartnerKind,
+    TwoFactorPolicy,
+)
+from partners.services import agreement_signer_set, agreement_version_publish
 
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
+DEMO_VERSION = "2027.1"  # the agreement version published for MSPs, to accept in the walk-through
+DEMO_AGREEMENT_PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+    b"/Resources << /Font << /F1 5 0 R >> >> >> endobj\n"
+    b"4 0 obj << /Length 62 >> stream\nBT /F1 18 Tf 72 770 Td (Demo partner agreement 2027.1) Tj ET\n"
+    b"endstream endobj\n5 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
 
 VENDOR_PEOPLE = [
     ("admin@vendor.example", "Ada Admin", Role.ADMIN),
@@ -111,8 +132,25 @@ class Command(BaseCommand):
                 if person and user.directory_user_id is None:
                     user.directory_user = person
                     user.save(update_fields=["directory_user"])
+        created += self._agreement_renewal(admin=users["admin@vendor.example"])
         if created:
             audit_record(actor=None, action="demo.seeded", data={"created": created})
+        return created
+
+    def _agreement_renewal(self, *, admin: User) -> int:
+        """The walk-through's renewal: each demo partner admin is an authorised signer, and a newer agreement
+        version is published for MSPs (Pat Adams accepts it on /partners/demo-msp/agreement/)."""
+        created = 0
+        for spec in PARTNERS:
+            partner = Partner.objects.get(slug=spec["slug"])
+            for email, _, role in spec["people"]:
+                if role == Role.PARTNER_ADMIN:
+                    signer = User.objects.get(email=normalize_email(email))
+                    created += agreement_signer_set(partner=partner, user=signer, authorised=True, actor=admin)
+        if not AgreementVersion.objects.filter(partner_kind=PartnerKind.MSP, label=DEMO_VERSION).exists():
+            agreement_version_publish(partner_kind=PartnerKind.MSP, label=DEMO_VERSION, valid_for_days=365,
+                                      document=ContentFile(DEMO_AGREEMENT_PDF, name="demo-agreement.pdf"), actor=admin)
+            created += 1
         return created
 
     def _user(self, *, email: str, name: str, role: str, partner: Partner | None) -> tuple[User, bool]:
