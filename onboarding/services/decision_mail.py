@@ -40,7 +40,7 @@ _OF_STATE = {
     ItemState.AWAITING_VALIDATION: WAITING, ItemState.INVALID_ADDRESS: INVALID, ItemState.REJECTED: REJECTED,
 }
 _HEADINGS = {
-    INVALID: gettext_lazy("Invalid address: an alias or forwarding address"),
+    INVALID: gettext_lazy("Invalid address"),
     REJECTED: gettext_lazy("Rejected"),
     WAITING: gettext_lazy("Waiting for the directory"),
     INVITED: gettext_lazy("Invited"),
