@@ -301,3 +301,38 @@ def test_an_address_at_the_vendors_own_domain_is_refused(admin_client, settings)
     assert response.status_code == 400 and 'id="id_primary_error"' in response.text
     assert "vendor" in response.text
     assert not DirectoryUser.objects.filter(external_id="boss@vendor.example").exists()
+
+
+def test_a_person_removed_or_disabled_here_loses_their_portal_access_once_it_commits(
+    client, acme, django_capture_on_commit_callbacks
+):
+    # The partner admin is on the account too: a portal user without a primary address there loses access (R7).
+    client.force_login(PartnerAdminFactory(partner=acme, display_email="p0@acme.example"))
+    admin_client = client
+    leaver = UserFactory(partner=acme, display_email="p1@acme.example")
+    disabled = UserFactory(partner=acme, display_email="p2@acme.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(f"/partners/acme/directory/{person(acme, 'p1@acme.example').pk}/remove/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/partners/acme/directory/{person(acme, 'p2@acme.example').pk}/", {
+            "name": "Person 002", "primary": "P2@acme.example", "aliases": "", "forwarding": ""})  # not active
+    assert response.status_code == 302, response.text
+    assert person(acme, "p2@acme.example").status == DirectoryUserStatus.DISABLED
+    leaver.refresh_from_db()
+    disabled.refresh_from_db()
+    assert (leaver.is_active, disabled.is_active) == (False, False)
+
+
+def test_a_partner_admin_cannot_remove_or_disable_themselves(client, acme):
+    me = person(acme, "p0@acme.example")
+    client.force_login(PartnerAdminFactory(partner=acme, display_email="P0@acme.example"))
+    response = client.post(f"/partners/acme/directory/{me.pk}/remove/")
+    assert response.status_code == 302
+    response = client.post(f"/partners/acme/directory/{me.pk}/", {"name": "Me", "primary": "P0@acme.example"})
+    assert response.status_code == 400 and 'id="form-errors"' in response.text
+    response = client.post(f"/partners/acme/directory/{me.pk}/", {"name": "Me", "primary": "other@acme.example",
+                                                                  "active": "on"})
+    assert response.status_code == 400
+    assert DirectoryUser.objects.get(pk=me.pk).status == DirectoryUserStatus.ACTIVE
+    assert client.post(f"/partners/acme/directory/{me.pk}/", {"name": "Me", "primary": "p0@acme.example",
+                                                              "active": "on"}).status_code == 302
