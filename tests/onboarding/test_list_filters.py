@@ -189,7 +189,9 @@ def test_a_filter_value_not_understood_is_said_and_not_applied(client, acme, man
     page = page_of(client, f"/partners/acme/?{query}&requested-q=pat")
     anchor = query.split("-")[0]
     assert "Not applied." in section(page, anchor)
-    assert 'class="error"' in section(page, anchor)
+    # The field says it is invalid and points at the message (Django's aria-describedby: <field id>_error).
+    described = re.search(r'aria-invalid="true" aria-describedby="([^"]+)"', section(page, anchor)).group(1)
+    assert f'<p class="error" id="{described}">' in section(page, anchor)
     assert "2 of 8 match." in section(page, "requested")  # the other filters, and the list's other fields, apply
 
 
