@@ -55,6 +55,10 @@ BRAKE = _(
     "intended, your account manager can apply it anyway."
 )
 NOTHING_TO_CHANGE = _("The file holds no changes.")
+SELF_LOCKOUT = _(
+    "{address} is your own address: removing or disabling yourself, or moving your primary address, would end your "
+    "own access here. Ask another partner admin or your account manager."
+)
 
 
 # A hook for the layers above: the domains (of those given) that people may not have addresses at, each with the
@@ -155,6 +159,7 @@ def directory_changes_apply(
         if not changes and not unreadable:
             raise CsvInvalid([(1, str(NOTHING_TO_CHANGE))])
         steps, problems = _resolve(partner, changes)
+        problems += _self_problems(steps, actor=actor)
         problems += _address_problems(partner, steps, domain_check=domain_check)
         if problems or unreadable:
             raise CsvInvalid(sorted({*unreadable, *((row, message) for row, _field, message in problems)}))
@@ -253,6 +258,22 @@ def _resolve(partner: Partner, changes: Sequence[Change]) -> tuple[list[_Step], 
     return steps, problems
 
 
+def _self_problems(steps: Sequence[_Step], *, actor) -> list[tuple[int, str, str]]:
+    """The actor's own person (whose primary address is the actor's) may not be removed, disabled or moved to another
+    primary address here: the portal would end the actor's access at once (and a partner could lose its last
+    partner admin so)."""
+    own = getattr(actor, "email", "")
+    problems = []
+    for step in steps:
+        current, person = step.current, step.change.person
+        if not own or current is None or not any(
+                a.kind == AddressKind.PRIMARY and a.address == own for a in current.addresses.all()):
+            continue
+        if person is None or person.status != ACTIVE or person.primary.address != own:
+            problems.append((step.change.row, "", str(SELF_LOCKOUT).format(address=own)))
+    return problems
+
+
 def _present(user: DirectoryUser | None) -> bool:
     return user is not None and user.status != REMOVED
 
@@ -331,6 +352,7 @@ def _apply_one(
     with transaction.atomic():
         _locked_connection(partner)
         steps, problems = _resolve(partner, [change])
+        problems += _self_problems(steps, actor=actor)
         problems += _address_problems(partner, steps, domain_check=domain_check)
         if problems:
             raise PeopleEditRefused("; ".join(m for _r, _f, m in problems),

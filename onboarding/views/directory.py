@@ -16,12 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from core.conflicts import conflicts_refused
-from core.emails import InvalidEmail, normalize_email
 from core.errors import PortalError
 from core.paging import page_of
 from directory_sync.errors import CsvInvalid
@@ -69,23 +67,6 @@ def _vendor_domains_refused(partner: Partner) -> people_edits.DomainCheck:
         return {domain: reason for domain, why in foreign.items() if why == selectors.VENDOR}
 
     return check
-
-
-SELF_LOCKOUT = _("This is you: removing or disabling yourself, or moving your own primary address, would end your "
-                 "own access. Ask another partner admin or your account manager.")
-
-
-def _is_self(request: HttpRequest, person) -> bool:
-    """Whether the person is the one signed in (their primary address is the user's): a partner admin must not end
-    their own access from here (and a partner could lose its last partner admin so)."""
-    return any(a.kind == "primary" and a.address == request.user.email for a in person.addresses.all())
-
-
-def _normalised(address: str) -> str:
-    try:
-        return normalize_email(address)
-    except InvalidEmail:
-        return address  # the service refuses it, on its field
 
 
 def _to_list(slug: str) -> HttpResponse:
@@ -152,9 +133,6 @@ def person_edit(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
                "aliases": "\n".join(addresses["alias"]), "forwarding": "\n".join(addresses["forwarding"]),
                "active": person.status == DirectoryUserStatus.ACTIVE}
     form = DirectoryPersonForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid() and _is_self(request, person) and (
-            not form.cleaned_data["active"] or _normalised(form.cleaned_data["primary"]) != request.user.email):
-        form.add_error(None, str(SELF_LOCKOUT))
     if request.method == "POST" and form.is_valid():
         try:
             with conflicts_refused():
@@ -179,9 +157,6 @@ def person_remove(request: HttpRequest, slug: str, person_id: int) -> HttpRespon
     person = directory_selectors.directory_person(partner=partner, person_id=person_id)
     if person is None:
         raise Http404
-    if request.method == "POST" and _is_self(request, person):
-        messages.error(request, str(SELF_LOCKOUT))
-        return _to_list(slug)
     if request.method == "POST":
         try:
             with conflicts_refused():

@@ -334,3 +334,17 @@ def test_the_domains_a_layer_above_refuses_are_refused_with_its_reason(partner, 
     assert caught.value.errors == [("forwarding", "boss@vendor.example: the vendor's own domain")]
     with pytest.raises(CsvInvalid, match=r"row 2: boss@vendor\.example: the vendor.s own domain"):
         changes(partner, actor, "add,Boss,boss@vendor.example,,,yes\n", domain_check=check)
+
+
+def test_no_one_removes_disables_or_moves_their_own_person(partner):
+    me = PartnerAdminFactory(partner=partner, display_email="P1@acme.example")
+    mine = person(partner, "p1@acme.example")
+    with pytest.raises(PeopleEditRefused, match=r"p1@acme\.example is your own address"):
+        directory_person_remove(partner=partner, actor=me, person_id=mine.pk)
+    with pytest.raises(PeopleEditRefused, match="your own address"):
+        directory_person_change(partner=partner, actor=me, person_id=mine.pk, name="Me", primary="p1@acme.example",
+                                disabled=True)
+    with pytest.raises(CsvInvalid, match=r"row 2: p1@acme\.example is your own address"):
+        changes(partner, me, "update,Me,p1@acme.example,,,no\n")
+    directory_person_change(partner=partner, actor=me, person_id=mine.pk, name="Me", primary="p1@acme.example")
+    assert DirectoryUser.objects.get(pk=mine.pk).display_name == "Me"
