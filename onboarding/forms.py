@@ -60,7 +60,7 @@ def search_field(label=SEARCH_LABEL) -> forms.CharField:
     """A list's search box: the beginning of a name or an address (matched as a prefix, so an index serves it)."""
     return forms.CharField(
         label=label, required=False, max_length=SEARCH_MAX_LENGTH, validators=[validate_plain_text],
-        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
 

@@ -55,8 +55,11 @@ def test_a_partner_admin_pages_and_filters_the_partner_page(live_server, browser
     page.wait_for_url(re.compile(r"requested=2#requested$"))
     assert "Page 2 of 12" in requested.locator("nav.pagination").inner_text()
 
-    # Filter everyone requested: Pat's still waiting. The list starts again on its first page.
+    # Filter everyone requested: Pat's still waiting. The list starts again on its first page. The filter is folded
+    # away until it is asked for.
     search = page.get_by_role("search", name="Filter everyone requested")
+    assert not search.is_visible()
+    requested.get_by_text("Search and filter").click()
     search.get_by_label("Name or address starts with").fill("pat")
     search.get_by_label("State").select_option(label="Submitted")
     search.get_by_role("button", name="Filter").click()
@@ -76,6 +79,7 @@ def test_a_partner_admin_pages_and_filters_the_partner_page(live_server, browser
     # Filtering another list keeps this one's filter and page; nothing matching says so, and offers to clear.
     pending = page.locator("section#pending")
     pending_search = page.get_by_role("search", name="Filter the pending requests")
+    pending.get_by_text("Search and filter").click()
     pending_search.get_by_label("Name or address starts with").fill("nobody")
     pending_search.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"pending-q=nobody.*#pending$"))
@@ -84,6 +88,7 @@ def test_a_partner_admin_pages_and_filters_the_partner_page(live_server, browser
     pending.get_by_role("link", name="Clear the filter").click()
     page.wait_for_url(re.compile(r"#pending$"))
     assert "pending-q" not in page.url and "requested-q=pat" in page.url
+    assert not pending_search.is_visible() and search.is_visible()  # folded again; the one in use stays open
     assert len(pending.locator("tbody tr").all()) == 25
     assert "100 of 300 match." in requested.get_by_role("status").inner_text()
     context.close()
