@@ -8,6 +8,7 @@ from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryU
 from directory_sync.services.runs import directory_csv_import
 from tests.accounts.factories import PASSWORD, AccountManagerFactory, PartnerAdminFactory
 from tests.browser.test_onboarding_path import sign_in, sign_out
+from tests.browser.test_phone_width import fits, sign_in_browser
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -64,3 +65,17 @@ def test_a_partner_admin_removes_a_person_and_applies_a_change_file(live_server,
     assert len(changes) == 4
     assert all("pat@acme.example" in change for change in changes)
     assert any("Person Five" in change and "change file, row 3" in change for change in changes)
+
+
+def test_the_directory_pages_fit_a_phone(live_server, phone_page, client):
+    partner = PartnerFactory(slug="acme", name="Acme MSP")
+    directory = DirectoryConnection.objects.create(partner=partner, kind=SourceKind.CSV)
+    rows = "".join(f"Person {i:02} With A Long Name,person.number{i}@acme.example,alias{i}@acme.example;"
+                   f"another.alias{i}@acme.example,forward{i}@forwarding.example,yes\n" for i in range(5))
+    directory_csv_import(connection=directory, data=("name,primary,aliases,forwarding,enabled\n" + rows).encode())
+    admin = PartnerAdminFactory(partner=partner, display_email="person.number0@acme.example")
+    someone = DirectoryUser.objects.get(partner=partner, external_id="person.number1@acme.example")
+    sign_in_browser(phone_page.context, client, admin, live_server.url)
+    for path in ("", "add/", f"{someone.pk}/", f"{someone.pk}/remove/", "changes/"):
+        phone_page.goto(f"{live_server.url}/partners/acme/directory/{path}")
+        assert fits(phone_page), path
