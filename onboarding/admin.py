@@ -51,7 +51,7 @@ def _person_filter(term: str, typed: str) -> Q:
 ITEM_LIFECYCLE_FIELDS = ("state", "check_result", "suggested_email", "rejection_reason", "decided_by", "decided_at",
                          "awaiting_until", "user")
 # And, once an item exists, whose list it is on and the address it was checked under (its domain, its duplicates).
-ITEM_SUBMITTED_FIELDS = ("request", "partner", "display_email")
+ITEM_SUBMITTED_FIELDS = ("request", "partner", "display_email", "role")
 
 
 class RequestItemInline(admin.TabularInline):
