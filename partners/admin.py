@@ -91,8 +91,8 @@ class AgreementForm(forms.ModelForm):
                   "signed_by_email", "valid_until", "document")
         # The browser offers PDFs first; the check is on the server, by content.
         widgets = {"document": AgreementDocumentInput(attrs={"accept": "application/pdf,.pdf"})}
-        help_texts = {"document": "The signed agreement as a PDF. It is stored privately under a random name.",
-                      "version": "The version's label; filled from the published version when one is chosen."}
+        help_texts = {"document": _("The signed agreement as a PDF. It is stored privately under a random name."),
+                      "version": _("The version's label; filled from the published version when one is chosen.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -248,11 +248,12 @@ class Agreement(models.Model):
             models.CheckConstraint(
                 condition=Q(document_sha256="") | _sha256_is_hex("document_sha256"), name="agreement_sha256_hex"
             ),
-            # An acceptance in the portal says who accepted which published text, and from where.
+            # An acceptance in the portal names the published text it accepted and that text's hash. (Not the
+            # user: the signer's name, address and IP stay on record if their account is ever deleted.)
             models.CheckConstraint(
                 condition=~Q(signed_via=SignedVia.PORTAL)
-                | (Q(agreement_version__isnull=False) & Q(signed_by_user__isnull=False) & ~Q(document_sha256="")),
-                name="agreement_portal_acceptance_complete",
+                | (Q(agreement_version__isnull=False) & ~Q(document_sha256="")),
+                name="agreement_portal_acceptance_names_its_version",
             ),
             models.UniqueConstraint(
                 fields=["partner", "agreement_version"], name="agreement_version_accepted_once_per_partner"

@@ -283,3 +283,52 @@ def test_the_demo_offers_its_msp_a_new_version_for_its_partner_admin_to_sign():
     assert agreement_version_offered(partner=msp).label == "2027.1"
     assert [person.email for person in msp.authorised_signers.all()] == ["pat.admin@msp.example"]
     assert AgreementVersion.objects.count() == 1
+
+
+# --- the database's own guards, by name --------------------------------------------------------------------------
+
+
+def test_a_deleted_signers_acceptance_stays_on_record(partner):
+    person = signer_of(partner, display_email="Pat@Acme.example")
+    agreement = accept(partner, person, publish())
+
+    person.delete()
+
+    agreement.refresh_from_db()
+    assert agreement.signed_by_user is None
+    assert (agreement.signed_by_name, agreement.signed_by_email) == ("Pat Adams", "Pat@Acme.example")
+
+
+@pytest.mark.parametrize(("change", "constraint"), [
+    ({"signed_via": SignedVia.PORTAL}, "agreement_portal_acceptance_names_its_version"),
+    ({"document_sha256": "not-a-hash"}, "agreement_sha256_hex"),
+])
+def test_the_database_refuses_an_incomplete_agreement(partner, change, constraint):
+    from django.db import IntegrityError, transaction
+
+    agreement = partner.agreements.get()
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        Agreement.objects.filter(pk=agreement.pk).update(**change)
+
+
+def test_the_database_refuses_a_second_acceptance_of_a_version_and_a_bad_hash():
+    from django.db import IntegrityError, transaction
+
+    from partners.models import AgreementReminder
+
+    version = publish()
+    agreement = AgreementFactory(agreement_version=version)
+    checks = [
+        (lambda: AgreementFactory(partner=agreement.partner, agreement_version=version),
+         "agreement_version_accepted_once_per_partner"),
+        (lambda: AgreementVersion.objects.filter(pk=version.pk).update(document_sha256="X" * 64),
+         "agreement_version_sha256_hex"),
+        (lambda: AgreementVersion.objects.create(partner_kind=version.partner_kind, label=version.label,
+                                                 document="x.pdf", document_sha256="a" * 64),
+         "agreement_version_label_unique_per_kind"),
+        (lambda: [AgreementReminder.objects.create(agreement=agreement, days_before=7) for _ in range(2)],
+         "agreement_reminder_once"),
+    ]
+    for make, constraint in checks:
+        with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+            make()
