@@ -160,3 +160,18 @@ def test_the_history_takes_the_same_queries_at_any_length(client, partner):
         counts.append(len(captured))
     assert counts[0] == counts[1]
     assert "Page 1 of 3" in response.content.decode()
+
+
+def test_the_partner_page_tells_a_signer_a_new_version_waits(client, partner):
+    publish()
+    client.force_login(signer_of(partner))
+    page = client.get(reverse("onboarding:partner_detail", args=[partner.slug])).content.decode()
+    assert "Partner agreement v2027.1 is published and waiting to be signed." in page
+    assert "Read and accept it" in page
+
+
+def test_partner_staff_are_not_told_of_a_new_version(client, partner):
+    publish()
+    client.force_login(UserFactory(partner=partner))
+    page = client.get(reverse("onboarding:partner_detail", args=[partner.slug])).content.decode()
+    assert "waiting to be signed" not in page and "v2026.1, signed" in page
