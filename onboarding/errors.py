@@ -56,6 +56,7 @@ DOMAIN_OF_VENDOR = "{email} is an address of the vendor's own domain: vendor sta
 LIST_TOO_MANY_ROWS = "a list holds at most {limit} people: the rest of the file was not read"
 LIST_FILE_TOO_LARGE = "The file is {size}; a list file may be at most {limit}. Split it into smaller lists."
 CSV_HEADER = "the header row must name the columns name and email"
+ROLE_UNKNOWN = "the role {role!r} is neither staff nor admin"
 DOMAIN_FLAGGED_SUBJECT = "Requests for {partner} need a second look: {domain} is now another account's domain"
 
 

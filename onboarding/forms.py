@@ -3,9 +3,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import PARTNER_ROLES, Role
 from onboarding.errors import INVITE_CODE_MISSING
 from onboarding.models import PENDING_STATES, InviteState, ItemState, RequestSource
 from onboarding.selectors import AgreementFilter
+from onboarding.selectors.people import ROLE_LABELS, PersonStatus
 from onboarding.validators import validate_plain_text
 from partners.models import PartnerKind
 
@@ -18,6 +20,9 @@ class PersonRowForm(forms.Form):
         max_length=254, required=False,
         widget=forms.EmailInput(attrs={"autocomplete": "off", "inputmode": "email"}),
     )
+    # The role the person gets once their access starts (a partner may have several partner admins).
+    role = forms.ChoiceField(required=False, choices=[(Role.PARTNER_STAFF, _("Partner staff")),
+                                                      (Role.PARTNER_ADMIN, _("Partner admin"))])
 
 
 PersonRowFormSet = forms.formset_factory(PersonRowForm, extra=ROWS, max_num=1000, validate_max=True)
@@ -33,7 +38,8 @@ class ListDetailsForm(forms.Form):
 
 
 class CsvListForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Columns: name, email (header row required).")
+    file = forms.FileField(label="CSV file", help_text="Columns: name, email, and optionally role (staff or admin; "
+                                                       "staff if empty). A header row is required.")
     note = forms.CharField(required=False, max_length=2000)
     received_from = forms.EmailField(required=False, label="Received by email from")
 
@@ -129,3 +135,18 @@ class PartnerFilterForm(forms.Form):
     @property
     def active(self) -> bool:
         return any(self.filters().values())
+
+
+class PeopleFilterForm(ListFilterForm):
+    """A partner's people with access: by the beginning of their name or address, status and role."""
+
+    state = choice_field(_("Status"), PersonStatus.choices)
+    role = choice_field(_("Role"), [(role.value, ROLE_LABELS[role]) for role in PARTNER_ROLES])
+
+
+class PersonChangeForm(forms.Form):
+    """A change to one person's access, posted by a button of their page."""
+
+    action = forms.ChoiceField(choices=[(a, a) for a in ("deactivate", "reactivate", "remove", "make_partner_admin",
+                                                         "make_partner_staff")])
+    confirmed = forms.BooleanField(required=False)

@@ -88,7 +88,8 @@ class RequestItem(models.Model):
     display_email = models.CharField("email", max_length=254)
     # The role the person gets when their access starts (a partner admin may make more partner admins).
     role = models.CharField(
-        max_length=32, choices=[(role.value, role.label) for role in PARTNER_ROLES], default=Role.PARTNER_STAFF
+        max_length=32, choices=[(role.value, role.label) for role in PARTNER_ROLES], default=Role.PARTNER_STAFF,
+        db_default=Role.PARTNER_STAFF,  # rows written outside the ORM (bulk loads) are partner staff too
     )
     state = models.CharField(max_length=24, choices=ItemState.choices, default=ItemState.SUBMITTED)
     check_result = models.CharField(max_length=16, choices=CheckResult.choices, blank=True)

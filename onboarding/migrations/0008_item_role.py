@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='requestitem',
             name='role',
-            field=models.CharField(choices=[('partner_staff', 'Partner staff'), ('partner_admin', 'Partner admin')], default='partner_staff', max_length=32),
+            field=models.CharField(choices=[('partner_staff', 'Partner staff'), ('partner_admin', 'Partner admin')], db_default='partner_staff', default='partner_staff', max_length=32),
         ),
     ]

@@ -75,6 +75,7 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
                 raise OnboardingError(ACCEPT_THROUGH_SSO)
         elif method == AuthMethod.DOMAIN_PASSWORD:
             user.is_active = True
+            user.access_ended, user.access_ended_at = "", None
             user.save()
             # The bind against the partner's directory is the proof; a refusal rolls the activation back.
             if authenticate(request, username=user.email, password=password) is None:
@@ -83,6 +84,7 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
             validate_password(password, user)
             user.set_password(password)
         user.is_active = True
+        user.access_ended, user.access_ended_at = "", None  # a person asked for again, after their access ended
         user.save()
         if invite.state != InviteState.SENT:
             # Used before the worker marked it sent (or after SMTP reported a failure): the mail evidently

@@ -61,7 +61,7 @@ def request_item_ask_again(*, item: RequestItem, actor: User, note: str = "", re
         email = _address_asked(item)
         _refuse_open_request(item=item, email=email)
         try:
-            portal_request = request_submit(partner=item.partner, actor=actor, rows=[(item.name, email)],
+            portal_request = request_submit(partner=item.partner, actor=actor, rows=[(item.name, email, item.role)],
                                             source=RequestSource.FORM, note=(note or "").strip(), request=request)
         except ListInvalid as exc:  # a list of one: its only problem, without the row number
             raise OnboardingError("; ".join(why for _, why in exc.problems)) from exc

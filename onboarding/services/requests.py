@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
-from accounts.models import User
+from accounts.models import Role, User
 from core.audit import audit_event, audit_record_many
 from core.csvfiles import csv_records
 from core.emails import InvalidEmail, domain_of, normalize_email
@@ -24,6 +24,7 @@ from onboarding.errors import (
     NAME_CONTROL_CHARACTERS,
     NAME_TOO_LONG,
     NOTE_CONTROL_CHARACTERS,
+    ROLE_UNKNOWN,
     ListInvalid,
     ListTooLarge,
     OnboardingError,
@@ -38,6 +39,18 @@ from partners.selectors import agreement_require
 MAX_ROWS = 1000
 NAME_MAX, EMAIL_MAX = 200, 254  # RequestItem's columns
 REQUEST_LIST_MAX_BYTES = 1024 * 1024  # the default of the setting of that name
+
+
+# What a list may say in its role column (any case; empty: partner staff).
+ROLE_WORDS = {
+    "": Role.PARTNER_STAFF, "staff": Role.PARTNER_STAFF, "partner staff": Role.PARTNER_STAFF,
+    "partner_staff": Role.PARTNER_STAFF, "admin": Role.PARTNER_ADMIN, "partner admin": Role.PARTNER_ADMIN,
+    "partner_admin": Role.PARTNER_ADMIN,
+}
+
+
+def _role_of(word: str) -> str | None:
+    return ROLE_WORDS.get(" ".join((word or "").lower().split()))
 
 
 def _row_problem(name: str, email: str) -> tuple[str, str]:
@@ -59,36 +72,40 @@ def _row_problem(name: str, email: str) -> tuple[str, str]:
 
 
 def rows_validate(
-    rows: list[tuple[str, str]], *, numbers: list[int] | None = None, partner: Partner | None = None,
-) -> list[tuple[str, str]]:
-    """Names and addresses, checked whole: a bad or repeated row, or (with `partner`) an address of another
-    account's domain, rejects the list. Rows are numbered from 1, or by `numbers` (a CSV file's own)."""
+    rows: list[tuple[str, ...]], *, numbers: list[int] | None = None, partner: Partner | None = None,
+) -> list[tuple[str, str, str]]:
+    """Names, addresses and (optionally, third) roles, checked whole: a bad or repeated row, or (with `partner`) an
+    address of another account's domain, rejects the list. Rows are numbered from 1, or by `numbers` (a CSV file's
+    own). Returns (name, email, role) rows, the role a Role value (partner staff unless the row says admin)."""
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     cleaned = []
-    for number, (name, email) in zip(numbers or itertools.count(1), rows, strict=False):
+    for number, (name, email, *rest) in zip(numbers or itertools.count(1), rows, strict=False):
         name, email = (name or "").strip(), (email or "").strip()
         if not name and not email:
             continue
         address, problem = _row_problem(name, email)
+        role = _role_of(rest[0] if rest else "")
         if problem:
             problems.append((number, problem))
+        elif role is None:
+            problems.append((number, ROLE_UNKNOWN.format(role=rest[0])))
         elif address in seen:
             problems.append((number, f"{email} is already in row {seen[address]}"))
         else:
             seen[address] = number
-            cleaned.append((number, name, email, address))
+            cleaned.append((number, name, email, address, role))
     if partner is not None:
-        foreign = foreign_domains(partner=partner, domains={domain_of(address) for *_, address in cleaned})
+        foreign = foreign_domains(partner=partner, domains={domain_of(row[3]) for row in cleaned})
         problems += [(number, foreign_domain_message(email, foreign[domain_of(address)]))
-                     for number, _, email, address in cleaned if domain_of(address) in foreign]
+                     for number, _, email, address, _ in cleaned if domain_of(address) in foreign]
     if problems:
         raise ListInvalid(sorted(problems))
     if not cleaned:
         raise ListInvalid([(1, EMPTY_LIST)])
     if len(cleaned) > MAX_ROWS:
         raise ListInvalid([(MAX_ROWS + 1, f"a list holds at most {MAX_ROWS} people")])
-    return [(name, email) for _, name, email, _ in cleaned]
+    return [(name, email, role) for _, name, email, _, role in cleaned]
 
 
 def _size_check(file: File) -> None:
@@ -98,8 +115,8 @@ def _size_check(file: File) -> None:
         raise ListTooLarge(LIST_FILE_TOO_LARGE.format(size=filesizeformat(file.size), limit=filesizeformat(limit)))
 
 
-def _csv_rows(records: Iterator, header: list[str]) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
-    """The numbered (name, email) rows after the header, and the problems; reading stops at the first row over
+def _csv_rows(records: Iterator, header: list[str]) -> tuple[list[tuple[int, str, str, str]], list[tuple[int, str]]]:
+    """The numbered (name, email, role) rows after the header, and the problems; reading stops at the first row over
     MAX_ROWS (the rest of a file that is too long is never decoded)."""
     rows, problems = [], []
     for number, cells, unreadable in records:
@@ -115,14 +132,15 @@ def _csv_rows(records: Iterator, header: list[str]) -> tuple[list[tuple[int, str
             problems.append((number, f"{len(cells)} columns, expected {len(header)}"))
             continue
         named = dict(zip(header, cells, strict=True))
-        rows.append((number, named["name"], named["email"]))
+        rows.append((number, named["name"], named["email"], named.get("role", "")))
     return rows, problems
 
 
-def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) -> list[tuple[str, str]]:
-    """Rows of a CSV upload (bytes, or an uploaded file) with the columns name and email (header row required,
-    any order), read row by row; ListTooLarge before reading a file over REQUEST_LIST_MAX_BYTES, ListInvalid
-    with the file's row numbers for bad rows (and, with `partner`, for addresses of other accounts' domains)."""
+def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) -> list[tuple[str, str, str]]:
+    """Rows of a CSV upload (bytes, or an uploaded file) with the columns name and email, and optionally role
+    (staff or admin; header row required, any order), read row by row; ListTooLarge before reading a file over
+    REQUEST_LIST_MAX_BYTES, ListInvalid with the file's row numbers for bad rows (and, with `partner`, for
+    addresses of other accounts' domains)."""
     file = ContentFile(data) if isinstance(data, bytes | bytearray) else File(data)
     _size_check(file)
     records = csv_records(file)
@@ -136,12 +154,11 @@ def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) ->
     if problems:
         raise ListInvalid(problems)
     # Problems name the file's rows (the header is row 1), not positions in the list.
-    return rows_validate([(name, email) for _, name, email in rows], numbers=[number for number, _, _ in rows],
-                         partner=partner)
+    return rows_validate([row[1:] for row in rows], numbers=[row[0] for row in rows], partner=partner)
 
 
 def request_submit(
-    *, partner: Partner, actor: User, rows: list[tuple[str, str]], source: str = RequestSource.FORM,
+    *, partner: Partner, actor: User, rows: list[tuple[str, ...]], source: str = RequestSource.FORM,
     note: str = "", received_from: str = "", request=None,
 ) -> PortalUserRequest:
     """Create a list and its items, each labelled by the directory check; tell the account manager. A fixed
@@ -154,11 +171,11 @@ def request_submit(
         portal_request = PortalUserRequest.objects.create(
             partner=partner, submitted_by=actor, source=source, note=note, received_from=received_from
         )
-        checks = rows_check(partner=partner, emails=[email for _, email in cleaned])
+        checks = rows_check(partner=partner, emails=[email for _, email, _ in cleaned])
         items = []
-        for (name, email), check in zip(cleaned, checks, strict=True):
+        for (name, email, role), check in zip(cleaned, checks, strict=True):
             items.append(RequestItem(
-                request=portal_request, partner=partner, name=name, display_email=email,
+                request=portal_request, partner=partner, name=name, display_email=email, role=role,
                 email=normalize_email(email), check_result=check.result if check.result != "invalid" else "",
                 suggested_email=check.suggestion,
             ))
@@ -166,7 +183,8 @@ def request_submit(
         RequestItem.objects.bulk_create(items)
         audit_record_many([
             audit_event(actor=actor, action="request.item_submitted", target=item, partner=partner, request=request,
-                        data={"source": source, "check": item.check_result, "request": portal_request.pk})
+                        data={"source": source, "check": item.check_result, "request": portal_request.pk,
+                              "role": item.role})
             for item in items
         ])
         manager = partner.account_manager

@@ -54,9 +54,10 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
                 return redirect("onboarding:request_detail", slug=partner.slug, request_id=portal_request.pk)
     elif request.method == "POST" and formset.is_valid() and details.is_valid():
-        rows = [(f.cleaned_data.get("name", ""), f.cleaned_data.get("email", "")) for f in formset.forms]
+        rows = [(f.cleaned_data.get("name", ""), f.cleaned_data.get("email", ""), f.cleaned_data.get("role", ""))
+                for f in formset.forms]
         if "check" in request.POST:
-            checks = rows_check(partner=partner, emails=[email for _, email in rows])
+            checks = rows_check(partner=partner, emails=[email for _, email, _ in rows])
         else:
             try:
                 with conflicts_refused():

@@ -20,8 +20,11 @@ from accounts.services.access import (
 from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryUserStatus, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import InviteState
+from onboarding.models import InviteState, RequestItem
 from onboarding.services.people import person_remove
+from onboarding.services.requests import request_submit
+from onboarding.services.review import request_items_approve
+from partners.models import PartnerKind
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
 from tests.conftest import login_with_second_factor
 from tests.onboarding.factories import InviteFactory
@@ -375,3 +378,26 @@ def test_the_admin_shows_access_read_only(client, dan):
     login_with_second_factor(client, AdminFactory())
     page = client.get(f"/admin/accounts/user/{dan.pk}/change/").content.decode()
     assert 'name="is_active"' not in page and "Access ended" in page
+
+
+# --- the role asked for -------------------------------------------------------------------------------------------
+
+def test_the_role_asked_for_on_the_list_is_the_role_the_account_gets(manager):
+    reseller = PartnerFactory(slug="resell", kind=PartnerKind.RESELLER, account_manager=manager)
+    AgreementFactory(partner=reseller)
+    admin = PartnerAdminFactory(partner=reseller)
+    portal_request = request_submit(partner=reseller, actor=admin, rows=[
+        ("Ada", "ada@resell.example", "partner_admin"), ("Bob", "bob@resell.example", "")])
+    request_items_approve(item_ids=portal_request.items.values_list("pk", flat=True), actor=manager)
+    roles = dict(User.objects.filter(partner=reseller).exclude(pk=admin.pk).values_list("email", "role"))
+    assert roles == {"ada@resell.example": Role.PARTNER_ADMIN, "bob@resell.example": Role.PARTNER_STAFF}
+
+
+def test_the_request_form_takes_each_persons_role(client, ann, directory):
+    client.force_login(ann)
+    form = client.get("/partners/acme/requests/new/").content.decode()
+    assert 'name="rows-0-role"' in form and 'aria-label="Role of the person in row 1"' in form
+    data = {"rows-TOTAL_FORMS": "1", "rows-INITIAL_FORMS": "0", "rows-0-name": "Eve Early",
+            "rows-0-email": "eve@acme.example", "rows-0-role": "partner_admin", "submit": "1"}
+    assert client.post("/partners/acme/requests/new/", data).status_code == 302
+    assert RequestItem.objects.get(email="eve@acme.example").role == Role.PARTNER_ADMIN

@@ -75,7 +75,7 @@ def test_a_list_entered_on_the_partners_behalf_refuses_it_too(partner):
 
 def test_rows_validate_keeps_ordinary_names(partner):
     assert rows_validate([("Zoë O'Brien", "zoe@acme.example")], partner=partner) == [
-        ("Zoë O'Brien", "zoe@acme.example")]
+        ("Zoë O'Brien", "zoe@acme.example", "partner_staff")]
 
 
 def test_a_note_with_a_line_break_is_refused(submitter, partner):

@@ -84,7 +84,8 @@ def test_a_partner_whose_agreement_has_expired_cannot_submit_and_nothing_is_writ
 
 def test_rows_validate_returns_the_rows_stripped_and_skips_blank_ones():
     rows = [(" Ada ", " Ada.Lovelace@Partner.example "), ("", ""), ("Bob", "bob@partner.example")]
-    assert rows_validate(rows) == [("Ada", "Ada.Lovelace@Partner.example"), ("Bob", "bob@partner.example")]
+    assert rows_validate(rows) == [("Ada", "Ada.Lovelace@Partner.example", "partner_staff"),
+                                   ("Bob", "bob@partner.example", "partner_staff")]
 
 
 def test_rows_validate_names_the_row_of_a_bad_address():
@@ -143,7 +144,16 @@ def test_a_list_with_a_bad_row_is_refused_whole_and_nothing_is_written(
 
 def test_rows_from_csv_reads_name_and_email_in_any_column_order():
     data = "\ufeffEmail,Name\nAda.Lovelace@Partner.example,Ada Lovelace\n\nbob@partner.example,Bob\n".encode()
-    assert rows_from_csv(data) == [("Ada Lovelace", "Ada.Lovelace@Partner.example"), ("Bob", "bob@partner.example")]
+    assert rows_from_csv(data) == [("Ada Lovelace", "Ada.Lovelace@Partner.example", "partner_staff"),
+                                   ("Bob", "bob@partner.example", "partner_staff")]
+
+
+def test_a_list_says_who_becomes_a_partner_admin_and_an_unknown_role_is_refused_with_its_row():
+    data = b"name,email,role\nAda,ada@partner.example,Admin\nBob,bob@partner.example,\nCy,cy@partner.example,staff\n"
+    assert [role for *_, role in rows_from_csv(data)] == ["partner_admin", "partner_staff", "partner_staff"]
+    with pytest.raises(ListInvalid) as caught:
+        rows_from_csv(b"name,email,role\nAda,ada@partner.example,owner\n")
+    assert caught.value.problems == [(2, "the role 'owner' is neither staff nor admin")]
 
 
 @pytest.mark.parametrize("data", [b"", b"Ada,ada@partner.example\n", b"name,mail\nAda,ada@partner.example\n"],

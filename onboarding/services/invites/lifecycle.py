@@ -30,26 +30,27 @@ EXPIRING_STATES = (InviteState.SENDING, InviteState.SENT, InviteState.FAILED)
 RESENDABLE_STATES = (*OPEN_INVITE_STATES, InviteState.EXPIRED)
 
 
-def portal_user_prepare(*, partner: Partner, email: str, name: str) -> User:
-    """The (not yet active) portal user an invite leads to; activated when the invite is accepted."""
+def portal_user_prepare(*, partner: Partner, email: str, name: str, role: str = Role.PARTNER_STAFF) -> User:
+    """The (not yet active) portal user an invite leads to, with the role asked for; activated when the invite is
+    accepted. A person asked for again keeps their account (and the role they had)."""
     address = normalize_email(email)
     user = User.objects.filter(email=address).first()
     if user is None:
-        user = _user_create(partner=partner, email=email, name=name, address=address)
+        user = _user_create(partner=partner, email=email, name=name, address=address, role=role)
     if user.is_active or user.partner_id != partner.pk:
         # Never hand an existing account (another partner's, or one in use) to an invitation.
         raise OnboardingError(HAS_ACCESS.format(email=email))
     return user
 
 
-def _user_create(*, partner: Partner, email: str, name: str, address: str) -> User:
+def _user_create(*, partner: Partner, email: str, name: str, address: str, role: str) -> User:
     try:
         # A savepoint: a concurrent approval may insert the same person first; then take theirs. Its
         # commit shows as the unique index refusing the insert (it committed while this one waited),
         # or as create_user's validation finding the address taken (it committed just before).
         with transaction.atomic():
             return User.objects.create_user(
-                email, None, full_name=name, role=Role.PARTNER_STAFF, partner=partner, is_active=False
+                email, None, full_name=name, role=role, partner=partner, is_active=False
             )
     except (IntegrityError, ValidationError):
         user = User.objects.filter(email=address).first()
@@ -75,7 +76,8 @@ def invite_create(
     existing = _open_invite(partner, address)
     if existing is not None:
         raise InviteAlreadyOpen(existing, email=email, partner=partner)
-    user = portal_user_prepare(partner=partner, email=email, name=name)
+    user = portal_user_prepare(partner=partner, email=email, name=name,
+                               role=item.role if item is not None else Role.PARTNER_STAFF)
     try:
         with transaction.atomic():  # a savepoint, for the same race as the user's
             invite = Invite.objects.create(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from core.audit import audit_client, audit_event, audit_record_many
 from core.errors import ConcurrentChange
 from onboarding.errors import HAS_ACCESS, InviteAlreadyOpen, OnboardingError
@@ -129,7 +129,7 @@ def _users_created(items: list[RequestItem]) -> dict[str, _Account]:
     new = {}
     for item in sorted(items, key=lambda i: i.email):
         user = User(email=item.email, display_email=item.display_email.strip(), full_name=item.name,
-                    role=Role.PARTNER_STAFF, partner_id=item.partner_id, is_active=False)
+                    role=item.role, partner_id=item.partner_id, is_active=False)
         user.set_unusable_password()
         new.setdefault(item.email, user)
     User.objects.bulk_create(list(new.values()), ignore_conflicts=True)
