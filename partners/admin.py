@@ -274,6 +274,7 @@ class AgreementVersionAdmin(AuditedAdmin):
                     valid_for_days=data.get("valid_for_days"), actor=request.user, request=request)
         except PortalError as exc:
             raise forms.ValidationError(str(exc)) from exc
+        # The admin goes on with `obj` (its change message, the redirect): make it the row the service wrote.
         obj.pk = published.pk
-        obj.__dict__.update({key: value for key, value in published.__dict__.items() if key != "_state"})
         obj._state.adding = False
+        obj.refresh_from_db()

@@ -142,3 +142,13 @@ def test_a_version_of_another_kind_cannot_be_recorded_for_a_partner(client, admi
     assert response.status_code == 200
     assert "published for another kind of partner" in response.content.decode()
     assert not Agreement.objects.exists()
+
+
+def test_a_label_published_already_is_refused_on_the_form(client, admin):
+    publish_in_admin(client)
+
+    response = publish_in_admin(client)
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert AgreementVersion.objects.count() == 1
