@@ -360,6 +360,8 @@ LOGGING = {
 # ---------------------------------------------------------------------------
 INVITE_EXPIRY_DAYS = env.int("INVITE_EXPIRY_DAYS", default=7)
 INVITE_REMINDER_DAYS = env.int("INVITE_REMINDER_DAYS", default=3)  # one reminder this long after an unaccepted invite
+# Reminders of an agreement running out, this many days before its valid_until (each sent once per agreement).
+AGREEMENT_REMINDER_DAYS = tuple(env.list("AGREEMENT_REMINDER_DAYS", cast=int, default=[30, 7]))
 # First retry delay (seconds, doubling, with jitter) when the SMTP server refuses or is down.
 INVITE_SEND_RETRY_BACKOFF = env.int("INVITE_SEND_RETRY_BACKOFF", default=30)
 AWAITING_VALIDATION_EXPIRY_DAYS = env.int("AWAITING_VALIDATION_EXPIRY_DAYS", default=30)
