@@ -76,6 +76,8 @@ PERSON_DEACTIVATED = "{email} is deactivated: their sessions have ended."
 PERSON_REACTIVATED = "{email} can sign in again."
 PERSON_REMOVED = "{email} is removed from the portal: their sessions have ended."
 PERSON_ROLE_CHANGED = "{email} is now {role}."
+PERSON_SIGNER = "{email} may now accept the partner's agreements in the portal."
+PERSON_NOT_SIGNER = "{email} no longer accepts the partner's agreements."
 
 
 class AccessRefused(PortalError):

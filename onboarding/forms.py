@@ -148,5 +148,5 @@ class PersonChangeForm(forms.Form):
     """A change to one person's access, posted by a button of their page."""
 
     action = forms.ChoiceField(choices=[(a, a) for a in ("deactivate", "reactivate", "remove", "make_partner_admin",
-                                                         "make_partner_staff")])
+                                                         "make_partner_staff", "make_signer", "unmake_signer")])
     confirmed = forms.BooleanField(required=False)

@@ -73,8 +73,9 @@ def _other_parameters(query: QueryDict, form: Form, page_param: str) -> list[tup
     return [(name, value) for name, values in query.lists() if name not in own for value in values if value]
 
 
-def _list_filter(request: HttpRequest, form: Form, *, page_param: str, total: int, matching: int,
-                 anchor: str = "") -> ListFilter:
+def list_filter(request: HttpRequest, form: Form, *, page_param: str, total: int, matching: int,
+                anchor: str = "") -> ListFilter:
+    """A list's filter for templates/onboarding/_list_filter.html (the people pages use it too)."""
     keep = _other_parameters(request.GET, form, page_param)
     query = QueryDict(mutable=True)
     for name, value in keep:
@@ -106,7 +107,7 @@ def partner_list(request: HttpRequest) -> HttpResponse:
         partner.time_to_access = times.get(partner.pk)
     return render(request, "onboarding/partner_list.html", {
         "partners": partners,
-        "filter": _list_filter(request, form, page_param="page", total=total, matching=partners.paginator.count),
+        "filter": list_filter(request, form, page_param="page", total=total, matching=partners.paginator.count),
     })
 
 
@@ -138,7 +139,7 @@ def partner_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "requests": filtered("lists", selectors.partner_requests),
         "invites": filtered("invites", selectors.partner_invites),
         "list_filters": {
-            name: _list_filter(request, form, page_param=name, total=totals[name],
+            name: list_filter(request, form, page_param=name, total=totals[name],
                                matching=counts.matching.get(name, totals[name]), anchor=name)
             for name, form in forms.items()
         },

@@ -15,9 +15,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.errors import (
     PERSON_DEACTIVATED,
+    PERSON_NOT_SIGNER,
     PERSON_REACTIVATED,
     PERSON_REMOVED,
     PERSON_ROLE_CHANGED,
+    PERSON_SIGNER,
     AccessRefused,
 )
 from accounts.models import ENDED_BY_DIRECTORY, AccessEnded, Role, User
@@ -27,12 +29,14 @@ from core.errors import ConcurrentChange
 from core.paging import page_of
 from onboarding import selectors
 from onboarding.forms import PeopleFilterForm, PersonChangeForm
-from onboarding.permissions import may_manage_people
+from onboarding.permissions import may_manage_people, may_review
 from onboarding.selectors.people import partner_people_with_status, partner_person, with_status
 from onboarding.selectors.timeline import person_events
 from onboarding.services.people import person_remove
-from onboarding.views.partners import _list_filter as list_filter
+from onboarding.views.partners import list_filter
+from partners.errors import AgreementRefused
 from partners.models import Partner
+from partners.services import agreement_signer_set
 
 
 def _partner(request: HttpRequest, slug: str) -> Partner:
@@ -59,11 +63,14 @@ def people(request: HttpRequest, slug: str) -> HttpResponse:
     })
 
 
-def _actions(person: User, viewer) -> list[str]:
+def _actions(person: User, viewer, partner: Partner) -> list[str]:
     """The changes the viewer may ask for on this person's page (the services still decide)."""
     if person.pk == viewer.pk:
         return []
     actions = []
+    # Who may sign the partner's agreements is the vendor's call: its account manager's, or an admin's.
+    if may_review(viewer, partner) and person.is_active and person.role == Role.PARTNER_ADMIN:
+        actions.append("unmake_signer" if person.is_signer else "make_signer")
     if person.is_active:
         actions.append("deactivate")
     elif person.access_ended in (AccessEnded.DEACTIVATED, *ENDED_BY_DIRECTORY):
@@ -79,9 +86,10 @@ def person(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """One person: role, status, last sign-in, second factor, what they may be changed to, and their timeline."""
     partner = _partner(request, slug)
     person = with_status([partner_person(partner=partner, user_id=user_id)])[0]
+    person.is_signer = partner.authorised_signers.filter(pk=person.pk).exists()
     events = page_of(person_events(user=person), request=request)
     return render(request, "onboarding/person.html", {
-        "partner": partner, "person": person, "actions": _actions(person, request.user),
+        "partner": partner, "person": person, "actions": _actions(person, request.user, partner),
         "confirm_remove": request.GET.get("confirm") == "remove",
         "events": events, "timeline": selectors.timeline_steps(events),
     })
@@ -99,18 +107,24 @@ def person_change(request: HttpRequest, slug: str, user_id: int) -> HttpResponse
     action = form.cleaned_data["action"]
     if action == "remove" and not form.cleaned_data["confirmed"]:
         return redirect(f"{reverse('onboarding:person', args=[slug, user_id])}?confirm=remove")
+    if action in ("make_signer", "unmake_signer") and not may_review(request.user, partner):
+        raise Http404  # not a button this person's page shows them
     try:
         with conflicts_refused():
-            message = _change(request, person, action)
-    except (AccessRefused, ConcurrentChange) as exc:
+            message = _change(request, partner, person, action)
+    except (AccessRefused, AgreementRefused, ConcurrentChange) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, message)
     return redirect("onboarding:person", slug=slug, user_id=user_id)
 
 
-def _change(request: HttpRequest, person: User, action: str) -> str:
+def _change(request: HttpRequest, partner: Partner, person: User, action: str) -> str:
     actor, email = request.user, person.display_email
+    if action in ("make_signer", "unmake_signer"):
+        authorised = action == "make_signer"
+        agreement_signer_set(partner=partner, user=person, authorised=authorised, actor=actor, request=request)
+        return (PERSON_SIGNER if authorised else PERSON_NOT_SIGNER).format(email=email)
     if action == "deactivate":
         user_deactivate(user=person, actor=actor, request=request)
         return PERSON_DEACTIVATED.format(email=email)

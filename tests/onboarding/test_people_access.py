@@ -401,3 +401,24 @@ def test_the_request_form_takes_each_persons_role(client, ann, directory):
             "rows-0-email": "eve@acme.example", "rows-0-role": "partner_admin", "submit": "1"}
     assert client.post("/partners/acme/requests/new/", data).status_code == 302
     assert RequestItem.objects.get(email="eve@acme.example").role == Role.PARTNER_ADMIN
+
+
+# --- authorised signers ---------------------------------------------------------------------------------------------
+
+def test_the_account_manager_makes_a_partner_admin_an_authorised_signer(client, manager, ann, dan, acme):
+    client.force_login(manager)
+    assert b"Make authorised signer" in client.get(f"/partners/acme/access/{ann.pk}/").content
+    assert b"Make authorised signer" not in client.get(f"/partners/acme/access/{dan.pk}/").content  # staff
+    response = client.post(f"/partners/acme/access/{ann.pk}/change/", {"action": "make_signer"}, follow=True)
+    assert b"may now accept the partner&#x27;s agreements" in response.content
+    assert list(acme.authorised_signers.all()) == [ann]
+    client.post(f"/partners/acme/access/{ann.pk}/change/", {"action": "unmake_signer"})
+    assert not acme.authorised_signers.exists()
+
+
+def test_a_partner_admin_cannot_make_anyone_an_authorised_signer(client, ann, acme):
+    other = PartnerAdminFactory(partner=acme)
+    client.force_login(ann)
+    assert b"authorised signer" not in client.get(f"/partners/acme/access/{other.pk}/").content
+    assert client.post(f"/partners/acme/access/{other.pk}/change/", {"action": "make_signer"}).status_code == 404
+    assert not acme.authorised_signers.exists()
