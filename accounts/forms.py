@@ -1,6 +1,7 @@
 """Forms of sign-in, two-factor and passwords."""
 
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
 from core.emails import InvalidEmail, normalize_email
@@ -72,3 +73,23 @@ class ResetCodeForm(forms.Form):
         label=_("Code from the mail"), max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}),
     )
+
+
+class _PasswordAloneSaved:
+    """Django's password forms save the whole user row as it was read when the request began: a deactivation (or a
+    directory's offboarding) committed while the new password was being hashed would be written back undone, and
+    the session kept. Only the password is saved."""
+
+    def save(self, commit: bool = True):
+        user = super().save(commit=False)
+        if commit:
+            user.save(update_fields=["password"])
+        return user
+
+
+class PortalSetPasswordForm(_PasswordAloneSaved, SetPasswordForm):
+    """A new password from a reset link (Django's validators apply)."""
+
+
+class PortalPasswordChangeForm(_PasswordAloneSaved, PasswordChangeForm):
+    """A new password given the current one (Django's validators apply)."""

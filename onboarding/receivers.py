@@ -1,17 +1,20 @@
 """Signal receivers of onboarding: what lower layers announce, and onboarding acts on."""
 
+from core.queue import enqueue
 from onboarding.services.domains import request_items_flag_foreign
-from onboarding.tasks import recheck_held
 
 
 def recheck_after_sync(sender, run, **kwargs) -> None:
     """A directory sync succeeded (after commit): re-check the account's held requests in a worker."""
-    recheck_held.delay(run.connection.partner_id)
+    enqueue("onboarding.recheck_held", run.connection.partner_id)
 
 
 def recheck_after_people_changed(sender, partner_id: int, **kwargs) -> None:
-    """A partner admin changed the account's directory people (after commit): the same re-check, in a worker."""
-    recheck_held.delay(partner_id)
+    """A partner admin changed the account's directory people (after commit): the same re-check, in a worker.
+
+    Queued without failing the request that made the change, committed already, should the broker be away (the
+    next sync's re-check takes the people then)."""
+    enqueue("onboarding.recheck_held", partner_id)
 
 
 def flag_requests_at_saved_domain(sender, instance, raw: bool = False, **kwargs) -> None:

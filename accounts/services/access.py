@@ -36,7 +36,13 @@ OFF_IN_DIRECTORY = {
 
 
 def _locked(user: User) -> User:
-    """The person's row, locked for the change (and fresh: a page may show an older state)."""
+    """The person's row, locked for the change (and fresh: a page may show an older state).
+
+    The partner's active partner admins are locked first, in the order of their ids, then the person: every
+    change takes its locks in that one order, so two admins demoting each other at the same moment are taken one
+    after the other (the second finds itself the last one) instead of deadlocking."""
+    list(User.objects.select_for_update().filter(partner_id=user.partner_id, role=Role.PARTNER_ADMIN, is_active=True)
+         .order_by("pk").values_list("pk", flat=True))
     return User.objects.select_for_update().get(pk=user.pk)
 
 
@@ -46,16 +52,11 @@ def _refuse_own(user: User, actor) -> None:
 
 
 def _keep_a_partner_admin(user: User) -> None:
-    """Refuse to take away the partner's last active partner admin.
-
-    The partner's active partner admins are locked first, so two admins demoting each other at the same
-    moment are taken one after the other: the second finds itself the last one."""
+    """Refuse to take away the partner's last active partner admin (their rows are locked by `_locked`)."""
     if user.role != Role.PARTNER_ADMIN or not user.is_active:
         return
-    admins = list(
-        User.objects.select_for_update().filter(partner_id=user.partner_id, role=Role.PARTNER_ADMIN, is_active=True)
-        .order_by("pk").values_list("pk", flat=True)
-    )
+    admins = list(User.objects.filter(partner_id=user.partner_id, role=Role.PARTNER_ADMIN, is_active=True)
+                  .values_list("pk", flat=True))
     if admins == [user.pk]:
         raise AccessRefused(LAST_PARTNER_ADMIN)
 
@@ -122,7 +123,10 @@ def user_reactivate(*, user: User, actor, request: HttpRequest | None = None) ->
         if user.access_ended not in (AccessEnded.DEACTIVATED, *ENDED_BY_DIRECTORY):
             raise AccessRefused(ACCESS_NOT_RESTORABLE.format(email=user.display_email))
         status = directory_status_of(user)
-        if status in OFF_IN_DIRECTORY:
+        has_directory = DirectoryConnection.objects.filter(partner_id=user.partner_id).exists()
+        # Where the partner has a directory, only a primary address of an enabled person signs in (R7): anyone else
+        # would be reactivated to no avail, and offboarded again by the next sync.
+        if status in OFF_IN_DIRECTORY or (has_directory and status is None):
             raise AccessRefused(ACCESS_STILL_OFF_IN_DIRECTORY.format(email=user.display_email))
         ended = user.access_ended
         user.is_active = True
@@ -139,6 +143,8 @@ def user_set_role(*, user: User, role: str, actor, request: HttpRequest | None =
     with transaction.atomic():
         user = _locked(user)
         _refuse_own(user, actor)
+        if user.access_ended == AccessEnded.REMOVED:
+            raise AccessRefused(ACCESS_REMOVED_ALREADY.format(email=user.display_email))
         if user.role == role:
             raise AccessRefused(ACCESS_ROLE_UNCHANGED.format(email=user.display_email, role=user.get_role_display()))
         if role != Role.PARTNER_ADMIN:

@@ -11,7 +11,6 @@ the mail gives too.
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from accounts import errors
-from accounts.forms import EmailForm, ResetCodeForm
+from accounts.forms import EmailForm, PortalPasswordChangeForm, PortalSetPasswordForm, ResetCodeForm
 from accounts.selectors import may_use_cloud_password, reset_code_check, reset_user
 from accounts.services.passwords import password_changed, password_reset_queue
 
@@ -73,7 +72,7 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's confirm view, on a URL without uid or token: both come from the session (see reset_link)."""
 
     template_name = "accounts/password_reset_confirm.html"
-    form_class = SetPasswordForm  # Django's validators (length, common passwords, similarity) apply
+    form_class = PortalSetPasswordForm  # Django's validators (length, common passwords, similarity) apply
     success_url = reverse_lazy("accounts:login")
     post_reset_login = False
 
@@ -100,6 +99,7 @@ class ChangeView(auth_views.PasswordChangeView):
     """
 
     template_name = "accounts/password_change.html"
+    form_class = PortalPasswordChangeForm
     success_url = reverse_lazy("accounts:security")
 
     def dispatch(self, request, *args, **kwargs):

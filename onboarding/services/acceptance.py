@@ -62,10 +62,15 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
     """Accept: set the cloud password, or check the domain password, or take the SSO result; then
     activate the person. Raises OnboardingError (or ValidationError for a weak password)."""
     with transaction.atomic():
-        locking = Invite.objects.select_for_update(of=("self",)).select_related("partner__account_manager", "user")
+        locking = Invite.objects.select_for_update(of=("self",)).select_related("partner__account_manager", "item")
         invite = locking.get(pk=invite.pk)
         invite_check(invite)
-        user = invite.user
+        # The person's row, locked and read now: a change to it committed since the page was drawn (a removal, a
+        # role change) is not written back undone by the saves below.
+        user = User.objects.select_for_update().get(pk=invite.user_id)
+        invite.user = user
+        if invite.item is not None and user.role != invite.item.role:
+            user.role = invite.item.role  # the role asked for this time (a person asked for again may differ)
         method = invite_method(invite)
         if invite.kind == InviteKind.INVITE:
             answer = recipient_lookup(partner_id=invite.partner_id, address=invite.email)
@@ -99,7 +104,7 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
             state__in=[ItemState.INVITED, ItemState.ACCOUNT_CREATED, ItemState.VALIDATED]
         ).update(state=ItemState.ACCEPTED, user=user)
         audit_record(actor=user, action=f"{invite.kind}.accepted", target=invite, partner=invite.partner,
-                     request=request, data={"method": method})
+                     request=request, data={"method": method, "role": user.role})
         _accepted_notify(invite)
         invite_accepted_requesters_notify(invite=invite, user=user)
     return user

@@ -395,7 +395,8 @@ def test_an_acceptance_is_audited_with_the_person_as_actor(approved):
     invite, _ = approved
     user = invite_accept(invite=invite, password=PASSWORD)
     event = AuditEvent.objects.get(action="invite.accepted")
-    assert (event.actor, event.target_id, event.data) == (user, str(invite.pk), {"method": "cloud_password"})
+    assert (event.actor, event.target_id, event.data) == (user, str(invite.pk),
+                                                          {"method": "cloud_password", "role": "partner_staff"})
 
 
 def test_opening_the_link_consumes_nothing(approved):

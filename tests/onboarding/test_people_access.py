@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.errors import ACCESS_OWN, ACCESS_STILL_OFF_IN_DIRECTORY, LAST_PARTNER_ADMIN, AccessRefused
+from accounts.forms import PortalSetPasswordForm
 from accounts.models import AccessEnded, Role, TOTPDevice, User
 from accounts.services.access import (
     user_deactivate,
@@ -20,7 +21,8 @@ from accounts.services.access import (
 from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryUserStatus, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from onboarding.models import InviteState, RequestItem
+from onboarding.models import OPEN_INVITE_STATES, Invite, InviteState, RequestItem
+from onboarding.services.acceptance import invite_accept
 from onboarding.services.people import person_remove
 from onboarding.services.requests import request_submit
 from onboarding.services.review import request_items_approve
@@ -422,3 +424,45 @@ def test_a_partner_admin_cannot_make_anyone_an_authorised_signer(client, ann, ac
     assert b"authorised signer" not in client.get(f"/partners/acme/access/{other.pk}/").content
     assert client.post(f"/partners/acme/access/{other.pk}/change/", {"action": "make_signer"}).status_code == 404
     assert not acme.authorised_signers.exists()
+
+
+# --- what a concurrent change must not undo -------------------------------------------------------------------------
+
+def test_a_new_password_saved_after_a_deactivation_does_not_undo_it(ann, dan):
+    as_loaded = User.objects.get(pk=dan.pk)  # the request's user, read before the deactivation commits
+    user_deactivate(user=dan, actor=ann)
+    form = PortalSetPasswordForm(as_loaded, {"new_password1": "a brand new passphrase 42",
+                                             "new_password2": "a brand new passphrase 42"})
+    assert form.is_valid()
+    form.save()
+    dan.refresh_from_db()
+    assert (dan.is_active, dan.access_ended) == (False, AccessEnded.DEACTIVATED)
+    assert dan.check_password("a brand new passphrase 42")
+
+
+def test_a_person_asked_for_again_gets_the_role_asked_for_this_time(manager, django_capture_on_commit_callbacks):
+    reseller = PartnerFactory(slug="resell", kind=PartnerKind.RESELLER, account_manager=manager)
+    AgreementFactory(partner=reseller)
+    admin = PartnerAdminFactory(partner=reseller)
+    former = PartnerAdminFactory(partner=reseller, display_email="former@resell.example")
+    person_remove(user=former, actor=admin)
+    portal_request = request_submit(partner=reseller, actor=admin, rows=[("Former", "former@resell.example", "staff")])
+    with django_capture_on_commit_callbacks(execute=True):  # its welcome mail goes out
+        request_items_approve(item_ids=portal_request.items.values_list("pk", flat=True), actor=manager)
+    invite = Invite.objects.get(email="former@resell.example", state__in=OPEN_INVITE_STATES)
+    invite_accept(invite=invite, password="a brand new passphrase 42")
+    former.refresh_from_db()
+    assert (former.is_active, former.access_ended, former.role) == (True, "", Role.PARTNER_STAFF)
+
+
+def test_a_removed_persons_role_is_not_changed(ann, dan):
+    user_remove(user=dan, actor=ann)
+    with pytest.raises(AccessRefused, match="was removed already"):
+        user_set_role(user=dan, role=Role.PARTNER_ADMIN, actor=ann)
+
+
+def test_no_one_is_reactivated_whose_address_the_directory_does_not_have(directory, ann, acme):
+    gone = UserFactory(partner=acme, display_email="nobody@acme.example")
+    user_deactivate(user=gone, actor=ann)
+    with pytest.raises(AccessRefused, match="still disabled or removed"):
+        user_reactivate(user=gone, actor=ann)
