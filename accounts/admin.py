@@ -8,7 +8,7 @@ from django_otp.plugins.otp_static.models import StaticDevice as LegacyStaticDev
 from django_otp.plugins.otp_totp.models import TOTPDevice as LegacyTOTPDevice
 
 from accounts.errors import AccessRefused
-from accounts.models import User
+from accounts.models import PARTNER_ROLES, User
 from accounts.services.access import user_deactivate, user_reactivate
 from accounts.services.signin import signin_unlock
 from accounts.services.two_factor import two_factor_reset
@@ -63,7 +63,11 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
         # Access starts with an accepted invitation and changes through the actions (audited, sessions ended),
         # never by ticking a box.
         fields = super().get_readonly_fields(request, obj)
-        return (*fields, "is_active", "access_ended", "access_ended_at") if obj is not None else fields
+        if obj is None:
+            return fields
+        # A partner's people change role on its People with access page (the last partner admin kept, audited).
+        partner_person = ("role", "partner") if obj.role in PARTNER_ROLES else ()
+        return (*fields, "is_active", "access_ended", "access_ended_at", *partner_person)
 
     @admin.action(description="Deactivate (ends their sessions at once)", permissions=["change"])
     def deactivate_access(self, request, queryset):

@@ -92,10 +92,11 @@ def active_user(*, pk) -> User | None:
     """The active portal user with this id, or None — asked on every request of a session.
 
     A person their directory disabled or removed is refused at once, in the same single query, even before
-    the offboarding that follows a sync has ended their access."""
+    the offboarding that follows a sync has ended their access; so is everyone of a partner switched off."""
     return (
         User.objects.filter(pk=pk, is_active=True)
         .filter(Q(directory_user__isnull=True) | Q(directory_user__status=DirectoryUserStatus.ACTIVE))
+        .filter(Q(partner__isnull=True) | Q(partner__is_active=True))  # a partner switched off: its people too
         .first()
     )
 

@@ -15,7 +15,15 @@ from core.conflicts import conflicts_refused
 from core.errors import PortalError
 from partners.documents import document_require_pdf
 from partners.errors import DOCUMENT_MISSING, DOCUMENT_NOT_PDF_KEPT
-from partners.models import AccountDomain, AccountSettings, Agreement, AgreementVersion, DocumentProblem, Partner
+from partners.models import (
+    AccountDomain,
+    AccountSettings,
+    Agreement,
+    AgreementVersion,
+    DocumentProblem,
+    Partner,
+    SignedVia,
+)
 from partners.selectors import ROLE_PARTNER_ADMIN
 from partners.services import agreement_record, agreement_signer_set, agreement_version_publish
 
@@ -206,8 +214,31 @@ class AgreementAdmin(AuditedAdmin):
     list_select_related = ("partner", "recorded_by")
     search_fields = ("partner__name", "version", "signed_by_name", "signed_by_email")
     autocomplete_fields = ("partner",)
-    readonly_fields = (document_problem_note, "signed_via", "signed_by_user", "signed_from_ip", "document_sha256",
-                       "recorded_by", "created_at")
+    readonly_fields = ("document_download", document_problem_note, "signed_via", "signed_by_user", "signed_from_ip",
+                       "document_sha256", "recorded_by", "created_at")
+
+    def get_exclude(self, request, obj=None):
+        # Read-only, a stored file would be drawn as a link to its storage URL, which private storage has not:
+        # the download link below stands in for it.
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ("document",)
+        return super().get_exclude(request, obj)
+
+    @admin.display(description="Signed document")
+    def document_download(self, agreement: Agreement) -> str:
+        if not agreement.document:
+            return "none"
+        if agreement.document_problem:
+            return "not served: see the document problem"
+        return format_html('<a href="{}">{}</a>', reverse("partners:agreement_document", args=[agreement.pk]),
+                           "Download")
+
+    def has_change_permission(self, request, obj=None):
+        # An acceptance in the portal is a record of what the signer accepted (the document's hash, their name,
+        # the time and address): it is never edited afterwards.
+        if obj is not None and obj.signed_via == SignedVia.PORTAL:
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -26,7 +26,7 @@ from onboarding.services.acceptance import invite_accept
 from onboarding.services.people import person_remove
 from onboarding.services.requests import request_submit
 from onboarding.services.review import request_items_approve
-from partners.models import PartnerKind
+from partners.models import Partner, PartnerKind
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
 from tests.conftest import login_with_second_factor
 from tests.onboarding.factories import InviteFactory
@@ -466,3 +466,15 @@ def test_no_one_is_reactivated_whose_address_the_directory_does_not_have(directo
     user_deactivate(user=gone, actor=ann)
     with pytest.raises(AccessRefused, match="still disabled or removed"):
         user_reactivate(user=gone, actor=ann)
+
+
+def test_switching_a_partner_off_ends_its_peoples_sessions(client_class, acme, dan):
+    session = signed_in(client_class, dan)
+    Partner.objects.filter(pk=acme.pk).update(is_active=False)
+    assert refused(session)
+
+
+def test_a_partner_persons_role_is_changed_on_the_people_page_not_in_the_admin(client, dan):
+    login_with_second_factor(client, AdminFactory())
+    page = client.get(f"/admin/accounts/user/{dan.pk}/change/").content.decode()
+    assert 'name="role"' not in page and 'name="partner"' not in page

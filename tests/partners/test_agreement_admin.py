@@ -14,7 +14,7 @@ from tests.accounts.factories import AdminFactory, PartnerAdminFactory, UserFact
 from tests.conftest import login_with_second_factor
 from tests.partners.documents import HTML, PDF
 from tests.partners.factories import AgreementFactory, PartnerFactory
-from tests.partners.test_agreement_services import publish, signer_of
+from tests.partners.test_agreement_services import accept, publish, signer_of
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +152,15 @@ def test_a_label_published_already_is_refused_on_the_form(client, admin):
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert AgreementVersion.objects.count() == 1
+
+
+def test_an_acceptance_in_the_portal_is_not_edited_in_the_admin(client, admin):
+    partner = PartnerFactory(kind=PartnerKind.MSP)
+    agreement = accept(partner, signer_of(partner), publish(kind=PartnerKind.MSP))
+    page = client.get(reverse("admin:partners_agreement_change", args=[agreement.pk])).content.decode()
+    assert 'name="version"' not in page and 'name="signed_by_name"' not in page
+    response = client.post(reverse("admin:partners_agreement_change", args=[agreement.pk]),
+                           {"version": "forged", "signed_by_name": "Someone Else"})
+    assert response.status_code == 403
+    agreement.refresh_from_db()
+    assert agreement.signed_via == SignedVia.PORTAL and agreement.signed_by_name == "Pat Adams"
