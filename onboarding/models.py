@@ -60,6 +60,8 @@ class ItemState(models.TextChoices):
 
 # Items still on their way: waiting for a decision, for the directory, or for a corrected address.
 PENDING_STATES = (ItemState.SUBMITTED, ItemState.AWAITING_VALIDATION, ItemState.INVALID_ADDRESS)
+# Ended without access, and may be asked for again (the primary instead of an alias, after an expiry or a rejection).
+ASKABLE_STATES = (ItemState.INVALID_ADDRESS, ItemState.EXPIRED, ItemState.REJECTED)
 
 
 class CheckResult(models.TextChoices):

@@ -35,6 +35,7 @@ from onboarding.selectors.invites import (
 from onboarding.selectors.partner_page import (
     FILTERED_LISTS,
     PartnerCounts,
+    follow_ups_marked,
     item_invites,
     partner_counts,
     partner_failed_invites,
@@ -88,6 +89,7 @@ __all__ = [
     "PartnerCounts",
     "PersonRow",
     "PersonStatus",
+    "follow_ups_marked",
     "foreign_domains",
     "funnel",
     "invite_by_pk",

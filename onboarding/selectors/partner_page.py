@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from core.models import MailState, OutboundMail
-from onboarding.models import PENDING_STATES, Invite, InviteState, PortalUserRequest, RequestItem
+from onboarding.models import ASKABLE_STATES, PENDING_STATES, Invite, InviteState, PortalUserRequest, RequestItem
 from onboarding.selectors.funnels import funnel_of_states
 from onboarding.selectors.scope import count_of, name_or_address_starts_with
 from partners.models import Partner
@@ -190,3 +190,18 @@ def item_invites(*, item: RequestItem) -> QuerySet[Invite]:
 def partner_invite(*, partner: Partner, invite_id: int) -> Invite:
     """One invite of this partner, or 404."""
     return get_object_or_404(Invite, pk=invite_id, partner=partner)
+
+
+def follow_ups_marked(items) -> None:
+    """Give each of these items (a page of them) `follow_up_email`: the address it was asked for again as, or "".
+
+    An item asked for again keeps its state (it ended as it ended); its page says where the follow-up went instead
+    of offering to ask again. One query for the page, answered from the items' index on `replaces`."""
+    if hasattr(items, "object_list"):  # a page: its rows read once, and kept with what is set on them
+        items.object_list = list(items.object_list)
+        items = items.object_list
+    ended = [item.pk for item in items if item.state in ASKABLE_STATES]
+    follow_ups = dict(RequestItem.objects.filter(replaces_id__in=ended).order_by("id")
+                      .values_list("replaces_id", "display_email")) if ended else {}
+    for item in items:
+        item.follow_up_email = follow_ups.get(item.pk, "")

@@ -14,11 +14,10 @@ from onboarding.errors import (
     ListInvalid,
     OnboardingError,
 )
-from onboarding.models import CheckResult, ItemState, RequestItem, RequestSource
+from onboarding.models import ASKABLE_STATES, CheckResult, ItemState, RequestItem, RequestSource
 from onboarding.services.requests import request_submit
 
 # What can be asked for again, and which address the new request is for.
-ASKABLE_STATES = (ItemState.INVALID_ADDRESS, ItemState.EXPIRED, ItemState.REJECTED)
 # A person on the way to access (or with it) in one of these: asking again would be a second request for them.
 OPEN_STATES = (
     ItemState.SUBMITTED, ItemState.APPROVED, ItemState.AWAITING_VALIDATION, ItemState.VALIDATED,

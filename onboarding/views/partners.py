@@ -149,6 +149,8 @@ def partner_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "may_download_agreement": may_download_agreement(request.user, partner),
         "may_export_people": may_export_people(request.user, partner),
     }
+    for listed in (context["pending_items"], context["items"]):
+        selectors.follow_ups_marked(listed)
     if reviewer:  # what failed to go out, and the funnel, are the account manager's
         context |= {
             "failed_invites": page(selectors.partner_failed_invites(partner=partner), "failed", counts.failed_invites),
@@ -181,6 +183,7 @@ def person_timeline(request: HttpRequest, slug: str, item_id: int) -> HttpRespon
     """One requested person: requested → approved → found in directory → invited → accepted → two-factor."""
     partner = selectors.partner_for(user=request.user, slug=slug)
     item = selectors.partner_item(partner=partner, item_id=item_id)
+    selectors.follow_ups_marked([item])
     events = page_of(selectors.item_events(item=item), request=request)
     return render(request, "onboarding/person_timeline.html", {
         "partner": partner, "item": item, "events": events, "timeline": selectors.timeline_steps(events),

@@ -288,3 +288,13 @@ def test_another_partners_item_is_not_found(client, rejected):
 def test_asking_again_needs_a_post(client, rejected, admin):
     client.force_login(admin)
     assert client.get(url(rejected)).status_code == 405
+
+
+def test_an_item_asked_for_again_says_so_instead_of_offering_it_again(client, invalid_address, admin):
+    client.force_login(admin)
+    client.post(url(invalid_address))
+    page = client.get("/partners/acme/").content.decode()
+    assert "Asked for again as ann@acme.example." in page
+    assert url(invalid_address) not in page  # no second button for it
+    timeline = client.get(f"/partners/acme/people/{invalid_address.pk}/").content.decode()
+    assert "Asked for again as ann@acme.example." in timeline and url(invalid_address) not in timeline
