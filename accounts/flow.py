@@ -23,6 +23,7 @@ from accounts.services.audit import audit_signin_success
 PENDING = "signin_pending"
 NEXT = "signin_next"
 ENROL_REQUIRED = "two_factor_enrol_required"
+AFTER_ENROLMENT = "two_factor_then"  # the ?next= of a sign-in that went through two-factor enrolment first
 SIGNED_IN_AT = "signed_in_at"
 LAST_ACTIVITY = "last_activity"
 PENDING_SECONDS = 5 * 60  # time to type the code from the app
@@ -69,6 +70,9 @@ def complete_sign_in(
                          second_factor=type(device).__name__ if device else "")
     if device is None:
         need = selectors.two_factor_requirement(user)
+        if need in (selectors.REQUIRED, selectors.GRACE) and next_url:
+            # Kept for after enrolment: someone signing in at /admin/ goes on to the admin, not the home page.
+            request.session[AFTER_ENROLMENT] = next_url
         if need == selectors.REQUIRED:
             request.session[ENROL_REQUIRED] = True
             messages.info(request, "Your account needs two-factor authentication: set up your authenticator app.")
@@ -82,3 +86,8 @@ def complete_sign_in(
             )
             return redirect("accounts:two_factor_setup")
     return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+
+
+def next_after_enrolment(request: HttpRequest) -> str:
+    """Where a sign-in that stopped for two-factor enrolment goes on to (once): its ?next=, or the home page."""
+    return request.session.pop(AFTER_ENROLMENT, None) or resolve_url(settings.LOGIN_REDIRECT_URL)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import errors, selectors
 from accounts.errors import SecondFactorRequired
-from accounts.flow import ENROL_REQUIRED
+from accounts.flow import ENROL_REQUIRED, next_after_enrolment
 from accounts.forms import CurrentFactorForm, ReplaceAuthenticatorForm, TokenForm
 from accounts.services import two_factor
 from core import crypto
@@ -74,7 +74,9 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:security")
     # A list: kept by the release before codes were sealed (a session that straddled the upgrade).
     codes = sealed if isinstance(sealed, list) else json.loads(crypto.decrypt(sealed))
-    return render(request, "accounts/two_factor_backup_codes.html", {"codes": codes})
+    return render(request, "accounts/two_factor_backup_codes.html", {
+        "codes": codes, "next_url": next_after_enrolment(request),  # an admin who enrolled at sign-in: the admin
+    })
 
 
 def _keep_codes_for_display(request: HttpRequest, codes: list[str]) -> None:
@@ -125,4 +127,4 @@ def skip_setup(request: HttpRequest) -> HttpResponse:
     if request.session.get(ENROL_REQUIRED) or selectors.two_factor_requirement(request.user) == selectors.REQUIRED:
         messages.error(request, "Two-factor authentication is required for your account.")
         return redirect("accounts:two_factor_setup")
-    return redirect("dashboard")
+    return redirect(next_after_enrolment(request))
