@@ -55,6 +55,24 @@ def _split(value: str) -> list[str]:
     return [part for part in re.split(r"[;,\s]+", value.strip()) if part]
 
 
+
+def header_checked(row: list[str], columns: tuple[str, ...]) -> list[str]:
+    """A file's header row, lowered: every one of `columns` there, no other than those and OPTIONAL, none twice;
+    else CsvInvalid naming what is wrong with it (row 1)."""
+    header = [column.strip().lower() for column in row]
+    missing = [c for c in columns if c not in header]
+    unknown = [c for c in header if c not in columns + OPTIONAL]
+    reasons = []
+    if missing:
+        reasons.append(f"missing column(s): {', '.join(missing)}")
+    if unknown:
+        reasons.append(f"unknown column(s): {', '.join(unknown)}")
+    if len(set(header)) != len(header):
+        reasons.append("a column appears twice")
+    if reasons:
+        raise CsvInvalid([(1, "; ".join(reasons) + f" (expected: {', '.join(columns)}[, id])")])
+    return header
+
 class CsvParser:
     """Reads one file: decode, header, then each row (cells, person, addresses and ids used once).
 
@@ -94,20 +112,7 @@ class CsvParser:
 
     def read_header(self, row: list[str]) -> None:
         """The column names, each known and present once, the required ones all there; else the file is refused."""
-        header = [column.strip().lower() for column in row]
-        missing = [c for c in REQUIRED if c not in header]
-        unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-        repeated = len(set(header)) != len(header)
-        if missing or unknown or repeated:
-            reasons = []
-            if missing:
-                reasons.append(f"missing column(s): {', '.join(missing)}")
-            if unknown:
-                reasons.append(f"unknown column(s): {', '.join(unknown)}")
-            if repeated:
-                reasons.append("a column appears twice")
-            raise CsvInvalid([(1, "; ".join(reasons) + f" (expected: {', '.join(REQUIRED)}[, id])")])
-        self.header = header
+        self.header = header_checked(row, REQUIRED)
 
     def read_row(self, row_number: int, row: list[str]) -> None:
         """One row: its person is kept, or its problem recorded."""
@@ -200,20 +205,7 @@ class ChangeFileParser(CsvParser):
         return self.changes
 
     def read_header(self, row: list[str]) -> None:
-        header = [column.strip().lower() for column in row]
-        columns = ("action", *REQUIRED)
-        missing = [c for c in columns if c not in header]
-        unknown = [c for c in header if c not in columns + OPTIONAL]
-        if missing or unknown or len(set(header)) != len(header):
-            reasons = []
-            if missing:
-                reasons.append(f"missing column(s): {', '.join(missing)}")
-            if unknown:
-                reasons.append(f"unknown column(s): {', '.join(unknown)}")
-            if len(set(header)) != len(header):
-                reasons.append("a column appears twice")
-            raise CsvInvalid([(1, "; ".join(reasons) + f" (expected: {', '.join(columns)}[, id])")])
-        self.header = header
+        self.header = header_checked(row, ("action", *REQUIRED))
 
     def read_row(self, row_number: int, row: list[str]) -> None:
         if len(row) != len(self.header):

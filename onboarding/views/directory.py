@@ -99,25 +99,36 @@ def _refused_on_form(form: DirectoryPersonForm, exc: PortalError) -> None:
         form.add_error(field if field in form.fields else None, message)
 
 
+def _person_form_page(request: HttpRequest, partner, form: DirectoryPersonForm, person, save) -> HttpResponse:
+    """A person's form: posted and valid, `save()` (a service call, returning the message) and back to the list;
+    else the form again, with the service's reasons on their fields (400)."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            with conflicts_refused():
+                message = save()
+        except PortalError as exc:
+            _refused_on_form(form, exc)
+        else:
+            messages.success(request, message)
+            return _to_list(partner.slug)
+    return render(request, "onboarding/directory_person_form.html",
+                  {"partner": partner, "form": form, "person": person, "source_note": _source_note(partner)},
+                  status=400 if form.errors else 200)
+
+
 @login_required
 def person_add(request: HttpRequest, slug: str) -> HttpResponse:
     """Add one person to the account."""
     partner = _partner(request, slug)
     form = DirectoryPersonForm(request.POST or None, with_active=False)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with conflicts_refused():
-                added = people_edits.directory_person_add(
-                    partner=partner, actor=request.user, request=request,
-                    domain_check=_vendor_domains_refused(partner), **form.cleaned_lists())
-        except PortalError as exc:
-            _refused_on_form(form, exc)
-        else:
-            messages.success(request, gettext("{name} was added.").format(name=added.display_name))
-            return _to_list(slug)
-    return render(request, "onboarding/directory_person_form.html",
-                  {"partner": partner, "form": form, "person": None, "source_note": _source_note(partner)},
-                  status=400 if form.errors else 200)
+
+    def save() -> str:
+        added = people_edits.directory_person_add(
+            partner=partner, actor=request.user, request=request,
+            domain_check=_vendor_domains_refused(partner), **form.cleaned_lists())
+        return gettext("{name} was added.").format(name=added.display_name)
+
+    return _person_form_page(request, partner, form, None, save)
 
 
 @login_required
@@ -133,21 +144,15 @@ def person_edit(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
                "aliases": "\n".join(addresses["alias"]), "forwarding": "\n".join(addresses["forwarding"]),
                "active": person.status == DirectoryUserStatus.ACTIVE}
     form = DirectoryPersonForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with conflicts_refused():
-                changed = people_edits.directory_person_change(
-                    partner=partner, actor=request.user, request=request, person_id=person.pk,
-                    disabled=not form.cleaned_data["active"], domain_check=_vendor_domains_refused(partner),
-                    **form.cleaned_lists())
-        except PortalError as exc:
-            _refused_on_form(form, exc)
-        else:
-            messages.success(request, gettext("{name} was saved.").format(name=changed.display_name))
-            return _to_list(slug)
-    return render(request, "onboarding/directory_person_form.html",
-                  {"partner": partner, "form": form, "person": person, "source_note": _source_note(partner)},
-                  status=400 if form.errors else 200)
+
+    def save() -> str:
+        changed = people_edits.directory_person_change(
+            partner=partner, actor=request.user, request=request, person_id=person.pk,
+            disabled=not form.cleaned_data["active"], domain_check=_vendor_domains_refused(partner),
+            **form.cleaned_lists())
+        return gettext("{name} was saved.").format(name=changed.display_name)
+
+    return _person_form_page(request, partner, form, person, save)
 
 
 @login_required
