@@ -83,7 +83,7 @@ def queue_sync(*, request, connection: DirectoryConnection, full: bool, force: b
 @admin.register(DirectoryConnection)
 class DirectoryConnectionAdmin(AuditedAdmin):
     form = DirectoryConnectionForm
-    list_display = ("partner", "kind", "preset", "uri", "is_enabled", "last_sync_at", "last_full_sync_at")
+    list_display = ("partner", "source", "uri", "is_enabled", "last_sync_at", "last_full_sync_at")
     list_filter = ("kind", "preset", "is_enabled")
     list_select_related = ("partner",)
     search_fields = ("partner__name", "uri", "base_dn")
@@ -102,6 +102,13 @@ class DirectoryConnectionAdmin(AuditedAdmin):
     )
     actions = ("sync_now", "sync_now_full", "sync_now_full_forced")
     change_form_template = "admin/directory_sync/directoryconnection/change_form.html"
+
+    @admin.display(description="Source", ordering="kind")
+    def source(self, connection: DirectoryConnection) -> str:
+        """CSV, or LDAP with its preset: a CSV connection's preset field keeps its default but means nothing."""
+        if connection.kind == SourceKind.CSV:
+            return connection.get_kind_display()
+        return f"LDAP: {connection.get_preset_display()}"
 
     @admin.action(description="Sync now (incremental)", permissions=["change"])
     def sync_now(self, request, queryset):
