@@ -5,6 +5,7 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
 from core.emails import InvalidEmail, normalize_email
+from core.timezones import time_zone_choices
 
 
 class EmailForm(forms.Form):
@@ -93,3 +94,17 @@ class PortalSetPasswordForm(_PasswordAloneSaved, SetPasswordForm):
 
 class PortalPasswordChangeForm(_PasswordAloneSaved, PasswordChangeForm):
     """A new password given the current one (Django's validators apply)."""
+
+
+class TimeZoneForm(forms.Form):
+    """The zone the person's times are shown in: a place in a group per area, with its offset now."""
+
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        help_text=_("Every time in the portal and in the mails you get is shown in this zone."),
+    )
+
+    def __init__(self, *args, current: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices(current=current)
+        self.fields["time_zone"].initial = current or "UTC"

@@ -1,11 +1,14 @@
-"""Session rules: idle and absolute timeouts, and two-factor enrolment for those who must enrol."""
+"""Session rules: idle and absolute timeouts, and two-factor enrolment for those who must enrol; the time zone
+a signed-in person's pages are drawn in."""
 
 import time
+import zoneinfo
 
 from django.conf import settings
 from django.contrib import auth, messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from accounts.flow import ENROL_REQUIRED, LAST_ACTIVITY, SIGNED_IN_AT
@@ -54,3 +57,25 @@ class TwoFactorEnforcementMiddleware:
         ):
             return redirect("accounts:two_factor_setup")
         return self.get_response(request)
+
+
+class TimeZoneMiddleware:
+    """Draw a signed-in person's pages in their time zone (UTC, the portal's TIME_ZONE, until they have one)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        zone = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
+        if not zone:
+            return self.get_response(request)
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # tzdata lost a name since it was chosen
+            return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # The thread serves other people next: never leave one person's zone behind.
+            timezone.deactivate()

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from accounts import sso
-from accounts.views import notifications, passwords, signin, two_factor
+from accounts.views import notifications, passwords, profile, signin, two_factor
 
 app_name = "accounts"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("sso/callback/", sso.SSOCallbackView.as_view(), name="sso_callback"),
     path("security/", two_factor.security, name="security"),
     path("notifications/", notifications.notifications, name="notifications"),
+    path("time-zone/", profile.time_zone, name="time_zone"),
+    path("time-zone/propose/", profile.time_zone_propose, name="time_zone_propose"),
     path("two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("two-factor/later/", two_factor.skip_setup, name="two_factor_skip"),
     path("two-factor/backup-codes/", two_factor.backup_codes, name="two_factor_backup_codes"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from core.emails import InvalidEmail, normalize_email
+from core.timezones import validate_time_zone
 
 
 class Role(models.TextChoices):
@@ -103,6 +104,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     two_factor_required_since = models.DateTimeField(
         null=True, blank=True, help_text="When a two-factor policy started to apply (grace period start)."
     )
+    # An IANA name; blank until the person chooses one (or their browser proposes one): then UTC.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone],
+                                 help_text="The zone the person's pages and mails show times in (blank: UTC).")
 
     objects = UserManager()
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import errors, selectors
 from accounts.errors import SecondFactorRequired
 from accounts.flow import ENROL_REQUIRED, next_after_enrolment
-from accounts.forms import CurrentFactorForm, ReplaceAuthenticatorForm, TokenForm
+from accounts.forms import CurrentFactorForm, ReplaceAuthenticatorForm, TimeZoneForm, TokenForm
 from accounts.services import two_factor
 from core import crypto
 
@@ -107,8 +107,8 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def security(request: HttpRequest) -> HttpResponse:
-    """The person's sign-in settings: two-factor status, backup codes left, password change."""
+def security(request: HttpRequest, time_zone_form: TimeZoneForm | None = None) -> HttpResponse:
+    """The person's sign-in settings: two-factor status, backup codes left, password change; their time zone."""
     user = request.user
     return render(request, "accounts/security.html", {
         "has_device": selectors.has_device(user),
@@ -116,6 +116,7 @@ def security(request: HttpRequest) -> HttpResponse:
         "requirement": selectors.two_factor_requirement(user),
         "deadline": selectors.grace_deadline(user),
         "cloud_password": selectors.may_use_cloud_password(user),
+        "time_zone_form": time_zone_form or TimeZoneForm(current=user.time_zone),
     })
 
 

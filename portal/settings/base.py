@@ -68,6 +68,8 @@ MIDDLEWARE = [
     # After messages: a timed-out session is signed out with a message saying why.
     "accounts.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.TwoFactorEnforcementMiddleware",
+    # Once the person is known: their pages (and the admin) show times in their own zone.
+    "accounts.middleware.TimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: it turns a lockout flagged during authentication into the sign-in page's lockout answer.
     "axes.middleware.AxesMiddleware",
