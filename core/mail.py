@@ -26,14 +26,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import MAIL_ALREADY_SENT, PortalError
+from core.mail_render import mail_message, mail_render
 from core.models import MailPreference, MailState, OutboundMail
 from core.queue import enqueue, enqueue_many, enqueue_on_commit
 
@@ -68,25 +67,27 @@ def stale_after() -> datetime.timedelta:
 def mail_send_on_commit(
     *, to: str, subject: str, template: str, context: dict, partner=None, durable: bool = True,
 ) -> OutboundMail | None:
-    """Render `mail/<template>.txt` with `context` and send it to `to` after the current transaction commits.
+    """Render `mail/<template>.txt` with `context` (its text and HTML parts, core.mail_render) and send it to
+    `to` after the current transaction commits.
 
     A durable mail (the default) is recorded now and survives crashes and broker outages; pass
     `durable=False` for one that carries a secret (a password-reset link), which is never stored.
     """
-    body = render_to_string(f"mail/{template}.txt", context)
     if not durable:
-        enqueue_on_commit(PLAIN_TASK, to=[to], subject=subject, body=body)
+        rendered = mail_render(template=template, context=context, subject=subject, partner=partner)
+        enqueue_on_commit(PLAIN_TASK, to=[to], subject=subject, body=rendered.text, html=rendered.html)
         return None
-    mail = OutboundMail.objects.create(
-        to=to, subject=subject[:300], body=body, template=template, partner_id=getattr(partner, "pk", None)
-    )
+    mail = mail_prepare(to=to, subject=subject, template=template, context=context, partner=partner)
+    mail.save()
     enqueue_on_commit(SEND_TASK, mail.pk)
     return mail
 
 
 def mail_prepare(*, to: str, subject: str, template: str, context: dict, partner=None) -> OutboundMail:
-    """A durable mail, rendered and not saved yet: for `mails_send_on_commit`."""
-    return OutboundMail(to=to, subject=subject[:300], body=render_to_string(f"mail/{template}.txt", context),
+    """A durable mail, rendered (both parts, stored so that a resend sends the same) and not saved yet: for
+    `mails_send_on_commit`."""
+    rendered = mail_render(template=template, context=context, subject=subject, partner=partner)
+    return OutboundMail(to=to, subject=subject[:300], body=rendered.text, html=rendered.html,
                         template=template, partner_id=getattr(partner, "pk", None))
 
 
@@ -111,8 +112,7 @@ def outbound_mail_send(*, mail_id: int) -> bool:
     if mail is None:
         return False
     try:
-        EmailMessage(subject=mail.subject, body=mail.body, from_email=settings.DEFAULT_FROM_EMAIL,
-                     to=[mail.to]).send()
+        mail_message(to=[mail.to], subject=mail.subject, text=mail.body, html=mail.html).send()
     except TRANSIENT as exc:
         _attempt_failed(mail, f"{exc.__class__.__name__}: {exc}")
         return False

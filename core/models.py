@@ -97,6 +97,8 @@ class OutboundMail(models.Model):
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    # Empty for mail recorded before mails had an HTML part: it goes out as text alone.
+    html = models.TextField(blank=True, default="", help_text="The HTML alternative of the body.")
     template = models.CharField(max_length=100, help_text="Which mail this is (its template).")
     partner_id = models.BigIntegerField(null=True, blank=True, help_text="The partner the mail concerns.")
     state = models.CharField(max_length=16, choices=MailState.choices, default=MailState.PENDING)

@@ -5,9 +5,9 @@ from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage
 
 from core.mail import MailDeferred, outbound_mail_send, outbox_sweep
+from core.mail_render import mail_message
 
 
 # The name is what the broker carries: it stays "portal.send_mail" (where the task lived first),
@@ -20,9 +20,10 @@ from core.mail import MailDeferred, outbound_mail_send, outbox_sweep
     retry_jitter=True,
     max_retries=6,
 )
-def send_mail_task(*, to: list[str], subject: str, body: str) -> int:
-    """Send one plain-text mail; an SMTP server that is down or refuses for now is retried with backoff."""
-    return EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+def send_mail_task(*, to: list[str], subject: str, body: str, html: str = "") -> int:
+    """Send one mail (text, and its HTML alternative if any); an SMTP server that is down or refuses for now is
+    retried with backoff. `html` is optional: messages queued before mails had an HTML part still go out."""
+    return mail_message(to=to, subject=subject, text=body, html=html).send()
 
 
 def send_or_retry(task, send: Callable[[], bool]) -> bool:

@@ -20,15 +20,14 @@ import hmac
 import secrets
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.links import absolute_url
 from core.mail import SWEEP_BATCH, TRANSIENT, MailDeferred, retry_delay, stale_after
+from core.mail_render import mail_message, mail_render
 from core.queue import enqueue, enqueue_many, enqueue_on_commit
 from onboarding.errors import INVITE_SEND_ABANDONED
 from onboarding.models import Invite, InviteKind, InviteState, ItemState, RequestItem
@@ -141,8 +140,8 @@ def _mail(invite: Invite, token: str) -> None:
                "partner": invite.partner}
     subject = (f"Your invitation to the Partner Portal ({invite.partner})" if invite.kind == InviteKind.INVITE
                else f"Your Partner Portal account is ready ({invite.partner})")
-    EmailMessage(subject=subject, body=render_to_string(f"mail/{template}.txt", context),
-                 from_email=settings.DEFAULT_FROM_EMAIL, to=[invite.display_email]).send()
+    rendered = mail_render(template=template, context=context, subject=subject, partner=invite.partner)
+    mail_message(to=[invite.display_email], subject=subject, text=rendered.text, html=rendered.html).send()
 
 
 def invite_send_finish(*, invite: Invite) -> bool:
