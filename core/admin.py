@@ -8,13 +8,21 @@ core.admin_utils.IndexedSearchMixin), never by a substring.
 import ipaddress
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import translation
+from django.utils.translation import gettext
 
 from core.admin_utils import EstimatedCountPaginator, IndexedSearchMixin, ReadOnlyAdmin
 from core.errors import PortalError
 from core.mail import outbound_mail_resend
+from core.mail_demo import mail_demos
+from core.mail_render import mail_render
 from core.models import AuditEvent, OutboundMail
 
 PORTAL_APPS = ("core", "partners", "directory_sync", "accounts", "onboarding", "portal")
@@ -134,3 +142,30 @@ class OutboundMailAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     def has_resend_permission(self, request):
         # The rows stay read-only (no change form); sending again is the one thing done to them.
         return request.user.has_perm("core.change_outboundmail")
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [path("preview/", preview, name="core_outboundmail_preview"), *super().get_urls()]
+
+    def preview_view(self, request):
+        """Every mail template rendered with demo data, both parts, in a language chosen; nothing is sent.
+
+        The HTML part is shown in an iframe's srcdoc with an empty sandbox (no script, no forms, an opaque
+        origin, its links inert), under this page's Content-Security-Policy, which srcdoc documents inherit:
+        no exception to the site's policy is needed."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        demos = mail_demos()
+        chosen = demos.get(request.GET.get("template", "")) or next(iter(demos.values()))
+        languages = dict(settings.LANGUAGES)
+        language = request.GET.get("language", "")
+        language = language if language in languages else translation.get_language()
+        with translation.override(language):
+            rendered = mail_render(template=chosen.template, context=chosen.context, subject=chosen.subject,
+                                   partner=chosen.partner)
+        return TemplateResponse(request, "admin/core/outboundmail/preview.html", {
+            **self.admin_site.each_context(request),
+            "title": gettext("Mail previews"), "opts": self.model._meta,
+            "templates": sorted(demos), "chosen": chosen, "language": language,
+            "languages": settings.LANGUAGES, "text": rendered.text, "html": rendered.html,
+        })
