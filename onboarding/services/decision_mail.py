@@ -63,6 +63,7 @@ class Entry:
     item: RequestItem
     outcome: str
     detail: str = ""
+    kind: str = ""  # the directory's answer (LookupKind) of an invalid address or a person who waits
 
 
 @dataclass
@@ -98,7 +99,7 @@ def request_items_decided_notify(items: list[RequestItem], *, answers: dict[int,
 def _mail(decided: list[RequestItem], answers: dict[int, LookupResult], undecided: int):
     first = decided[0]
     requester, partner, portal_request = first.request.submitted_by, first.partner, first.request
-    entries = [_entry(item, answers.get(item.pk)) for item in decided]
+    entries = [_entry(item, _kind(answers.get(item.pk))) for item in decided]
     context = {"requester": requester, "partner": partner, "portal_request": portal_request, "count": len(decided),
                "groups": _groups(entries), "undecided": undecided,
                "notifications_url": absolute_url("accounts:notifications"),
@@ -113,10 +114,19 @@ def _mail(decided: list[RequestItem], answers: dict[int, LookupResult], undecide
                         subject=subject % {"partner": partner, "count": len(decided)}, context=context)
 
 
-def _entry(item: RequestItem, answer: LookupResult | None) -> Entry:
+def decision_outcome_entries(items: list[RequestItem], *, kinds: dict[int, str]) -> list[Entry]:
+    """Each person's outcome as the decision mail names it, for the page that follows a decision too; `kinds` are
+    the directory's answers (LookupKind) of the items that wait or have an invalid address."""
+    return [_entry(item, kinds.get(item.pk, "")) for item in items]
+
+
+def _kind(answer: LookupResult | None) -> str:
+    return answer.kind if answer is not None else ""
+
+
+def _entry(item: RequestItem, kind: str) -> Entry:
     outcome = _OF_STATE.get(item.state, INVITED)
     if outcome == INVALID:
-        kind = answer.kind if answer is not None else ""
         url = absolute_url("onboarding:person_timeline", item.partner.slug, item.pk)
         values = {"address": item.display_email, "primary": item.suggested_email, "url": url}
         if kind == LookupKind.FORWARDING:
@@ -128,11 +138,11 @@ def _entry(item: RequestItem, answer: LookupResult | None) -> Entry:
         else:
             detail = gettext("an alias or forwarding address of %(primary)s: use %(primary)s. Request "
                              "%(primary)s instead here: %(url)s") % values
-        return Entry(item, outcome, detail)
+        return Entry(item, outcome, detail, kind)
     if outcome == WAITING:
-        why = _WHY_WAITING.get(answer.kind if answer is not None else "", gettext_lazy("not on your account yet"))
+        why = _WHY_WAITING.get(kind, gettext_lazy("not on your account yet"))
         until = item.awaiting_until.strftime("%Y-%m-%d") if item.awaiting_until else ""
-        return Entry(item, outcome, gettext("%(why)s; waits until %(until)s") % {"why": why, "until": until})
+        return Entry(item, outcome, gettext("%(why)s; waits until %(until)s") % {"why": why, "until": until}, kind)
     if outcome == INVITED and item.state == ItemState.INVITED:
         return Entry(item, outcome, gettext("their invitation already open serves this list too"))
     if outcome == REJECTED:
@@ -152,6 +162,11 @@ def _explanation(outcome: str) -> str:
         INVITED: gettext("Confirmed on your account: the invitation is on its way to them."),
         ACCOUNT_CREATED: gettext("The account is set up: each person receives a mail to start using it."),
     }[outcome]
+
+
+def decision_outcome_groups(entries: list[Entry]) -> list[Group]:
+    """The entries by outcome, in the mail's order (what needs the requester's action first)."""
+    return _groups(entries)
 
 
 def _groups(entries: list[Entry]) -> list[Group]:

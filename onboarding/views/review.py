@@ -19,6 +19,7 @@ from onboarding.errors import NOTHING_CHOSEN, REASON_CONTROL_CHARACTERS, REASON_
 from onboarding.forms import FILTER_NOT_UNDERSTOOD, SEARCH_MAX_LENGTH
 from onboarding.models import CheckResult
 from onboarding.selectors import review_items_chosen, review_queue, review_queue_summary
+from onboarding.selectors.outcomes import decision_outcomes, decision_outcomes_kept
 from onboarding.services.requests import MAX_ROWS
 from onboarding.services.review import request_items_approve, request_items_reject
 from onboarding.validators import has_control_characters
@@ -31,6 +32,8 @@ MORE_TO_DECIDE = gettext_lazy(
     "More people match than are decided at once: the oldest {count} were taken. Decide again for the rest."
 )
 REFUSALS_SHOWN = 20  # one message per refused person, up to this many; then how many more
+# The people of the last decision, until the page after it has shown each one's outcome (once).
+DECIDED_SESSION = "review_decided"
 
 
 def _require_vendor_staff(user) -> None:
@@ -87,6 +90,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     for value in _not_understood(request.GET, filters):  # said, never a server error
         messages.warning(request, FILTER_NOT_UNDERSTOOD.format(value=Truncator(value).chars(SHOWN_OF_A_VALUE)))
     summary = review_queue_summary(user=request.user, **filters)
+    outcome = decision_outcomes(user=request.user, kept=request.session.pop(DECIDED_SESSION, None) or [])
     page = page_of(review_queue(user=request.user, **filters), request=request, per_page=PAGE_SIZE,
                    count=summary["total"])
     return render(request, "onboarding/review_queue.html", {
@@ -95,6 +99,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         # The whole queue's length, from the counts by partner (one of the summary's queries): "12 of 340 match".
         "queue_total": sum(row["n"] for row in summary["by_partner"]),
         "checks": [(row["check_result"], _check_label(row["check_result"]), row["n"]) for row in summary["by_check"]],
+        "outcome": outcome,
     })
 
 
@@ -155,6 +160,7 @@ def _decided(request: HttpRequest, ids: list[int], decision: str, reason: str) -
         return
     done = len(decided.done)
     if done:
+        request.session[DECIDED_SESSION] = decision_outcomes_kept(decided.done)
         text = (ngettext("%(count)d person approved.", "%(count)d people approved.", done) if decision == "approve"
                 else ngettext("%(count)d person rejected.", "%(count)d people rejected.", done))
         messages.success(request, text % {"count": done})
