@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
 export DJANGO_SETTINGS_MODULE=portal.settings.local
 ADDRESS="${PORTAL_ADDRESS:-127.0.0.1:8000}"
+export PORTAL_URL="${PORTAL_URL:-http://$ADDRESS}"  # the links in mail lead to where the portal runs
+HEALTH="http://${ADDRESS/#0.0.0.0:/127.0.0.1:}/healthz"  # listening on every interface: ask over loopback
 mkdir -p var/log var/mail
 
 STOP_SECONDS="${PORTAL_STOP_SECONDS:-20}"  # the worker's warm shutdown finishes its running tasks first
@@ -52,17 +54,17 @@ pids+=($!)
 set +m
 
 for _ in $(seq 1 100); do
-  if "$BIN/python" - "$ADDRESS" <<'PY' 2>/dev/null; then break; fi
+  if "$BIN/python" - "$HEALTH" <<'PY' 2>/dev/null; then break; fi
 import sys, urllib.request
-urllib.request.urlopen(f"http://{sys.argv[1]}/healthz", timeout=2).read()
+urllib.request.urlopen(sys.argv[1], timeout=2).read()
 PY
   sleep 0.2
 done
 
 cat <<MSG
 
-  Partner Portal is running at http://$ADDRESS/   (admin: http://$ADDRESS/admin/)
-  Health:   http://$ADDRESS/healthz
+  Partner Portal is running at $PORTAL_URL/   (admin: $PORTAL_URL/admin/)
+  Health:   $PORTAL_URL/healthz
   Mail:     var/mail/  (every message the portal sends is a file there)
   Logs:     var/log/web.log, var/log/worker.log, var/log/beat.log
   Press Ctrl-C to stop (or send SIGTERM).

@@ -42,6 +42,7 @@ STANDIN = textwrap.dedent("""\
             while True:
                 time.sleep(1)
         note("worker")
+        Path(os.environ["STANDIN_LOG"] + ".url").write_text(os.environ.get("PORTAL_URL", ""))
 
         def warm_shutdown(*_):
             os.kill(pool, signal.SIGKILL)
@@ -90,13 +91,13 @@ def embedded(tmp_path):
     log = tmp_path / "processes.log"
     started: list[subprocess.Popen] = []
 
-    def start(**env) -> tuple[subprocess.Popen, dict[str, list[int]]]:
-        port = free_port()
+    def start(port: int | None = None, **env) -> tuple[subprocess.Popen, dict[str, list[int]]]:
+        port = port or free_port()
         script = subprocess.Popen(
             ["bash", str(tmp_path / "scripts" / "run-embedded.sh")], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,  # a group of its own
-            env={**os.environ, "VENV": str(tmp_path / "venv"), "PORTAL_ADDRESS": f"127.0.0.1:{port}",
-                 "STANDIN_LOG": str(log), **env},
+            env={**{k: v for k, v in os.environ.items() if k != "PORTAL_URL"}, "VENV": str(tmp_path / "venv"),
+                 "PORTAL_ADDRESS": f"127.0.0.1:{port}", "STANDIN_LOG": str(log), **env},
         )
         started.append(script)
         wait_for(lambda: _answers(port) and len(_processes(log)) == 4, timeout=30, what="the stand-ins",
@@ -178,3 +179,12 @@ def test_a_second_ctrl_c_stops_at_once(embedded):
     os.killpg(script.pid, signal.SIGINT)
     assert script.wait(timeout=10) == 0
     wait_for(lambda: not any(map(_running, _every_process(processes))), timeout=5, what="every process ended")
+
+
+@pytest.mark.parametrize("portal_url", [None, "https://portal.example.com"])
+def test_the_links_in_mail_lead_to_the_address_it_runs_at_unless_told_otherwise(embedded, tmp_path, portal_url):
+    port = free_port()
+    script, _ = embedded(port=port, **({"PORTAL_URL": portal_url} if portal_url else {}))
+    assert (tmp_path / "processes.log.url").read_text() == (portal_url or f"http://127.0.0.1:{port}")
+    script.send_signal(signal.SIGTERM)
+    assert script.wait(timeout=15) == 0
