@@ -6,6 +6,8 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
@@ -166,3 +168,25 @@ def test_the_partner_page_the_list_page_and_the_timeline_explain_each_state(
     timeline = html.unescape(client.get(f"/partners/acme/people/{ann.pk}/").content.decode())
     assert str(ITEM_NEXT[ItemState.INVITED]) in timeline
     assert '<div class="hint state-next">' in timeline
+
+
+
+def test_the_outcome_is_read_in_as_many_queries_for_many_people_as_for_few(
+    client, manager, msp, reseller, django_capture_on_commit_callbacks
+):
+    msp_admin, reseller_admin = PartnerAdminFactory(partner=msp), PartnerAdminFactory(partner=reseller)
+    client.force_login(manager)
+
+    def queries_after_deciding(people: int, tag: str) -> int:
+        items = list(request_submit(partner=msp, actor=msp_admin, rows=[
+            (f"Person {n}", f"{tag}{n}@acme.example") for n in range(people)]).items.all())
+        items += list(request_submit(partner=reseller, actor=reseller_admin, rows=[
+            (f"Rita {n}", f"{tag}{n}@resell.example") for n in range(people)]).items.all())
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/review/decide/", {"item": [item.pk for item in items], "decision": "approve"})
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/review/").content.decode()
+        assert text(outcome_of(page)).count(" · ") == 2 * len(items)  # each person: address, partner
+        return len(queries)
+
+    assert queries_after_deciding(1, "few") == queries_after_deciding(6, "many")
