@@ -53,8 +53,8 @@ class RenderedMail:
 
 
 def portal_name() -> str:
-    """The portal's name, as mails show it."""
-    return getattr(settings, "PORTAL_NAME", "") or gettext("Partner Portal")
+    """The portal's name, as mails show it (in the active language)."""
+    return gettext("Partner Portal")
 
 
 def mail_render(*, template: str, context: dict, subject: str = "", partner=None) -> RenderedMail:
