@@ -193,3 +193,18 @@ def test_an_invitation_is_sent_with_both_parts(mail_server, settings):
     assert f">{link}</a>" in parts["text/html"]
     assert "O&#x27;Brien &amp; Söhne GmbH</span>" in parts["text/html"]
     assert Invite.objects.get(pk=invite.pk).state == "sent"
+
+
+def test_a_real_sender_mails_a_name_with_an_apostrophe_as_written(mail_server, settings,
+                                                                  django_capture_on_commit_callbacks):
+    from accounts.services.passwords import password_changed
+    from tests.accounts.factories import UserFactory
+
+    mail_server.use(settings)
+    user = UserFactory(full_name="Siobhán O'Brien", partner__name=PARTNER)
+    with django_capture_on_commit_callbacks(execute=True):
+        password_changed(user=user, via="changed")
+    parts = _parts(mail_server.wait_for(1)[0])
+    assert "Hello Siobhán O'Brien," in parts["text/plain"] and "&#x27;" not in parts["text/plain"]
+    assert "Hello Siobhán O&#x27;Brien," in parts["text/html"]
+    assert "O&#x27;Brien &amp; Söhne GmbH</span>" in parts["text/html"]
