@@ -74,7 +74,7 @@ def mail_send_on_commit(
     `durable=False` for one that carries a secret (a password-reset link), which is never stored.
     """
     if not durable:
-        rendered = mail_render(template=template, context=context, subject=subject, partner=partner)
+        rendered = mail_render(template=template, context=context, subject=subject, partner=partner, to=to)
         enqueue_on_commit(PLAIN_TASK, to=[to], subject=subject, body=rendered.text, html=rendered.html)
         return None
     mail = mail_prepare(to=to, subject=subject, template=template, context=context, partner=partner)
@@ -86,7 +86,7 @@ def mail_send_on_commit(
 def mail_prepare(*, to: str, subject: str, template: str, context: dict, partner=None) -> OutboundMail:
     """A durable mail, rendered (both parts, stored so that a resend sends the same) and not saved yet: for
     `mails_send_on_commit`."""
-    rendered = mail_render(template=template, context=context, subject=subject, partner=partner)
+    rendered = mail_render(template=template, context=context, subject=subject, partner=partner, to=to)
     return OutboundMail(to=to, subject=subject[:300], body=rendered.text, html=rendered.html,
                         template=template, partner_id=getattr(partner, "pk", None))
 

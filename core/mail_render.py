@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 
 from core.links import absolute_url
 from core.templatetags.mail_tags import MARKS
+from core.timezones import in_recipient_time_zone
 
 # Private-use characters around an action's number: they cannot come from a URL, and a stray one left in
 # a person's name matches no recorded action.
@@ -57,11 +58,15 @@ def portal_name() -> str:
     return gettext("Partner Portal")
 
 
-def mail_render(*, template: str, context: dict, subject: str = "", partner=None) -> RenderedMail:
+def mail_render(*, template: str, context: dict, subject: str = "", partner=None, to: str = "") -> RenderedMail:
     """Render `mail/<template>.txt` with `context`: its plain text, and the HTML in the shared layout.
 
     `partner` (or the context's `partner`) is the partner the mail concerns, named in the HTML's header.
-    Rendered in the active language (callers choose the recipient's)."""
+    Rendered in the active language (callers choose the recipient's) and, given the recipient's address `to`, in
+    their time zone (UTC for someone without one)."""
+    if to:
+        with in_recipient_time_zone(to):
+            return mail_render(template=template, context=context, subject=subject, partner=partner)
     marks = MailMarks()
     raw = get_template(f"mail/{template}.txt").template.render(
         Context({**context, MARKS: marks}, autoescape=False)

@@ -110,7 +110,8 @@ def in_recipient_time_zone(to: str) -> Iterator[str]:
         yield timezone.get_current_timezone_name()
 
 
-def portal_today() -> datetime.date:
-    """Today in the portal's own zone (TIME_ZONE), whoever is looking: for rules (is an agreement current?) that
-    must not move with the viewer's zone, which `timezone.localdate()` follows while a request is drawn."""
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+def portal_today(moment: datetime.datetime | None = None) -> datetime.date:
+    """Today (or the day of `moment`) in the portal's own zone (TIME_ZONE), whoever is looking: for rules (is an
+    agreement current?) that must not move with the viewer's zone, which `timezone.localdate()` follows while a
+    request is drawn."""
+    return timezone.localdate(moment, timezone=zoneinfo.ZoneInfo(settings.TIME_ZONE))

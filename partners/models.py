@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField, HttpsURLField
+from core.timezones import portal_today
 from partners.storage import agreement_document_name, agreement_storage, agreement_version_document_name
 
 
@@ -269,7 +270,7 @@ class Agreement(models.Model):
             raise ValidationError({"valid_until": "An agreement cannot end before it was signed."})
 
     def is_current(self, *, today: datetime.date | None = None) -> bool:
-        today = today or timezone.localdate()
+        today = today or portal_today()
         return self.valid_until is None or self.valid_until >= today
 
     @property

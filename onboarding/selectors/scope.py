@@ -6,9 +6,9 @@ import datetime
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from accounts.models import Role, User
+from core.timezones import portal_today
 from directory_sync.models import DirectoryUser, DirectoryUserStatus
 from onboarding.models import OPEN_INVITE_STATES, Invite, ItemState, RequestItem
 from partners.models import Agreement, Partner
@@ -86,7 +86,7 @@ def partners_matching(
         partners = partners.filter(kind=kind)
     if pending:
         partners = partners.filter(pending_items__gt=0)
-    today = today or timezone.localdate()
+    today = today or portal_today()
     if agreement == AgreementFilter.NONE:
         partners = partners.filter(agreement_signed_at__isnull=True)
     elif agreement == AgreementFilter.LAPSED:

@@ -13,6 +13,7 @@ from core.audit import audit_record
 from core.clients import client_ip
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
+from core.timezones import portal_today
 from partners.documents import document_require_pdf
 from partners.errors import (
     ACCEPTANCE_NOT_CONFIRMED,
@@ -114,7 +115,7 @@ def agreement_accept(
             signed_by_user=actor, signed_via=SignedVia.PORTAL,
             signed_from_ip=client_ip(request) if request is not None else None,
             document=version.document.name, document_sha256=version.document_sha256,
-            valid_until=version.valid_until_from(timezone.localdate(now)),
+            valid_until=version.valid_until_from(portal_today(now)),
         )
         audit_record(actor=actor, action="agreement.accepted", target=agreement, partner=partner, request=request,
                      data={"version": version.label, "version_id": version.pk, "sha256": version.document_sha256,

@@ -6,12 +6,12 @@ import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from core.audit import audit_record
 from core.links import absolute_url
 from core.mail import mail_prepare, mails_send_on_commit
+from core.timezones import portal_today
 from partners.models import Agreement, AgreementReminder
 from partners.selectors import ROLE_PARTNER_ADMIN, agreement_signers, agreement_version_offered
 
@@ -35,7 +35,7 @@ def reminder_due(*, valid_until: datetime.date, today: datetime.date) -> int | N
 
 def agreement_reminders_send(*, today: datetime.date | None = None) -> int:
     """Send every reminder due today (beat runs this); returns how many agreements were reminded about."""
-    today = today or timezone.localdate()
+    today = today or portal_today()
     days = reminder_days()
     if not days:
         return 0
@@ -52,7 +52,7 @@ def agreement_remind(*, agreement_id: int, today: datetime.date | None = None) -
 
     The agreement's row lock makes a second worker wait and then find the reminder recorded; the reminder row
     (unique per agreement and threshold) is written with the mail, so a rolled-back try leaves no trace."""
-    today = today or timezone.localdate()
+    today = today or portal_today()
     with transaction.atomic():
         agreement = (Agreement.objects.select_for_update(of=("self",)).select_related("partner__account_manager")
                      .filter(pk=agreement_id).first())

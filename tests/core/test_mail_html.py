@@ -2,8 +2,10 @@
 the portal's and the partner's name, the action as a button and as a plain link, and a footer saying why; sent
 as multipart/alternative by the outbox, by the plain task and with invitations (over a real SMTP server)."""
 
+import datetime
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -208,3 +210,19 @@ def test_a_real_sender_mails_a_name_with_an_apostrophe_as_written(mail_server, s
     assert "Hello Siobhán O'Brien," in parts["text/plain"] and "&#x27;" not in parts["text/plain"]
     assert "Hello Siobhán O&#x27;Brien," in parts["text/html"]
     assert "O&#x27;Brien &amp; Söhne GmbH</span>" in parts["text/html"]
+
+
+@pytest.mark.django_db
+def test_a_mail_shows_times_in_its_recipients_time_zone():
+    from accounts.models import User
+
+    User.objects.create_user("berlin@partner.example", time_zone="Europe/Berlin", role="account_manager")
+    moment = datetime.datetime(2026, 7, 1, 12, 0, tzinfo=datetime.UTC)
+    agreement = SimpleNamespace(version="2027.1", signed_by_name="Pat", signed_by_title="CEO", signed_at=moment,
+                                valid_until=None, document_sha256="0" * 64)
+    context = {"agreement": agreement, "partner": "Acme", "manager": SimpleNamespace(get_full_name="Alex"),
+               "agreement_url": "https://x.example/"}
+    text = mail_render(template="agreement_accepted", context=context, to="Berlin@Partner.example").text
+    assert "2026-07-01 14:00 CEST" in text
+    assert "2026-07-01 12:00 UTC" in mail_render(template="agreement_accepted", context=context,
+                                                 to="nobody@partner.example").text

@@ -140,7 +140,8 @@ def _mail(invite: Invite, token: str) -> None:
                "partner": invite.partner}
     subject = (f"Your invitation to the Partner Portal ({invite.partner})" if invite.kind == InviteKind.INVITE
                else f"Your Partner Portal account is ready ({invite.partner})")
-    rendered = mail_render(template=template, context=context, subject=subject, partner=invite.partner)
+    rendered = mail_render(template=template, context=context, subject=subject, partner=invite.partner,
+                           to=invite.email)
     mail_message(to=[invite.display_email], subject=subject, text=rendered.text, html=rendered.html).send()
 
 
