@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from core.links import absolute_url
@@ -141,7 +142,7 @@ def _entry(item: RequestItem, kind: str) -> Entry:
         return Entry(item, outcome, detail, kind)
     if outcome == WAITING:
         why = _WHY_WAITING.get(kind, gettext_lazy("not on your account yet"))
-        until = item.awaiting_until.strftime("%Y-%m-%d") if item.awaiting_until else ""
+        until = timezone.localdate(item.awaiting_until).isoformat() if item.awaiting_until else ""  # reader's zone
         return Entry(item, outcome, gettext("%(why)s; waits until %(until)s") % {"why": why, "until": until}, kind)
     if outcome == INVITED and item.state == ItemState.INVITED:
         return Entry(item, outcome, gettext("their invitation already open serves this list too"))
