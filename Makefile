@@ -43,7 +43,14 @@ run: seed
 	scripts/run-embedded.sh
 
 # --- tests -----------------------------------------------------------------------
-test: install-dev
+# axe-core, pinned in its package-lock.json, for the browser suite's accessibility checks (tests/browser/axe.py).
+AXE := tests/browser/axe/node_modules/.installed
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	@command -v npm >/dev/null || scripts/system-deps.sh node
+	cd tests/browser/axe && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: install-dev $(AXE)
 	scripts/system-deps.sh test
 	@set -euo pipefail; eval "$$(scripts/test-services.sh)"; \
 	  $(BIN)/ruff check .; \

@@ -2,13 +2,15 @@
 # Make sure the Debian packages a step needs are installed; install the missing ones when we can.
 #   build: what compiling python-ldap needs (the only dependency without a wheel)
 #   test:  the real services the suite starts or talks to, and the browser
-# usage: scripts/system-deps.sh build|test
+#   node:  Node.js and npm, to install axe-core for the browser suite (when npm is missing)
+# usage: scripts/system-deps.sh build|test|node
 set -euo pipefail
 
 case "${1:-}" in
   build) packages=(gcc libldap2-dev libsasl2-dev) ;;
   test)  packages=(gcc libldap2-dev libsasl2-dev slapd ldap-utils chromium postgresql redis-server) ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  node)  packages=(nodejs npm) ;;  # npm ci of axe-core for the browser suite, where the machine has no npm
+  *) echo "usage: $0 build|test|node" >&2; exit 2 ;;
 esac
 
 missing=()
