@@ -1,0 +1,60 @@
+"""In Chromium, every page of the portal that a GET shows, for each role (and signed out): each loads,
+and axe-core checks each at desktop and phone width (tests/browser/conftest.py). The admin's pages are
+in test_admin_sign_in and test_content_security_policy."""
+
+import pytest
+
+from directory_sync.models import DirectoryConnection, DirectoryUser, SourceKind
+from directory_sync.services.runs import directory_csv_import
+from onboarding.services.requests import request_submit
+from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory, UserFactory
+from tests.conftest import login_with_second_factor
+from tests.partners.factories import AgreementFactory, PartnerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def visit_all(page, client, user, url: str, paths: list[str]) -> None:
+    if user is not None:
+        login_with_second_factor(client, user)
+        page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}])
+    for path in paths:
+        response = page.goto(f"{url}{path}")
+        assert response.ok, f"{path}: {response.status}"
+        assert page.url == f"{url}{path}", path
+
+
+def test_every_page_of_each_role(live_server, browser, client):
+    manager = AccountManagerFactory()
+    partner = PartnerFactory(slug="acme", name="Acme MSP", account_manager=manager)
+    AgreementFactory(partner=partner)
+    directory = DirectoryConnection.objects.create(partner=partner, kind=SourceKind.CSV)
+    directory_csv_import(connection=directory, data=(
+        b"name,primary,aliases,forwarding,enabled\n"
+        b"Pat Adams,pat@acme.example,,,yes\n"
+        b"Jo Newman,jo.newman@acme.example,jo@acme.example,,yes\n"
+    ))
+    admin = PartnerAdminFactory(partner=partner, display_email="pat@acme.example")
+    staff = UserFactory(partner=partner, display_email="dan@acme.example")
+    portal_request = request_submit(partner=partner, actor=admin, rows=[("Jo Newman", "jo@acme.example")])
+    item = portal_request.items.get()
+    person = DirectoryUser.objects.filter(partner=partner).first()
+
+    partner_pages = [
+        "/", "/partners/acme/", "/partners/acme/agreement/", "/partners/acme/access/",
+        f"/partners/acme/access/{staff.pk}/", f"/partners/acme/people/{item.pk}/", "/partners/acme/requests/new/",
+        f"/partners/acme/requests/{portal_request.pk}/", "/partners/acme/directory/", "/partners/acme/directory/add/",
+        f"/partners/acme/directory/{person.pk}/", f"/partners/acme/directory/{person.pk}/remove/",
+        "/partners/acme/directory/changes/", "/accounts/security/", "/accounts/notifications/",
+        "/accounts/password/change/", "/accounts/two-factor/setup/",
+    ]
+    for user, paths, viewport in [
+        (None, ["/accounts/login/", "/accounts/password/reset/", "/accounts/password/reset/link/", "/invite/"],
+         {"width": 390, "height": 844}),
+        (admin, partner_pages, {"width": 1100, "height": 800}),
+        (manager, ["/", "/partners/", "/review/", "/partners/acme/", f"/partners/acme/people/{item.pk}/"],
+         {"width": 390, "height": 844}),
+    ]:
+        context = browser.new_context(viewport=viewport)
+        visit_all(context.new_page(), client.__class__(), user, live_server.url, paths)
+        context.close()
