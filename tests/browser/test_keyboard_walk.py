@@ -1,8 +1,9 @@
 """In Chromium, by keyboard alone (Tab, Enter, Space and typing; no clicks): a partner admin signs in and
-requests a person, the account manager signs in with a second factor and approves. Every stop shows a
-visible focus, and the skip link takes the focus past the header. axe-core checks each page on the way
-(tests/browser/conftest.py)."""
+requests a person, the account manager signs in with a second factor and approves, and the person opens
+the link of their welcome mail and sets a password. Every stop shows a visible focus, and the skip link
+takes the focus past the header. axe-core checks each page on the way (tests/browser/conftest.py)."""
 
+import re
 import time
 
 import pytest
@@ -76,7 +77,8 @@ def sign_out(page) -> None:
     follow(page, "nav button[type=submit]")
 
 
-def test_request_and_approval_by_keyboard_alone(live_server, page):
+def test_request_approval_and_acceptance_by_keyboard_alone(live_server, page, browser, settings, mailoutbox):
+    settings.PORTAL_URL = live_server.url
     manager = AccountManagerFactory()
     device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
     partner = PartnerFactory(slug="resell", name="Resell GmbH", kind=PartnerKind.RESELLER, account_manager=manager)
@@ -111,3 +113,17 @@ def test_request_and_approval_by_keyboard_alone(live_server, page):
     follow(page, "button[value=approve]")
     page.wait_for_selector("text=approved")
     assert RequestItem.objects.get().state == ItemState.ACCOUNT_CREATED
+
+    # The person: the link of the welcome mail (typed into the address bar), a password twice, Enter.
+    welcome = next(m for m in mailoutbox if "rosa@resell.example" in m.to)
+    link = re.search(r"https?://\S+/invite/#[\w-]+", welcome.body).group(0)
+    rosa = browser.new_context().new_page()
+    rosa.goto(link)
+    rosa.wait_for_url(f"{live_server.url}/invite/accept/")
+    tab_to(rosa, "input[name=password]")
+    rosa.keyboard.type("violet-harbour-lantern-42")
+    tab_to(rosa, "input[name=password2]")
+    rosa.keyboard.type("violet-harbour-lantern-42")
+    follow(rosa, "button[type=submit]")
+    rosa.wait_for_url(f"{live_server.url}/")
+    assert RequestItem.objects.get().state == ItemState.ACCEPTED
