@@ -1,14 +1,17 @@
 """In Chromium, every page of the portal that a GET shows, for each role (and signed out): each loads,
-and axe-core checks each at desktop and phone width (tests/browser/conftest.py). The admin's pages are
-in test_admin_sign_in and test_content_security_policy."""
+and axe-core checks each at desktop and phone width (tests/browser/conftest.py), the admin pages the portal
+adds or customises among them."""
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
-from directory_sync.models import DirectoryConnection, DirectoryUser, SourceKind
+from directory_sync.models import DirectoryConnection, DirectoryUser, SourceKind, SyncStatus
 from directory_sync.services.runs import directory_csv_import
 from onboarding.services.requests import request_submit
-from tests.accounts.factories import AccountManagerFactory, PartnerAdminFactory, UserFactory
+from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
 from tests.conftest import login_with_second_factor
+from tests.directory_sync.factories import SyncRunFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,6 +42,9 @@ def test_every_page_of_each_role(live_server, browser, client):
     portal_request = request_submit(partner=partner, actor=admin, rows=[("Jo Newman", "jo@acme.example")])
     item = portal_request.items.get()
     person = DirectoryUser.objects.filter(partner=partner).first()
+    # A finished run: a running run's page still refreshes itself with <meta http-equiv="refresh"> (axe: meta-refresh).
+    started = timezone.now()
+    run = SyncRunFactory(connection=directory, status=SyncStatus.SUCCEEDED, started_at=started, finished_at=started)
 
     partner_pages = [
         "/", "/partners/acme/", "/partners/acme/agreement/", "/partners/acme/access/",
@@ -54,6 +60,13 @@ def test_every_page_of_each_role(live_server, browser, client):
         (admin, partner_pages, {"width": 1100, "height": 800}),
         (manager, ["/", "/partners/", "/review/", "/partners/acme/", f"/partners/acme/people/{item.pk}/"],
          {"width": 390, "height": 844}),
+        (AdminFactory(), [
+            reverse("admin:index"),
+            reverse("admin:directory_sync_directoryconnection_change", args=[directory.pk]),
+            reverse("admin:directory_sync_connection_upload_csv", args=[directory.pk]),
+            reverse("admin:directory_sync_syncrun_change", args=[run.pk]),
+            reverse("admin:core_outboundmail_changelist"), reverse("admin:core_outboundmail_preview"),
+        ], {"width": 1100, "height": 800}),
     ]:
         context = browser.new_context(viewport=viewport)
         visit_all(context.new_page(), client.__class__(), user, live_server.url, paths)
