@@ -71,3 +71,16 @@ def test_every_page_of_each_role(live_server, browser, client):
         context = browser.new_context(viewport=viewport)
         visit_all(context.new_page(), client.__class__(), user, live_server.url, paths)
         context.close()
+
+
+def test_the_admins_reject_confirmation_page(live_server, page, client):
+    """The one admin page the portal adds that a GET does not show: the reasons asked for before rejecting."""
+    partner = PartnerFactory(slug="acme")
+    AgreementFactory(partner=partner)
+    portal_request = request_submit(partner=partner, actor=PartnerAdminFactory(partner=partner),
+                                    rows=[("Jo Newman", "jo@acme.example")])
+    visit_all(page, client, AdminFactory(), live_server.url, [reverse("admin:onboarding_requestitem_changelist")])
+    page.check(f"input[name=_selected_action][value='{portal_request.items.get().pk}']")
+    page.select_option("select[name=action]", "reject")
+    page.click("button[name=index]")
+    page.wait_for_selector("body.portal-admin")
