@@ -28,6 +28,7 @@ def test_a_form_error_is_tied_to_its_field_which_gets_the_focus(live_server, pag
 
     page.goto(f"{live_server.url}/partners/acme/directory/add/")
     page.get_by_role("button", name="Add").click()  # no primary address
+    page.wait_for_load_state()  # the page's deferred script has run
 
     primary = page.locator("#id_primary")
     assert page.evaluate(ACTIVE_ID) == "id_primary"
