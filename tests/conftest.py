@@ -16,6 +16,8 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+# The accessibility check of every page a browser test shows, wherever the test lives (tests/browser/conftest.py).
+from tests.browser.conftest import axe_audit  # noqa: F401
 from tests.services import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
