@@ -149,7 +149,7 @@ def sign_in_refused(request: HttpRequest, reason: str) -> HttpResponse:
     """End a single sign-on that did not sign the person in: audit it, say why on the sign-in page."""
     # The address the provider vouched for, when there is one; else the one typed at sign-in.
     email = getattr(request, "sso_claimed_email", "") or request.session.get(SESSION_EMAIL, "")
-    audit_signin_failure(request=request, email=email, method=AuthMethod.SSO, reason=reason)
+    audit_signin_failure(request=request, email=email, method=AuthMethod.SSO, reason=str(reason))
     messages.error(request, errors.SSO_FAILED.format(reason=reason))
     return redirect("accounts:login")
 

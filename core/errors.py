@@ -4,11 +4,12 @@ Each app keeps its own errors, with the messages people see, in its `errors.py`;
 derive from `PortalError`, so a caller can tell a refusal the portal explains from a bug.
 """
 
+from django.utils.translation import gettext_lazy as _
 
-MAIL_ALREADY_SENT = "This mail was sent already."
-CSV_NOT_UTF8 = "the file is not UTF-8 text"
-CSV_UNREADABLE = "this row cannot be read as CSV ({reason}): the rest of the file was not read"
-CONCURRENT_CHANGE = "Someone changed this at the same time, so nothing was saved. Reload the page and try again."
+MAIL_ALREADY_SENT = _("This mail was sent already.")
+CSV_NOT_UTF8 = _("the file is not UTF-8 text")
+CSV_UNREADABLE = _("this row cannot be read as CSV ({reason}): the rest of the file was not read")
+CONCURRENT_CHANGE = _("Someone changed this at the same time, so nothing was saved. Reload the page and try again.")
 
 
 class PortalError(Exception):

@@ -5,41 +5,44 @@ Every error here derives from core's PortalError. Those a caller may also catch 
 second base.
 """
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import PortalError
 
-ALREADY_RUNNING = "A sync of this directory is already running; wait for it to finish."
-ABANDONED = "Abandoned: the run stopped giving signs of life."
-RUN_LOST = (
+ALREADY_RUNNING = _("A sync of this directory is already running; wait for it to finish.")
+ABANDONED = _("Abandoned: the run stopped giving signs of life.")
+RUN_LOST = _(
     "This run stopped: it went without a heartbeat for so long that it was taken as abandoned, "
     "and another run may hold the directory's lock now."
 )
-CSV_ACCOUNT = "This account has no directory server: upload a CSV file instead."
-LDAP_ACCOUNT = "This account syncs from a directory server; CSV uploads are for accounts without one."
-DISABLED_CONNECTION = "The directory connection is switched off."
-BRAKE = (
+CSV_ACCOUNT = _("This account has no directory server: upload a CSV file instead.")
+LDAP_ACCOUNT = _("This account syncs from a directory server; CSV uploads are for accounts without one.")
+DISABLED_CONNECTION = _("The directory connection is switched off.")
+BRAKE = _(
     "Refused: this run would remove {removed} and disable {disabled} of {present} people ({share:.1f}%), "
     "more than the {limit}% the brake allows. Check the directory, then run again with --force "
     "(or “Sync now (force)” in the admin) if this is intended."
 )
-UNKNOWN_ROLES = "Unknown attribute role(s): {unknown}. Roles: {roles}."
+UNKNOWN_ROLES = _("Unknown attribute role(s): {unknown}. Roles: {roles}.")
 
 # CSV uploads: what is refused before a file is read, and the row problems of reading it.
-CSV_TOO_LARGE = (
+CSV_TOO_LARGE = _(
     "The file was rejected, nothing was imported: it is {size}, and a directory file may be at most {limit}."
 )
-CSV_TOO_MANY_ROWS = "the file has more than {limit} rows: the rest of it was not read"
-CSV_ID_TOO_LONG = "the id is longer than {limit} characters"
+CSV_TOO_MANY_ROWS = _("the file has more than {limit} rows: the rest of it was not read")
+CSV_ID_TOO_LONG = _("the id is longer than {limit} characters")
 
 # What the directory said, in the portal's words ({detail} is python-ldap's own description).
-DIRECTORY_UNAVAILABLE = "The directory is unreachable: {detail}"
-INVALID_CREDENTIALS = "The directory refused the bind DN and password (invalid credentials)."
-NO_SUCH_BASE_DN = "The base DN does not exist on the directory: {detail}"
-INVALID_FILTER = "The user filter is not a valid LDAP filter."
-TLS_FAILED = (
+DIRECTORY_UNAVAILABLE = _("The directory is unreachable: {detail}")
+INVALID_CREDENTIALS = _("The directory refused the bind DN and password (invalid credentials).")
+NO_SUCH_BASE_DN = _("The base DN does not exist on the directory: {detail}")
+INVALID_FILTER = _("The user filter is not a valid LDAP filter.")
+TLS_FAILED = _(
     "TLS with the directory failed ({reason}). Its certificate must be signed by the configured CA "
     "certificate (or, with none configured, by a CA this server trusts) and name the host in the URI."
 )
-TLS_UNVERIFIED = "its certificate could not be verified"
+TLS_UNVERIFIED = _("its certificate could not be verified")
 
 
 class DirectoryError(PortalError):
@@ -71,10 +74,10 @@ class CsvInvalid(SyncError):
 
     def __init__(self, problems: list[tuple[int, str]]):
         self.problems = problems
-        lines = [f"row {row}: {reason}" for row, reason in problems[:50]]
+        lines = [gettext("row {row}: {reason}").format(row=row, reason=reason) for row, reason in problems[:50]]
         if len(problems) > 50:
-            lines.append(f"… and {len(problems) - 50} more")
-        super().__init__("The file was rejected, nothing was imported:\n" + "\n".join(lines))
+            lines.append(gettext("… and {count} more").format(count=len(problems) - 50))
+        super().__init__(gettext("The file was rejected, nothing was imported:") + "\n" + "\n".join(lines))
 
 
 class CsvTooLarge(SyncError):

@@ -4,16 +4,16 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import PortalError
 
-NO_AGREEMENT = (
+NO_AGREEMENT = _(
     "{partner} has no signed, current partner agreement, so portal access cannot be requested, approved "
     "or sent yet. The account manager records the signed agreement."
 )
-DOCUMENT_NOT_PDF = "The agreement must be a PDF file. This file is not one (its content does not start like a PDF)."
-DOCUMENT_NOT_PDF_KEPT = (
+DOCUMENT_NOT_PDF = _("The agreement must be a PDF file. This file is not one (its content does not start like a PDF).")
+DOCUMENT_NOT_PDF_KEPT = _(
     "The stored document is not a PDF. It was kept, unserved, when agreements moved to private storage: "
     "upload the signed PDF to replace it."
 )
-DOCUMENT_MISSING = (
+DOCUMENT_MISSING = _(
     "The document's file was not found when agreements moved to private storage: upload the signed PDF again."
 )
 

@@ -171,4 +171,4 @@ def _decided(request: HttpRequest, ids: list[int], decision: str, reason: str) -
         messages.error(request, ngettext("… and %(count)d more person was not decided.",
                                          "… and %(count)d more people were not decided.", more) % {"count": more})
     if not done and not decided.refused:
-        messages.error(request, gettext(NOTHING_CHOSEN))
+        messages.error(request, NOTHING_CHOSEN)

@@ -400,7 +400,7 @@ def test_an_unreachable_issuer_says_sso_is_not_available_and_changes_nothing(liv
 
     assert portal_page(answer, live_server.url) == "/accounts/login/"
     assert [r.url for r in answer.history] == [f"{live_server.url}/accounts/sso/start/"]  # never sent to the IdP
-    assert errors.SSO_UNAVAILABLE in text_of(answer)
+    assert str(errors.SSO_UNAVAILABLE) in text_of(answer)
     assert signed_in_user(session) is None
     assert list(User.objects.order_by("pk").values()) == users_before
     assert AccountSettings.objects.get(partner=alice.partner).sso_issuer == dead
@@ -415,7 +415,7 @@ def test_an_unreachable_issuer_does_not_open_the_password_step_for_enforced_sso(
     answer = submit_email(session, live_server.url, "alice@partner-sso.example")
     password_step = session.get(f"{live_server.url}/accounts/login/password/", allow_redirects=False, timeout=10)
 
-    assert errors.SSO_UNAVAILABLE in text_of(answer)
+    assert str(errors.SSO_UNAVAILABLE) in text_of(answer)
     assert 'name="password"' not in answer.text
     assert password_step.headers["Location"] == "/accounts/sso/start/"
     assert signed_in_user(session) is None

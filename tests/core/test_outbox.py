@@ -269,7 +269,7 @@ def test_a_failed_mail_can_be_sent_again_from_the_first_try(smtp, django_capture
 def test_a_sent_mail_is_not_sent_again_by_hand():
     mail = record()
     outbound_mail_send(mail_id=mail.pk)
-    with pytest.raises(PortalError, match=MAIL_ALREADY_SENT):
+    with pytest.raises(PortalError, match=str(MAIL_ALREADY_SENT)):
         outbound_mail_resend(mail=mail, actor=None)
 
 

@@ -190,7 +190,7 @@ def test_the_reject_action_refuses_an_empty_or_multi_line_reason_and_changes_not
                                              "_selected_action": [item.pk]})
 
     assert response.status_code == 200
-    assert escape(refusal) in response.content.decode()
+    assert escape(str(refusal)) in response.content.decode()
     item.refresh_from_db()
     assert item.state == ItemState.SUBMITTED
     assert mail.outbox == []
@@ -247,6 +247,6 @@ def test_adding_an_invite_for_someone_with_an_open_one_is_refused_and_saves_noth
 
     assert response.status_code == 200
     refusal = ALREADY_OPEN_INVITE.format(email="Ada@Partner.example", partner=partner)
-    assert escape(refusal) in response.content.decode()
+    assert escape(str(refusal)) in response.content.decode()
     assert Invite.objects.filter(partner=partner).count() == 1
     assert mail.outbox == []

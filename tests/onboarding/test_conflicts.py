@@ -91,7 +91,7 @@ def test_resending_or_revoking_a_locked_invite_says_try_again(client, sent_invit
     with row_locked(Invite, invite.pk), lock_timeout():
         response = client.post(f"/partners/acme/invites/{invite.pk}/{action}/", follow=True)
     assert response.status_code == 200
-    assert CONCURRENT_CHANGE in [str(m) for m in response.context["messages"]]
+    assert str(CONCURRENT_CHANGE) in [str(m) for m in response.context["messages"]]
     invite.refresh_from_db()
     assert invite.state == InviteState.SENT
 
@@ -115,7 +115,7 @@ def test_accepting_a_locked_invite_says_try_again_on_the_page(client, sent_invit
     with row_locked(Invite, invite.pk), lock_timeout():
         response = client.post(link, {"password": "a-long-enough-phrase-7", "password2": "a-long-enough-phrase-7"})
     assert response.status_code == 200
-    assert CONCURRENT_CHANGE in page_of(response)
+    assert str(CONCURRENT_CHANGE) in page_of(response)
     invite.refresh_from_db()
     assert invite.state == InviteState.SENT
 
@@ -141,7 +141,7 @@ def test_sending_a_locked_notification_again_says_try_again(client, msp, manager
     client.force_login(manager)
     with row_locked(OutboundMail, failed.pk), lock_timeout():
         response = client.post(f"/partners/acme/mail/{failed.pk}/resend/", follow=True)
-    assert CONCURRENT_CHANGE in [str(m) for m in response.context["messages"]]
+    assert str(CONCURRENT_CHANGE) in [str(m) for m in response.context["messages"]]
     failed.refresh_from_db()
     assert failed.state == MailState.FAILED
 

@@ -275,7 +275,7 @@ def test_revoking_kills_the_link_and_marks_the_item_revoked(approved, manager):
 def test_a_revoked_invite_cannot_be_accepted(approved, manager):
     invite, _ = approved
     invite_revoke(invite=invite, actor=manager)
-    with pytest.raises(OnboardingError, match=re.escape(INVITE_LINK_INVALID)):
+    with pytest.raises(OnboardingError, match=re.escape(str(INVITE_LINK_INVALID))):
         invite_accept(invite=invite, password=PASSWORD)
 
 
@@ -440,7 +440,7 @@ def test_an_expired_invite_cannot_be_accepted(approved, expiry_ran):
 def test_an_accepted_invite_cannot_be_used_again(approved):
     invite, _ = approved
     invite_accept(invite=invite, password=PASSWORD)
-    with pytest.raises(OnboardingError, match=re.escape(ALREADY_ACCEPTED)):
+    with pytest.raises(OnboardingError, match=re.escape(str(ALREADY_ACCEPTED))):
         invite_accept(invite=invite, password="another long passphrase 9913")
     invite.user.refresh_from_db()
     assert invite.user.check_password(PASSWORD)

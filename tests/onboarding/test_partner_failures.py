@@ -157,7 +157,7 @@ def test_a_mail_sent_meanwhile_is_not_sent_again(client, msp, manager):
     mail_row = failed_mail(msp, state=MailState.SENT, sent_at=timezone.now())
     client.force_login(manager)
     response = client.post(f"/partners/acme/mail/{mail_row.pk}/resend/", follow=True)
-    assert MAIL_ALREADY_SENT in messages_of(response)
+    assert str(MAIL_ALREADY_SENT) in messages_of(response)
 
 
 def test_the_page_reads_the_failures_in_the_same_number_of_queries_at_two_sizes(client, msp, manager):

@@ -81,7 +81,7 @@ def test_rows_validate_keeps_ordinary_names(partner):
 def test_a_note_with_a_line_break_is_refused(submitter, partner):
     data = form_rows(("Bob Baker", "bob@acme.example")) | {"note": "Please hurry\r\nBcc: x@evil.example"}
     response = submitter.post("/partners/acme/requests/new/", data, follow=True)
-    assert NOTE_CONTROL_CHARACTERS in response.content.decode()
+    assert str(NOTE_CONTROL_CHARACTERS) in response.content.decode()
     assert not PortalUserRequest.objects.exists()
 
 

@@ -50,7 +50,7 @@ def test_publishing_in_the_admin_goes_through_the_service(client, admin):
 def test_a_version_that_is_not_a_pdf_is_not_published(client, admin):
     response = publish_in_admin(client, content=HTML)
 
-    assert response.status_code == 200 and DOCUMENT_NOT_PDF in response.content.decode()
+    assert response.status_code == 200 and str(DOCUMENT_NOT_PDF) in response.content.decode()
     assert not AgreementVersion.objects.exists()
 
 

@@ -206,7 +206,7 @@ def test_the_admin_shows_why_a_flagged_document_is_not_served(client, problem, m
     partner_page = client.get(reverse("admin:partners_partner_change", args=[agreement.partner_id])).content.decode()
 
     for page in (agreement_page, partner_page):
-        assert escape(message) in page
+        assert escape(str(message)) in page
         assert reverse("partners:agreement_document", args=[agreement.pk]) not in page
 
 

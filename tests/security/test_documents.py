@@ -98,7 +98,7 @@ def test_an_html_or_svg_upload_is_refused_whatever_its_name(client, settings, co
     response = admin_add(client, content, name)
 
     assert response.status_code == 200  # the form again, with the error
-    assert DOCUMENT_NOT_PDF in response.content.decode()
+    assert str(DOCUMENT_NOT_PDF) in response.content.decode()
     assert not Agreement.objects.exists()
     assert not any(Path(settings.PRIVATE_MEDIA_ROOT).rglob("*.*"))
 

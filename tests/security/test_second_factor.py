@@ -277,7 +277,7 @@ def test_a_wrong_current_code_leaves_the_second_factor_as_it_was(client, person)
     answer = client.post(SETUP_URL, {"token": totp_code(new_secret),
                                      "current": "000000" if right != "000000" else "111111"})
 
-    assert errors.CURRENT_FACTOR_WRONG in answer.content.decode()
+    assert str(errors.CURRENT_FACTOR_WRONG) in answer.content.decode()
     assert list(TOTPDevice.objects.filter(user=person, confirmed=True)) == [old_device]
     assert selectors.backup_codes_left(person) == len(codes)
     assert mails_to(person, "two_factor_replaced") == []
@@ -339,7 +339,7 @@ def test_a_wrong_current_code_renews_nothing(client, person):
 
     answer = client.post(RENEW_URL, {"current": "99999999" if "99999999" not in codes else "88888888"})
 
-    assert errors.CURRENT_FACTOR_WRONG in answer.content.decode()
+    assert str(errors.CURRENT_FACTOR_WRONG) in answer.content.decode()
     assert selectors.backup_codes_left(person) == 10
     assert mails_to(person, "two_factor_backup_codes_renewed") == []
 
