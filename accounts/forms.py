@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.emails import InvalidEmail, normalize_email
@@ -12,7 +13,7 @@ class EmailForm(forms.Form):
     """Step one of sign-in: the address only."""
 
     email = forms.CharField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username", "inputmode": "email"}),
     )
@@ -22,24 +23,24 @@ class EmailForm(forms.Form):
         try:
             normalize_email(value)
         except InvalidEmail as exc:
-            raise forms.ValidationError("Enter your email address, e.g. name@company.example.") from exc
+            raise forms.ValidationError(gettext("Enter your email address, e.g. name@company.example.")) from exc
         return value.strip()
 
 
 class PasswordForm(forms.Form):
     password = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autofocus": True,
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autofocus": True,
                                                                        "autocomplete": "current-password"})
     )
 
 
 class TokenForm(forms.Form):
     token = forms.CharField(
-        label="Code",
+        label=_("Code"),
         max_length=16,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric",
                                       "pattern": "[0-9 ]*"}),
-        help_text="The 6-digit code from your authenticator app, or one of your 8-digit backup codes.",
+        help_text=_("The 6-digit code from your authenticator app, or one of your 8-digit backup codes."),
     )
 
 

@@ -32,16 +32,16 @@ class ListDetailsForm(forms.Form):
     # One line: the note is shown with the list and must hold no line breaks (see onboarding.validators).
     note = forms.CharField(required=False, max_length=2000)
     received_from = forms.EmailField(
-        required=False, label="Received by email from",
-        help_text="For a list the partner sent you: who sent it.",
+        required=False, label=_("Received by email from"),
+        help_text=_("For a list the partner sent you: who sent it."),
     )
 
 
 class CsvListForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Columns: name, email, and optionally role (staff or admin; "
-                                                       "staff if empty). A header row is required.")
+    file = forms.FileField(label=_("CSV file"), help_text=_(
+        "Columns: name, email, and optionally role (staff or admin; staff if empty). A header row is required."))
     note = forms.CharField(required=False, max_length=2000)
-    received_from = forms.EmailField(required=False, label="Received by email from")
+    received_from = forms.EmailField(required=False, label=_("Received by email from"))
 
 
 
@@ -49,7 +49,7 @@ class InviteCodeForm(forms.Form):
     """The invitation code: posted by the link's page script from the fragment, or pasted from the mail."""
 
     code = forms.CharField(
-        label="Invitation code", max_length=100, strip=True, error_messages={"required": INVITE_CODE_MISSING},
+        label=_("Invitation code"), max_length=100, strip=True, error_messages={"required": INVITE_CODE_MISSING},
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}),
     )
 

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.audit import audit_record
 from directory_sync.mapping import resolve_mapping
@@ -18,7 +19,8 @@ def directory_connection_configure(*, partner, actor=None, **fields) -> Director
     event names the fields that changed, never a secret's value.
     """
     if fields.get("preset") not in (None, *Preset.values):
-        raise ValidationError({"preset": f"Unknown preset {fields['preset']!r}: use {' or '.join(Preset.values)}."})
+        raise ValidationError({"preset": gettext("Unknown preset {preset!r}: use {presets}.").format(
+            preset=fields["preset"], presets=" or ".join(Preset.values))})
     overrides = fields.get("attribute_overrides")
     if overrides is not None:
         try:
@@ -27,7 +29,7 @@ def directory_connection_configure(*, partner, actor=None, **fields) -> Director
             raise ValidationError({"attribute_overrides": str(exc)}) from exc
     uri = fields.get("uri")
     if uri is not None and not uri.lower().startswith(("ldap://", "ldaps://")):
-        raise ValidationError({"uri": "The URI must start with ldap:// (StartTLS) or ldaps://."})
+        raise ValidationError({"uri": gettext("The URI must start with ldap:// (StartTLS) or ldaps://.")})
     with transaction.atomic():
         connection = DirectoryConnection.objects.select_for_update().filter(partner=partner).first()
         created = connection is None
