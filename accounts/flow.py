@@ -14,6 +14,7 @@ from django.contrib import auth, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 
 from accounts import selectors
 from accounts.models import User
@@ -75,14 +76,17 @@ def complete_sign_in(
             request.session[AFTER_ENROLMENT] = next_url
         if need == selectors.REQUIRED:
             request.session[ENROL_REQUIRED] = True
-            messages.info(request, "Your account needs two-factor authentication: set up your authenticator app.")
+            messages.info(
+                request, gettext("Your account needs two-factor authentication: set up your authenticator app.")
+            )
             return redirect("accounts:two_factor_setup")
         if need == selectors.GRACE:
             two_factor.grace_start(user)
             deadline = selectors.grace_deadline(user)
             messages.info(
                 request,
-                f"Your account will require two-factor authentication from {deadline:%Y-%m-%d}. Set it up now?",
+                gettext("Your account will require two-factor authentication from {date}. Set it up now?").format(
+                    date=f"{deadline:%Y-%m-%d}"),
             )
             return redirect("accounts:two_factor_setup")
     return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))

@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 from accounts.flow import ENROL_REQUIRED, LAST_ACTIVITY, SIGNED_IN_AT
 
@@ -29,9 +30,9 @@ class SessionTimeoutMiddleware:
             last = request.session.get(LAST_ACTIVITY, now)
             reason = None
             if now - started > settings.SESSION_COOKIE_AGE:
-                reason = "Your session ended: please sign in again."
+                reason = gettext("Your session ended: please sign in again.")
             elif now - last > settings.SESSION_IDLE_TIMEOUT:
-                reason = "You were signed out after a period of inactivity."
+                reason = gettext("You were signed out after a period of inactivity.")
             if reason:
                 auth.logout(request)
                 messages.info(request, reason)

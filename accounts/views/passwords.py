@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -104,7 +105,7 @@ class ChangeView(auth_views.PasswordChangeView):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and not may_use_cloud_password(request.user):
-            messages.info(request, "Your account does not use a portal password.")
+            messages.info(request, gettext("Your account does not use a portal password."))
             return redirect("accounts:security")
         return super().dispatch(request, *args, **kwargs)
 

@@ -5,6 +5,7 @@ from django.contrib import auth, messages
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -101,7 +102,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
     """Step three for people with an authenticator: the code (or a backup code)."""
     waiting = pending_user(request)
     if waiting is None:
-        messages.info(request, "Your sign-in took too long; please start again.")
+        messages.info(request, gettext("Your sign-in took too long; please start again."))
         return redirect("accounts:login")
     user, pending = waiting
     form = TokenForm(request.POST or None)
@@ -119,5 +120,5 @@ def login_verify(request: HttpRequest) -> HttpResponse:
 def logout(request: HttpRequest) -> HttpResponse:
     """Sign out (POST only, so that a link elsewhere cannot sign people out)."""
     auth.logout(request)
-    messages.success(request, "You are signed out.")
+    messages.success(request, gettext("You are signed out."))
     return redirect("accounts:login")

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -126,6 +127,6 @@ def security(request: HttpRequest, time_zone_form: TimeZoneForm | None = None) -
 def skip_setup(request: HttpRequest) -> HttpResponse:
     """"Later", during the grace period only."""
     if request.session.get(ENROL_REQUIRED) or selectors.two_factor_requirement(request.user) == selectors.REQUIRED:
-        messages.error(request, "Two-factor authentication is required for your account.")
+        messages.error(request, gettext("Two-factor authentication is required for your account."))
         return redirect("accounts:two_factor_setup")
     return redirect(next_after_enrolment(request))

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
 from accounts.models import User
 from core.emails import InvalidEmail, domain_of, normalize_email
 from directory_sync.selectors import LookupKind, LookupResult, recipient_lookups
@@ -49,9 +51,9 @@ def row_check(
     try:
         address = normalize_email(email)
     except InvalidEmail:
-        return RowCheck("invalid", "not an email address")
+        return RowCheck("invalid", gettext("not an email address"))
     if address in {_safe_normalise(e) for e in earlier}:
-        return RowCheck(CheckResult.DUPLICATE, "already in this list")
+        return RowCheck(CheckResult.DUPLICATE, gettext("already in this list"))
     if foreign is None:
         foreign = foreign_domains(partner=partner, domains=[domain_of(address)])
     return _labels(partner=partner, rows=[(email, address)], foreign=foreign)[0]
@@ -70,9 +72,9 @@ def rows_check(*, partner: Partner, emails: list[str]) -> list[RowCheck | None]:
         if not email:
             continue
         if address is None:
-            checks[index] = RowCheck("invalid", "not an email address")
+            checks[index] = RowCheck("invalid", gettext("not an email address"))
         elif address in seen:
-            checks[index] = RowCheck(CheckResult.DUPLICATE, "already in this list")
+            checks[index] = RowCheck(CheckResult.DUPLICATE, gettext("already in this list"))
         else:
             seen.add(address)
             to_label.append((index, email, address))
@@ -98,7 +100,7 @@ def _labels(*, partner: Partner, rows: list[tuple[str, str]], foreign: dict[str,
         if domain in foreign:
             labels.append(RowCheck(CheckResult.FOREIGN_DOMAIN, foreign_domain_message(email.strip(), foreign[domain])))
         elif address in with_access:
-            labels.append(RowCheck(CheckResult.HAS_ACCESS, "already has portal access"))
+            labels.append(RowCheck(CheckResult.HAS_ACCESS, gettext("already has portal access")))
         else:
             labels.append(_directory_label(partner, answers[address]))
     return labels
@@ -108,17 +110,18 @@ def _directory_label(partner: Partner, answer: LookupResult) -> RowCheck:
     result = _LOOKUP_RESULTS.get(answer.kind, CheckResult.NOT_FOUND)
     who = answer.person.display_name if answer.person else ""
     if result == CheckResult.PRIMARY:
-        return RowCheck(result, f"primary address of {who}")
+        return RowCheck(result, gettext("primary address of {who}").format(who=who))
     if result in (CheckResult.ALIAS, CheckResult.FORWARDING):
-        kind = "alias of" if result == CheckResult.ALIAS else "forwarding for"
-        return RowCheck(result, f"{kind} {who}: use {answer.primary_address}", answer.primary_address)
+        text = (gettext("alias of {who}: use {primary}") if result == CheckResult.ALIAS
+                else gettext("forwarding for {who}: use {primary}"))
+        return RowCheck(result, text.format(who=who, primary=answer.primary_address), answer.primary_address)
     if result == CheckResult.DISABLED:
-        return RowCheck(result, f"{who} is disabled in the directory")
+        return RowCheck(result, gettext("{who} is disabled in the directory").format(who=who))
     if result == CheckResult.CONFLICT:
-        return RowCheck(result, "claimed by several people in the directory")
+        return RowCheck(result, gettext("claimed by several people in the directory"))
     if partner.is_msp:
-        return RowCheck(result, "not found in the directory yet: the invite waits until the person appears")
-    return RowCheck(result, "not in a directory (reseller accounts are set up directly)")
+        return RowCheck(result, gettext("not found in the directory yet: the invite waits until the person appears"))
+    return RowCheck(result, gettext("not in a directory (reseller accounts are set up directly)"))
 
 
 def _normalised_or_none(email: str) -> str | None:

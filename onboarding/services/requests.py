@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 
 from accounts.models import Role, User
 from core.audit import audit_event, audit_record_many
@@ -60,9 +61,10 @@ def _row_problem(name: str, email: str) -> tuple[str, str]:
     try:
         address = normalize_email(email)
     except InvalidEmail:
-        return "", (f"{email!r} is not an email address" if email else "the email address is missing")
+        return "", (gettext("{email!r} is not an email address").format(email=email) if email
+                    else gettext("the email address is missing"))
     if not name:
-        return "", "the name is missing"
+        return "", gettext("the name is missing")
     if len(name) > NAME_MAX:
         return "", NAME_TOO_LONG.format(limit=NAME_MAX)
     if has_control_characters(name):
@@ -91,7 +93,7 @@ def rows_validate(
         elif role is None:
             problems.append((number, ROLE_UNKNOWN.format(role=rest[0])))
         elif address in seen:
-            problems.append((number, f"{email} is already in row {seen[address]}"))
+            problems.append((number, gettext("{email} is already in row {row}").format(email=email, row=seen[address])))
         else:
             seen[address] = number
             cleaned.append((number, name, email, address, role))
@@ -104,7 +106,7 @@ def rows_validate(
     if not cleaned:
         raise ListInvalid([(1, EMPTY_LIST)])
     if len(cleaned) > MAX_ROWS:
-        raise ListInvalid([(MAX_ROWS + 1, f"a list holds at most {MAX_ROWS} people")])
+        raise ListInvalid([(MAX_ROWS + 1, gettext("a list holds at most {limit} people").format(limit=MAX_ROWS))])
     return [(name, email, role) for _, name, email, _, role in cleaned]
 
 
@@ -129,7 +131,8 @@ def _csv_rows(records: Iterator, header: list[str]) -> tuple[list[tuple[int, str
             problems.append((number, LIST_TOO_MANY_ROWS.format(limit=MAX_ROWS)))
             break
         if len(cells) != len(header):
-            problems.append((number, f"{len(cells)} columns, expected {len(header)}"))
+            problems.append((number, gettext("{count} columns, expected {expected}").format(
+                count=len(cells), expected=len(header))))
             continue
         named = dict(zip(header, cells, strict=True))
         rows.append((number, named["name"], named["email"], named.get("role", "")))
@@ -190,7 +193,8 @@ def request_submit(
         manager = partner.account_manager
         if manager is not None:
             mail_send_on_commit(
-                to=manager.display_email, subject=f"New portal-user list from {partner} to review",
+                to=manager.display_email,
+                subject=gettext("New portal-user list from {partner} to review").format(partner=partner),
                 template="request_submitted", partner=partner,
                 context={"partner": partner, "portal_request": portal_request, "count": len(items),
                          "submitted_by": actor,

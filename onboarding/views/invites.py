@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -144,7 +145,7 @@ def _confirm(request: HttpRequest, invite: Invite, method: str, context: dict) -
         context["error"] = str(exc)
     else:
         request.session.pop(SESSION_OPENED, None)
-        messages.success(request, "Welcome to the Partner Portal.")
+        messages.success(request, gettext("Welcome to the Partner Portal."))
         backend = PASSWORD_BACKENDS.get(method, PASSWORD_BACKENDS[AuthMethod.CLOUD_PASSWORD])
         return first_factor_passed(request, user, backend=backend, method=method)
     return None

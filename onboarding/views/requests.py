@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from core.conflicts import conflicts_refused
@@ -16,6 +17,12 @@ from onboarding.selectors import partner_for, partner_request, request_items
 from onboarding.services.checks import row_check, rows_check
 from onboarding.services.requests import MAX_ROWS, request_submit, rows_from_csv
 from partners.selectors import current_agreement
+
+
+def _submitted(count: int) -> str:
+    """The message for a submitted list (the English says "people" for one too)."""
+    return ngettext("The list of %(count)d people is submitted.", "The list of %(count)d people is submitted.",
+                    count) % {"count": count}
 
 
 def _source(user, partner, csv: bool) -> str:
@@ -51,7 +58,7 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
             except REFUSED as exc:
                 csv_form.add_error("file", str(exc))
             else:
-                messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
+                messages.success(request, _submitted(portal_request.items.count()))
                 return redirect("onboarding:request_detail", slug=partner.slug, request_id=portal_request.pk)
     elif request.method == "POST" and formset.is_valid() and details.is_valid():
         rows = [(f.cleaned_data.get("name", ""), f.cleaned_data.get("email", ""), f.cleaned_data.get("role", ""))
@@ -69,7 +76,7 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
             except REFUSED as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(request, f"The list of {portal_request.items.count()} people is submitted.")
+                messages.success(request, _submitted(portal_request.items.count()))
                 return redirect("onboarding:request_detail", slug=partner.slug, request_id=portal_request.pk)
     rows = list(zip(formset.forms, checks or [None] * len(formset.forms), strict=False))
     return render(request, "onboarding/request_new.html", {
