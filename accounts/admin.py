@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice as LegacyStaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as LegacyTOTPDevice
 
@@ -69,25 +71,28 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
         partner_person = ("role", "partner") if obj.role in PARTNER_ROLES else ()
         return (*fields, "is_active", "access_ended", "access_ended_at", *partner_person)
 
-    @admin.action(description="Deactivate (ends their sessions at once)", permissions=["change"])
+    @admin.action(description=_("Deactivate (ends their sessions at once)"), permissions=["change"])
     def deactivate_access(self, request, queryset):
         done = self._each(request, queryset, user_deactivate)
-        self.message_user(request, f"{done} person(s) deactivated; their sessions have ended.")
+        self.message_user(request, gettext("{count} person(s) deactivated; their sessions have ended.").format(
+            count=done))
 
-    @admin.action(description="Reactivate", permissions=["change"])
+    @admin.action(description=_("Reactivate"), permissions=["change"])
     def reactivate_access(self, request, queryset):
         done = self._each(request, queryset, user_reactivate)
-        self.message_user(request, f"{done} person(s) reactivated.")
+        self.message_user(request, gettext("{count} person(s) reactivated.").format(count=done))
 
-    @admin.action(description="Unlock sign-in (clear failed attempts)", permissions=["change"])
+    @admin.action(description=_("Unlock sign-in (clear failed attempts)"), permissions=["change"])
     def unlock_sign_in(self, request, queryset):
         done = self._each(request, queryset, signin_unlock)
-        self.message_user(request, f"Sign-in unlocked for {done} person(s).")
+        self.message_user(request, gettext("Sign-in unlocked for {count} person(s).").format(count=done))
 
-    @admin.action(description="Reset two-factor (they enrol again at next sign-in)", permissions=["change"])
+    @admin.action(description=_("Reset two-factor (they enrol again at next sign-in)"), permissions=["change"])
     def reset_two_factor(self, request, queryset):
         done = self._each(request, queryset, two_factor_reset)
-        self.message_user(request, f"Two-factor reset for {done} person(s); each of them has been mailed.")
+        self.message_user(
+            request, gettext("Two-factor reset for {count} person(s); each of them has been mailed.").format(count=done)
+        )
 
     def _each(self, request, queryset, service) -> int:
         """Call the service per person; a conflict with a concurrent change is reported, never a server error."""

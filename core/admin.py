@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import translation
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_utils import EstimatedCountPaginator, IndexedSearchMixin, ReadOnlyAdmin
 from core.errors import PortalError
@@ -127,7 +128,7 @@ class OutboundMailAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         # Recipients are stored as given: the spelling typed, or the normalised one (outbound_mail_to_prefix).
         return Q(to__startswith=typed) | Q(to__startswith=term)
 
-    @admin.action(description="Send again (from the first try, now)", permissions=["resend"])
+    @admin.action(description=_("Send again (from the first try, now)"), permissions=["resend"])
     def send_again(self, request, queryset):
         done = 0
         for mail in queryset:
@@ -137,7 +138,7 @@ class OutboundMailAdmin(IndexedSearchMixin, ReadOnlyAdmin):
             except PortalError as exc:
                 self.message_user(request, f"{mail}: {exc}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} mail(s) queued again.", messages.SUCCESS)
+            self.message_user(request, gettext("{count} mail(s) queued again.").format(count=done), messages.SUCCESS)
 
     def has_resend_permission(self, request):
         # The rows stay read-only (no change form); sending again is the one thing done to them.

@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from core.admin_utils import (
@@ -42,7 +44,7 @@ from partners.models import Partner
 
 class DirectoryConnectionForm(WriteOnlySecretsForm):
     secret_fields = ("bind_password",)
-    bind_password_clear = forms.BooleanField(required=False, label="Remove the stored bind password")
+    bind_password_clear = forms.BooleanField(required=False, label=_("Remove the stored bind password"))
 
     class Meta:
         model = DirectoryConnection
@@ -56,27 +58,29 @@ class DirectoryConnectionForm(WriteOnlySecretsForm):
             self.add_error("attribute_overrides", str(exc))
         uri = cleaned.get("uri") or ""
         if uri and not uri.lower().startswith(("ldap://", "ldaps://")):
-            self.add_error("uri", "The URI must start with ldap:// (StartTLS) or ldaps://.")
+            self.add_error("uri", gettext("The URI must start with ldap:// (StartTLS) or ldaps://."))
         return cleaned
 
 
 class CsvUploadForm(forms.Form):
-    file = forms.FileField(help_text="Columns: name, primary, aliases, forwarding, enabled (and optionally id).")
-    dry_run = forms.BooleanField(required=False, help_text="Only report what would change.")
+    file = forms.FileField(help_text=_("Columns: name, primary, aliases, forwarding, enabled (and optionally id)."))
+    dry_run = forms.BooleanField(required=False, help_text=_("Only report what would change."))
     force = forms.BooleanField(
-        required=False, help_text="Apply even if more people would be removed or disabled than the brake allows."
+        required=False, help_text=_("Apply even if more people would be removed or disabled than the brake allows.")
     )
 
 
 def queue_sync(*, request, connection: DirectoryConnection, full: bool, force: bool) -> bool:
     """Queue a run of an LDAP connection after the request's transaction commits; say so to the admin."""
     if connection.kind != SourceKind.LDAP:
-        messages.warning(request, f"{connection.partner}: CSV accounts are updated by uploading a file.")
+        messages.warning(request, gettext("{partner}: CSV accounts are updated by uploading a file.").format(
+            partner=connection.partner))
         return False
     DirectoryConnection.objects.filter(pk=connection.pk).update(sync_requested_at=timezone.now())
     transaction.on_commit(lambda: run_sync.delay(connection.pk, full=full, force=force, actor_id=request.user.pk))
-    kind = "full" if full else "incremental"
-    messages.success(request, f"{connection.partner}: a {kind} sync is queued; its run appears under Sync runs.")
+    text = (gettext("{partner}: a full sync is queued; its run appears under Sync runs.") if full
+            else gettext("{partner}: an incremental sync is queued; its run appears under Sync runs."))
+    messages.success(request, text.format(partner=connection.partner))
     return True
 
 
@@ -110,17 +114,17 @@ class DirectoryConnectionAdmin(AuditedAdmin):
             return connection.get_kind_display()
         return f"LDAP: {connection.get_preset_display()}"
 
-    @admin.action(description="Sync now (incremental)", permissions=["change"])
+    @admin.action(description=_("Sync now (incremental)"), permissions=["change"])
     def sync_now(self, request, queryset):
         for connection in queryset.select_related("partner"):
             queue_sync(request=request, connection=connection, full=False, force=False)
 
-    @admin.action(description="Sync now (full)", permissions=["change"])
+    @admin.action(description=_("Sync now (full)"), permissions=["change"])
     def sync_now_full(self, request, queryset):
         for connection in queryset.select_related("partner"):
             queue_sync(request=request, connection=connection, full=True, force=False)
 
-    @admin.action(description="Sync now (full, force past the removal brake)", permissions=["change"])
+    @admin.action(description=_("Sync now (full, force past the removal brake)"), permissions=["change"])
     def sync_now_full_forced(self, request, queryset):
         for connection in queryset.select_related("partner"):
             queue_sync(request=request, connection=connection, full=True, force=True)
@@ -170,13 +174,15 @@ class DirectoryConnectionAdmin(AuditedAdmin):
                 form.add_error("file", str(exc))
             else:
                 level = messages.SUCCESS if run.status == SyncStatus.SUCCEEDED else messages.WARNING
-                messages.add_message(request, level, f"Import {run.status}: seen {run.seen}, created {run.created}, "
-                                     f"updated {run.updated}, disabled {run.disabled}, removed {run.removed}. "
-                                     f"{run.error}")
+                messages.add_message(request, level, gettext(
+                    "Import {status}: seen {seen}, created {created}, updated {updated}, disabled {disabled}, "
+                    "removed {removed}. {error}").format(
+                    status=run.status, seen=run.seen, created=run.created, updated=run.updated,
+                    disabled=run.disabled, removed=run.removed, error=run.error))
                 return HttpResponseRedirect(reverse("admin:directory_sync_syncrun_change", args=[run.pk]))
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "original": connection,
-            "form": form, "title": f"Upload people for {connection.partner}",
+            "form": form, "title": gettext("Upload people for {partner}").format(partner=connection.partner),
         }
         return TemplateResponse(request, "admin/directory_sync/directoryconnection/upload_csv.html", context)
 

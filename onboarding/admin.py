@@ -8,6 +8,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_utils import (
     AuditedAdmin,
@@ -26,7 +28,8 @@ from partners.models import Partner
 
 
 def _each(modeladmin, request, queryset, service, done: str) -> None:
-    """Run a service per selected object; report successes and refusals (with their reasons)."""
+    """Run a service per selected object; report successes (`done`, formatted with their {count}) and refusals (with
+    their reasons)."""
     count = 0
     for obj in queryset:
         try:
@@ -36,7 +39,7 @@ def _each(modeladmin, request, queryset, service, done: str) -> None:
         except REFUSED as exc:
             modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
     if count:
-        modeladmin.message_user(request, f"{count} {done}.", messages.SUCCESS)
+        modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
 
 
 def _person_filter(term: str, typed: str) -> Q:
@@ -102,7 +105,7 @@ class RejectForm(forms.Form):
 
     # Not required and not stripped here: the service's own message refuses an empty reason.
     reason = forms.CharField(required=False, strip=False, widget=forms.TextInput(attrs={"size": 80}),
-                             help_text="The requesters get it by mail: one line of text.")
+                             help_text=_("The requesters get it by mail: one line of text."))
 
 
 @admin.register(RequestItem)
@@ -137,15 +140,16 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
         return list(queryset.order_by("pk").values_list("pk", flat=True)[:MAX_ROWS + 1])
 
     def _report(self, request, decided: Decided, done: str, *, more: bool) -> None:
+        """Say what the action did: `done` is formatted with the {count} decided."""
         if more:
-            self.message_user(request, f"The first {MAX_ROWS} chosen were decided; run the action again for the rest.",
-                              messages.WARNING)
+            self.message_user(request, gettext("The first {limit} chosen were decided; run the action again for the "
+                                               "rest.").format(limit=MAX_ROWS), messages.WARNING)
         for item, why in decided.refused:
             self.message_user(request, f"{item}: {why}", messages.ERROR)
         if decided.done:
-            self.message_user(request, f"{len(decided.done)} {done}.", messages.SUCCESS)
+            self.message_user(request, done.format(count=len(decided.done)), messages.SUCCESS)
 
-    @admin.action(description="Approve (resellers: account and welcome mail; MSPs: recipient validation)",
+    @admin.action(description=_("Approve (resellers: account and welcome mail; MSPs: recipient validation)"),
                   permissions=["change"])
     def approve(self, request, queryset):
         # Set-wise, as the review queue decides: a page of 100 chosen is one decision, not 100.
@@ -157,9 +161,9 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
         except REFUSED as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self._report(request, decided, "approved", more=more)
+        self._report(request, decided, gettext("{count} approved."), more=more)
 
-    @admin.action(description="Reject (asks for the reason the requesters are mailed)", permissions=["change"])
+    @admin.action(description=_("Reject (asks for the reason the requesters are mailed)"), permissions=["change"])
     def reject(self, request, queryset):
         # Django's confirmation pattern: the first post (from the list) shows the reason form; the second ("post")
         # decides. The chosen ids travel as _selected_action.
@@ -174,11 +178,11 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
             except REFUSED as exc:
                 form.add_error("reason", str(exc))  # nothing changed: a refusal rolls the whole decision back
             else:
-                self._report(request, decided, "rejected", more=more)
+                self._report(request, decided, gettext("{count} rejected."), more=more)
                 return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Reject the chosen people",
+            "title": gettext("Reject the chosen people"),
             "opts": self.model._meta,
             "form": form,
             # One more than is decided, so that the second post still knows some were left for another run.
@@ -275,12 +279,12 @@ class InviteAdmin(IndexedSearchMixin, AuditedAdmin):
     def error(self, invite: Invite) -> str:
         return Truncator(invite.last_error).chars(80)
 
-    @admin.action(description="Resend (new link, fresh expiry; the old link stops working)", permissions=["change"])
+    @admin.action(description=_("Resend (new link, fresh expiry; the old link stops working)"), permissions=["change"])
     def resend(self, request, queryset):
-        _each(self, request, queryset,
-              lambda invite: invite_resend(invite=invite, actor=request.user, request=request), "resent")
+        _each(self, request, queryset, lambda invite: invite_resend(invite=invite, actor=request.user, request=request),
+              gettext("{count} resent."))
 
-    @admin.action(description="Revoke", permissions=["change"])
+    @admin.action(description=_("Revoke"), permissions=["change"])
     def revoke(self, request, queryset):
-        _each(self, request, queryset,
-              lambda invite: invite_revoke(invite=invite, actor=request.user, request=request), "revoked")
+        _each(self, request, queryset, lambda invite: invite_revoke(invite=invite, actor=request.user, request=request),
+              gettext("{count} revoked."))
