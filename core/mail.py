@@ -73,6 +73,7 @@ def mail_send_on_commit(
     A durable mail (the default) is recorded now and survives crashes and broker outages; pass
     `durable=False` for one that carries a secret (a password-reset link), which is never stored.
     """
+    subject = str(subject)  # a lazy translation is no task argument (JSON) and no model field value
     if not durable:
         rendered = mail_render(template=template, context=context, subject=subject, partner=partner, to=to)
         enqueue_on_commit(PLAIN_TASK, to=[to], subject=subject, body=rendered.text, html=rendered.html)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.selectors import may_use_cloud_password, signin_user, user_auth_method
@@ -23,8 +24,8 @@ from core.queue import enqueue_on_commit
 from partners.models import AuthMethod
 from partners.selectors import account_settings_of
 
-RESET_SUBJECT = "Your Partner Portal password"
-CHANGED_SUBJECT = "Your Partner Portal password was changed"
+RESET_SUBJECT = _("Your Partner Portal password")
+CHANGED_SUBJECT = _("Your Partner Portal password was changed")
 RESET_TASK = "accounts.password_reset_request"  # accounts.tasks.password_reset_request_task, queued by name
 
 

@@ -17,6 +17,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user
 
 from accounts import selectors
@@ -28,9 +29,9 @@ from core.mail import mail_send_on_commit
 
 BACKUP_DEVICE_NAME = "Backup codes"
 SUBJECTS = {
-    "two_factor_replaced": "Your Partner Portal sign-in: a new authenticator app",
-    "two_factor_backup_codes_renewed": "Your Partner Portal sign-in: new backup codes",
-    "two_factor_reset": "Your Partner Portal sign-in: two-factor authentication was reset",
+    "two_factor_replaced": _("Your Partner Portal sign-in: a new authenticator app"),
+    "two_factor_backup_codes_renewed": _("Your Partner Portal sign-in: new backup codes"),
+    "two_factor_reset": _("Your Partner Portal sign-in: two-factor authentication was reset"),
 }
 
 

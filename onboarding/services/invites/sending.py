@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.audit import audit_record
 from core.links import absolute_url
@@ -138,8 +139,8 @@ def _mail(invite: Invite, token: str) -> None:
     context = {"invite": invite, "link": invite_link(token), "code": token,
                "code_url": absolute_url("onboarding:invite_open"), "days": settings.INVITE_EXPIRY_DAYS,
                "partner": invite.partner}
-    subject = (f"Your invitation to the Partner Portal ({invite.partner})" if invite.kind == InviteKind.INVITE
-               else f"Your Partner Portal account is ready ({invite.partner})")
+    subject = (gettext("Your invitation to the Partner Portal ({partner})") if invite.kind == InviteKind.INVITE
+               else gettext("Your Partner Portal account is ready ({partner})")).format(partner=invite.partner)
     rendered = mail_render(template=template, context=context, subject=subject, partner=invite.partner,
                            to=invite.email)
     mail_message(to=[invite.display_email], subject=subject, text=rendered.text, html=rendered.html).send()
