@@ -22,12 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_ROOTS = (ROOT / "templates", ROOT / "partners" / "templates")
 EXCLUDED = (ROOT / "templates" / "mail",)
 
-# Text that is not language: it reads the same in every language. Keep this short.
-ALLOWED = frozenset(
-    {
-        "v",  # the prefix of a version number ("v3"), as on the agreement
-    }
-)
+# Words that are not language and may stay outside a translation tag (compared as the words of one piece of
+# text, joined by single spaces). Empty so far: even the brand and the "v" of a version number are translatable.
+# Keep it short, and say why next to each entry.
+ALLOWED: frozenset[str] = frozenset()
 
 # Attributes whose values are read (aloud or on screen) by people.
 READ_ATTRIBUTES = ("aria-label", "title", "placeholder", "alt", "data-confirm", "data-label", "data-kept-text")
