@@ -11,6 +11,7 @@ import ldap
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
+from django.utils.translation import gettext
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 from django_auth_ldap.config import LDAPSearch, LDAPSettings
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -159,10 +160,10 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if payload.get("iss", "").rstrip("/") != self.provider.issuer or self.provider.client_id not in audiences:
-            self.request.sso_failure = "the provider's token was not issued for this portal."
+            self.request.sso_failure = gettext("the provider's token was not issued for this portal.")
             raise SuspiciousOperation("ID token issuer or audience mismatch")
         if len(audiences) > 1 and payload.get("azp") != self.provider.client_id:
-            self.request.sso_failure = "the provider's token was not issued for this portal."
+            self.request.sso_failure = gettext("the provider's token was not issued for this portal.")
             raise SuspiciousOperation("ID token authorized party mismatch")
         return payload
 
@@ -171,10 +172,10 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
         # be anyone's), and it must be a primary address on this account (checked below).
         self.request.sso_claimed_email = claims.get("email") or ""
         if not claims.get("email"):
-            self.request.sso_failure = "your provider did not share your email address."
+            self.request.sso_failure = gettext("your provider did not share your email address.")
             return False
         if claims.get("email_verified") not in (True, "true"):
-            self.request.sso_failure = "your provider has not verified your email address."
+            self.request.sso_failure = gettext("your provider has not verified your email address.")
             return False
         return True
 
@@ -187,13 +188,13 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
             return [expected]
         user = signin_user(email=claims["email"])
         if user is None or user.partner_id != self.provider.partner_id:
-            self.request.sso_failure = (
+            self.request.sso_failure = gettext(
                 "your address is not the primary address of a portal user of this account. "
                 "Aliases and forwarding addresses cannot sign in."
             )
             return User.objects.none()
         if user_auth_method(user) != AuthMethod.SSO:
-            self.request.sso_failure = "your account does not use single sign-on."
+            self.request.sso_failure = gettext("your account does not use single sign-on.")
             return User.objects.none()
         return User.objects.filter(pk=user.pk)
 
@@ -204,7 +205,7 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
         claims = super().get_userinfo(access_token, id_token, payload)
         # The subject of the userinfo answer must be the one the signed ID token names.
         if claims.get("sub") != payload.get("sub"):
-            self.request.sso_failure = "the provider's answers did not agree."
+            self.request.sso_failure = gettext("the provider's answers did not agree.")
             raise SuspiciousOperation("userinfo subject differs from the ID token's")
         return claims
 

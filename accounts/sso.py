@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from accounts import errors, selectors
@@ -193,17 +194,17 @@ class SSOCallbackView(OIDCAuthenticationCallbackView):
             return super().get(request)
         except (requests.RequestException, errors.SsoError):
             logger.exception("single sign-on callback failed")
-            request.sso_failure = "your provider could not be reached."
+            request.sso_failure = gettext("your provider could not be reached.")
             return self.login_failure()
         except SuspiciousOperation:
             # An unknown or already used state, or an ID token that failed its checks (signature,
             # nonce): a refusal like any other (message, audit event), not a bare "Bad Request".
             logger.warning("single sign-on callback refused", exc_info=True)
-            request.sso_failure = "the answer from your provider could not be checked. Please start again."
+            request.sso_failure = gettext("the answer from your provider could not be checked. Please start again.")
             return self.login_failure()
 
     def login_failure(self):
-        reason = getattr(self.request, "sso_failure", "the provider did not confirm who you are.")
+        reason = getattr(self.request, "sso_failure", None) or gettext("the provider did not confirm who you are.")
         return sign_in_refused(self.request, reason)
 
     def login_success(self):
