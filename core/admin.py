@@ -83,7 +83,7 @@ class AuditEventAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("created_at", "actor_label", "action", "partner_id", "target_type", "target_label", "ip_address")
     list_filter = (ActionFilter, TargetTypeFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("actor_label", "action", "target_label", "ip_address")
-    search_help_text = (
+    search_help_text = _(
         "The beginning of the actor's address, of the action (signin.) or of the object's name as written; "
         "or a client's IP address."
     )
@@ -115,7 +115,7 @@ class OutboundMailAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("created_at", "to", "subject", "state", "attempts", "sent_at", "partner_id")
     list_filter = ("state", "template", ("created_at", admin.DateFieldListFilter))
     search_fields = ("to",)
-    search_help_text = "The recipient's address, or its beginning."
+    search_help_text = _("The recipient's address, or its beginning.")
     ordering = ("-created_at", "-id")  # the created_at index, read backwards
     fields = ("created_at", "to", "subject", "template", "partner_id", "state", "attempts", "last_error",
               "last_attempt_at", "next_attempt_at", "sent_at", "body")

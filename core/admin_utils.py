@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit_record
 from core.emails import InvalidEmail, normalize_email
@@ -40,9 +42,9 @@ class WriteOnlySecretsForm(forms.ModelForm):
             field.required = False
             stored = bool(self.instance.pk and getattr(self.instance, name))
             field.help_text = (
-                "A secret is stored. Leave empty to keep it; type a new one to replace it."
+                gettext("A secret is stored. Leave empty to keep it; type a new one to replace it.")
                 if stored
-                else "Stored encrypted; never shown back."
+                else gettext("Stored encrypted; never shown back.")
             )
             self.initial[name] = ""
 
@@ -51,7 +53,7 @@ class WriteOnlySecretsForm(forms.ModelForm):
         for name in self.secret_fields:
             if cleaned.get(f"{name}_clear"):
                 if cleaned.get(name):
-                    self.add_error(name, "Either type a new secret or remove the stored one, not both.")
+                    self.add_error(name, gettext("Either type a new secret or remove the stored one, not both."))
                 cleaned[name] = ""
             elif not cleaned.get(name) and self.instance.pk:
                 # Keep what is stored: the box is always empty on edit.
@@ -121,7 +123,7 @@ class IndexedSearchMixin:
     branch of the OR must have its index, or the database reads the table after all.
     """
 
-    search_help_text = "An exact value or its beginning: an address (any case), an action, a name as written."
+    search_help_text = _("An exact value or its beginning: an address (any case), an action, a name as written.")
 
     def search_filter(self, term: str, typed: str) -> Q:
         """The condition for a non-empty search: `term` normalised, `typed` as typed (trimmed)."""

@@ -214,7 +214,7 @@ class DirectoryUserAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_filter = ("status", "partner")
     list_select_related = ("partner",)
     search_fields = ("addresses__address", "display_name")
-    search_help_text = "One of the person's addresses, or the beginning of their name."
+    search_help_text = _("One of the person's addresses, or the beginning of their name.")
     ordering = ("-pk",)  # the primary key's index: a page of 100,000 people is never sorted by name
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -238,7 +238,7 @@ class DirectoryAddressAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_filter = ("kind", "in_conflict", "partner")
     list_select_related = ("directory_user", "partner")
     search_fields = ("address",)
-    search_help_text = "An address (any case) or its beginning."
+    search_help_text = _("An address (any case) or its beginning.")
     ordering = ("-pk",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -270,7 +270,7 @@ class SyncRunAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_filter = ("status", "mode", "dry_run", ("started_at", admin.DateFieldListFilter), "connection__partner")
     list_select_related = ("connection__partner",)
     search_fields = ("connection__partner__name",)
-    search_help_text = "The partner's name (any part) or slug."
+    search_help_text = _("The partner's name (any part) or slug.")
     ordering = ("-pk",)  # runs are numbered as they start
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -299,7 +299,7 @@ class SyncProblemAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_filter = ("kind",)
     list_select_related = ("run__connection__partner",)
     search_fields = ("address", "external_id")
-    search_help_text = "An address or a directory id, exactly."
+    search_help_text = _("An address or a directory id, exactly.")
     ordering = ("-pk",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator

@@ -78,7 +78,7 @@ class PortalUserRequestAdmin(IndexedSearchMixin, AuditedAdmin):
     list_filter = ("source", "partner__kind", ("submitted_at", admin.DateFieldListFilter))
     list_select_related = ("partner", "submitted_by")
     search_fields = ("items__email", "partner__name", "submitted_by__email")
-    search_help_text = "An address on the list or of its sender (or its beginning), or the partner's name."
+    search_help_text = _("An address on the list or of its sender (or its beginning), or the partner's name.")
     autocomplete_fields = ("partner",)
     raw_id_fields = ("submitted_by",)
     readonly_fields = ("items_note",)
@@ -114,7 +114,7 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
     list_filter = ("state", "check_result", "partner__kind", "partner")
     list_select_related = ("partner",)
     search_fields = ("email", "name")
-    search_help_text = "An address (any case) or its beginning, or the beginning of the name."
+    search_help_text = _("An address (any case) or its beginning, or the beginning of the name.")
     ordering = ("-pk",)  # newest first, on the primary key's index
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -228,7 +228,7 @@ class InviteAdmin(IndexedSearchMixin, AuditedAdmin):
     list_filter = ("state", "kind", "partner__kind", "partner")
     list_select_related = ("partner",)
     search_fields = ("email", "name")
-    search_help_text = "An address (any case) or its beginning, or the beginning of the name."
+    search_help_text = _("An address (any case) or its beginning, or the beginning of the name.")
     ordering = ("-pk",)  # newest first, on the primary key's index
     show_full_result_count = False
     paginator = EstimatedCountPaginator

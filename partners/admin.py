@@ -38,7 +38,7 @@ def document_problem_note(agreement: Agreement) -> str:
 
 class AccountSettingsForm(WriteOnlySecretsForm):
     secret_fields = ("sso_client_secret",)
-    sso_client_secret_clear = forms.BooleanField(required=False, label="Remove the stored client secret")
+    sso_client_secret_clear = forms.BooleanField(required=False, label=_("Remove the stored client secret"))
 
     class Meta:
         model = AccountSettings

@@ -4,15 +4,16 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 
 from portal.operations import operations_summary
 
 
 class PortalAdminSite(OTPAdminSite):
-    site_header = "Partner Portal administration"
-    site_title = "Partner Portal admin"
-    index_title = "Partners, people and onboarding"
+    site_header = _("Partner Portal administration")
+    site_title = _("Partner Portal admin")
+    index_title = _("Partners, people and onboarding")
 
     def index(self, request, extra_context=None):
         """The front page, with the operations summary: mail and invites waiting or failed, stale syncs."""
