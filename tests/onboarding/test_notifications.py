@@ -28,6 +28,7 @@ from onboarding.services.review import (
     request_items_reject,
 )
 from partners.models import PartnerKind
+from tests.accounts.factories import AccountManagerFactory
 from tests.onboarding.factories import PortalUserRequestFactory, RequestItemFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
@@ -237,3 +238,15 @@ def test_optional_mails_say_where_to_choose_them(msp, django_capture_on_commit_c
         request_item_approve(item=item, actor=msp.account_manager)
     [notice] = decision_mails(item.request.submitted_by)
     assert f"{settings.PORTAL_URL}{reverse('accounts:notifications')}" in notice.body
+
+
+def test_an_account_manager_who_handed_the_partner_over_is_not_told(msp, django_capture_on_commit_callbacks):
+    former = msp.account_manager
+    item = RequestItemFactory(request=PortalUserRequestFactory(partner=msp, submitted_by=former), partner=msp,
+                              name="Ivy", display_email="ivy@partner.example")  # entered on the partner's behalf
+    with django_capture_on_commit_callbacks(execute=True):
+        request_items_approve(item_ids=[item.pk], actor=former)
+    type(msp).objects.filter(pk=msp.pk).update(account_manager=AccountManagerFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        invite_accept(invite=Invite.objects.get(email="ivy@partner.example"), password=PASSWORD)
+    assert not OutboundMail.objects.filter(template="person_accepted", to=former.display_email).exists()

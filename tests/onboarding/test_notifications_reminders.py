@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import AuditEvent, OutboundMail
-from directory_sync.models import DirectoryConnection, SourceKind
+from directory_sync.models import DirectoryConnection, DirectoryUser, DirectoryUserStatus, SourceKind
 from directory_sync.services.runs import directory_csv_import
 from onboarding.models import Invite, InviteKind, InviteState
 from onboarding.selectors import invite_by_token
@@ -180,3 +180,11 @@ def test_the_reminder_task_run_twice_by_a_real_worker_mails_one_reminder_with_th
     time.sleep(1)  # nothing else on its way
     assert len(mail_server_session.messages) == 2
     mail_server_session.clear()
+
+
+@pytest.mark.django_db
+def test_no_reminder_for_someone_the_directory_disabled_since(msp, django_capture_on_commit_callbacks):
+    invite, _ = sent(msp, django_capture_on_commit_callbacks)
+    DirectoryUser.objects.filter(partner=msp).update(status=DirectoryUserStatus.DISABLED)
+    assert remind_at(invite.sent_at + days(3) + datetime.timedelta(minutes=1), django_capture_on_commit_callbacks) == 0
+    assert reminders_to("Ivy@Partner.example") == []

@@ -6,7 +6,7 @@ the transaction of the state change they tell of (the outbox), so each goes out 
 from django.db.models import Q
 from django.utils.translation import gettext, gettext_lazy
 
-from accounts.models import User
+from accounts.models import Role, User
 from core.links import absolute_url
 from core.mail import MailKind, mail_kind_declare, mail_kind_recipients, mail_prepare, mails_send_on_commit
 from onboarding.models import Invite, RequestItem
@@ -26,8 +26,14 @@ def invite_accepted_requesters_notify(*, invite: Invite, user) -> None:
     accepted — not the person themselves. Call in the acceptance's transaction."""
     # The person may have been asked for on several lists (one open invite serves them all).
     items = RequestItem.objects.filter(Q(pk=invite.item_id) | Q(partner_id=invite.partner_id, email=invite.email))
-    requesters = User.objects.filter(submitted_requests__items__in=items).exclude(pk=user.pk).distinct()
     partner = invite.partner
+    # Those who still speak for the partner: its own people, its account manager now, and admins — not an account
+    # manager who entered a list for it once and has since handed the partner over, nor someone moved elsewhere.
+    still_concerned = Q(partner_id=partner.pk) | Q(role=Role.ADMIN)
+    if partner.account_manager_id:
+        still_concerned |= Q(pk=partner.account_manager_id)
+    requesters = (User.objects.filter(submitted_requests__items__in=items).filter(still_concerned)
+                  .exclude(pk=user.pk).distinct())
     mails_send_on_commit([
         mail_prepare(
             to=requester.display_email, template="person_accepted", partner=partner,

@@ -15,6 +15,7 @@ a new link may be reminded of once in its turn.
 """
 
 import datetime
+from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +25,7 @@ from django.utils.translation import gettext
 from core.audit import audit_event, audit_record_many
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
+from directory_sync.selectors import recipient_lookups
 from onboarding.models import Invite, InviteKind, InviteState
 from onboarding.selectors import token_hash
 from onboarding.services.invites.sending import invite_link, invite_token
@@ -70,13 +72,29 @@ def _remind_batch(*, now: datetime.datetime, after: int) -> tuple[int, int | Non
                     current[invite.partner_id] = True
                 except AgreementMissing:
                     current[invite.partner_id] = False
-        claimed = [invite for invite in batch if current[invite.partner_id]]
+        gone = _people_gone([invite for invite in batch if current[invite.partner_id]])
+        claimed = [invite for invite in batch if current[invite.partner_id] and invite.pk not in gone]
         Invite.objects.filter(pk__in=[invite.pk for invite in claimed]).update(reminded_at=now)
         audit_record_many([audit_event(actor=None, action=f"{invite.kind}.reminded", target=invite,
                                        partner=invite.partner) for invite in claimed])
         for invite in claimed:
             _mail(invite)
     return len(claimed), batch[-1].pk
+
+
+def _people_gone(invites: list[Invite]) -> set[int]:
+    """The invitations (ids) whose person is no longer a primary address of an enabled person of the partner's
+    directory: their acceptance would be refused (R4, R7), so no reminder invites them to try. Two queries per
+    partner of the batch, whatever its size."""
+    by_partner: dict[int, list[Invite]] = defaultdict(list)
+    for invite in invites:
+        if invite.kind == InviteKind.INVITE:
+            by_partner[invite.partner_id].append(invite)
+    gone = set()
+    for partner_id, partner_invites in by_partner.items():
+        answers = recipient_lookups(partner_id=partner_id, addresses=[invite.email for invite in partner_invites])
+        gone |= {invite.pk for invite in partner_invites if not answers[invite.email].is_primary}
+    return gone
 
 
 def _mail(invite: Invite) -> None:
