@@ -28,6 +28,7 @@ from accounts.errors import (
 from accounts.models import ENDED_BY_DIRECTORY, PARTNER_ROLES, AccessEnded, Role, User
 from core.audit import audit_event, audit_record, audit_record_many
 from directory_sync.models import AddressKind, DirectoryAddress, DirectoryConnection, DirectoryUserStatus
+from directory_sync.selectors import recipient_lookup
 
 OFF_IN_DIRECTORY = {
     DirectoryUserStatus.DISABLED: AccessEnded.DIRECTORY_DISABLED,
@@ -101,19 +102,6 @@ def user_remove(*, user: User, actor, request: HttpRequest | None = None) -> Use
     return user
 
 
-def directory_status_of(user: User) -> str | None:
-    """The status of the directory person behind a partner's portal user (None where the account has none).
-
-    The person the user is linked to; else the person whose primary address the user's address is."""
-    if user.directory_user_id is not None:
-        return user.directory_user.status
-    return (
-        DirectoryAddress.objects.filter(partner_id=user.partner_id, address=user.email, kind=AddressKind.PRIMARY,
-                                        in_conflict=False)
-        .values_list("directory_user__status", flat=True).first()
-    )
-
-
 def user_reactivate(*, user: User, actor, request: HttpRequest | None = None) -> User:
     """Give a deactivated person their access back (and one whose directory has enabled them again).
 
@@ -122,11 +110,10 @@ def user_reactivate(*, user: User, actor, request: HttpRequest | None = None) ->
         user = _locked(user)
         if user.access_ended not in (AccessEnded.DEACTIVATED, *ENDED_BY_DIRECTORY):
             raise AccessRefused(ACCESS_NOT_RESTORABLE.format(email=user.display_email))
-        status = directory_status_of(user)
+        # Where the partner has a directory, only a primary address of an enabled person signs in (R7, the same
+        # answer sign-in asks for): anyone else would be reactivated to no avail, and offboarded again.
         has_directory = DirectoryConnection.objects.filter(partner_id=user.partner_id).exists()
-        # Where the partner has a directory, only a primary address of an enabled person signs in (R7): anyone else
-        # would be reactivated to no avail, and offboarded again by the next sync.
-        if status in OFF_IN_DIRECTORY or (has_directory and status is None):
+        if has_directory and not recipient_lookup(partner_id=user.partner_id, address=user.email).is_primary:
             raise AccessRefused(ACCESS_STILL_OFF_IN_DIRECTORY.format(email=user.display_email))
         ended = user.access_ended
         user.is_active = True

@@ -36,6 +36,7 @@ from onboarding.services.people import person_remove
 from onboarding.views.partners import list_filter
 from partners.errors import AgreementRefused
 from partners.models import Partner
+from partners.selectors import agreement_is_signer
 from partners.services import agreement_signer_set
 
 
@@ -86,7 +87,7 @@ def person(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """One person: role, status, last sign-in, second factor, what they may be changed to, and their timeline."""
     partner = _partner(request, slug)
     person = with_status([partner_person(partner=partner, user_id=user_id)])[0]
-    person.is_signer = partner.authorised_signers.filter(pk=person.pk).exists()
+    person.is_signer = agreement_is_signer(user=person, partner=partner)
     events = page_of(person_events(user=person), request=request)
     return render(request, "onboarding/person.html", {
         "partner": partner, "person": person, "actions": _actions(person, request.user, partner),
