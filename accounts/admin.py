@@ -54,10 +54,10 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     autocomplete_fields = ("partner",)
     fieldsets = (
         (None, {"fields": ("display_email", "email", "password")}),
-        ("Person", {"fields": ("full_name", "role", "partner", "directory_user")}),
-        ("Access", {"fields": ("is_active", "access_ended", "access_ended_at", "is_staff", "is_superuser", "groups",
+        (_("Person"), {"fields": ("full_name", "role", "partner", "directory_user", "language", "time_zone")}),
+        (_("Access"), {"fields": ("is_active", "access_ended", "access_ended_at", "is_staff", "is_superuser", "groups",
                                "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "date_joined", "two_factor_required_since")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined", "two_factor_required_since")}),
     )
     actions = ("unlock_sign_in", "reset_two_factor", "deactivate_access", "reactivate_access")
 

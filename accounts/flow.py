@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 
@@ -20,6 +21,8 @@ from accounts import selectors
 from accounts.models import User
 from accounts.services import two_factor
 from accounts.services.audit import audit_signin_success
+from accounts.services.profile import user_language_propose
+from core.timezones import override_time_zone
 
 PENDING = "signin_pending"
 NEXT = "signin_next"
@@ -62,6 +65,11 @@ def complete_sign_in(
     next_url = request.session.pop(NEXT, None)
     request.session.pop(PENDING, None)
     auth.login(request, user, backend=backend)
+    # From here on the person's own language (the browser's, kept now, if they have not chosen one).
+    user_language_propose(user=user, language=translation.get_language())
+    if user.language and user.language != translation.get_language():
+        translation.activate(user.language)
+        request.LANGUAGE_CODE = user.language
     if device is not None:
         django_otp.login(request, device)
     now = time.time()
@@ -83,10 +91,12 @@ def complete_sign_in(
         if need == selectors.GRACE:
             two_factor.grace_start(user)
             deadline = selectors.grace_deadline(user)
+            with override_time_zone(user.time_zone):  # their day, not UTC's
+                day = timezone.localdate(deadline).isoformat()
             messages.info(
                 request,
                 gettext("Your account will require two-factor authentication from {date}. Set it up now?").format(
-                    date=f"{deadline:%Y-%m-%d}"),
+                    date=day),
             )
             return redirect("accounts:two_factor_setup")
     return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))

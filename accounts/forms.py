@@ -1,6 +1,7 @@
 """Forms of sign-in, two-factor and passwords."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -109,3 +110,14 @@ class TimeZoneForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = time_zone_choices(current=current)
         self.fields["time_zone"].initial = current or "UTC"
+
+
+class LanguageForm(forms.Form):
+    """The language of the person's pages and mails (each language named in itself), and the page to go back to."""
+
+    language = forms.ChoiceField(
+        label=_("Language"), choices=settings.LANGUAGES,
+        help_text=_("The portal's pages and the mails you get are in this language."),
+        error_messages={"invalid_choice": _("Choose one of the languages offered.")},
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -8,11 +8,12 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
 from accounts.flow import ENROL_REQUIRED, LAST_ACTIVITY, SIGNED_IN_AT
+from core.languages import supported_language
 
 ACTIVITY_WRITE_INTERVAL = 60  # seconds: do not write the session on every request
 
@@ -80,3 +81,21 @@ class TimeZoneMiddleware:
         finally:
             # The thread serves other people next: never leave one person's zone behind.
             timezone.deactivate()
+
+
+class LanguageMiddleware:
+    """Draw a signed-in person's pages in the language they chose; until they have one (and for everyone signed
+    out), Django's LocaleMiddleware has chosen from the browser's Accept-Language or the language switch."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        chosen = user.language if user is not None and user.is_authenticated else ""
+        language = supported_language(chosen)
+        if language and language != translation.get_language():
+            # LocaleMiddleware, around this one, names it in Content-Language; every request activates its own.
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)

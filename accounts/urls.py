@@ -18,6 +18,7 @@ urlpatterns = [
     path("notifications/", notifications.notifications, name="notifications"),
     path("time-zone/", profile.time_zone, name="time_zone"),
     path("time-zone/propose/", profile.time_zone_propose, name="time_zone_propose"),
+    path("language/", profile.language, name="language"),
     path("two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("two-factor/later/", two_factor.skip_setup, name="two_factor_skip"),
     path("two-factor/backup-codes/", two_factor.backup_codes, name="two_factor_backup_codes"),

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import MAIL_ALREADY_SENT, PortalError
+from core.languages import in_recipient_language
 from core.mail_render import mail_message, mail_render
 from core.models import MailPreference, MailState, OutboundMail
 from core.queue import enqueue, enqueue_many, enqueue_on_commit
@@ -73,8 +74,10 @@ def mail_send_on_commit(
     A durable mail (the default) is recorded now and survives crashes and broker outages; pass
     `durable=False` for one that carries a secret (a password-reset link), which is never stored.
     """
-    subject = str(subject)  # a lazy translation is no task argument (JSON) and no model field value
     if not durable:
+        with in_recipient_language(to, partner=partner if partner is not None else context.get("partner")):
+            # In the recipient's language: a lazy translation is no task argument (JSON) and no field value.
+            subject = str(subject)
         rendered = mail_render(template=template, context=context, subject=subject, partner=partner, to=to)
         enqueue_on_commit(PLAIN_TASK, to=[to], subject=subject, body=rendered.text, html=rendered.html)
         return None
@@ -87,6 +90,8 @@ def mail_send_on_commit(
 def mail_prepare(*, to: str, subject: str, template: str, context: dict, partner=None) -> OutboundMail:
     """A durable mail, rendered (both parts, stored so that a resend sends the same) and not saved yet: for
     `mails_send_on_commit`."""
+    with in_recipient_language(to, partner=partner if partner is not None else context.get("partner")):
+        subject = str(subject)  # a lazy translation, in the recipient's language
     rendered = mail_render(template=template, context=context, subject=subject, partner=partner, to=to)
     return OutboundMail(to=to, subject=subject[:300], body=rendered.text, html=rendered.html,
                         template=template, partner_id=getattr(partner, "pk", None))

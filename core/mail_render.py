@@ -17,8 +17,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.utils import translation
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext
 
+from core.languages import in_recipient_language
 from core.links import absolute_url
 from core.templatetags.mail_tags import MARKS
 from core.timezones import in_recipient_time_zone
@@ -58,15 +60,30 @@ def portal_name() -> str:
     return gettext("Partner Portal")
 
 
+def _fill(message, params: dict) -> str:
+    return str(message) % params if params else str(message)
+
+
+_fill_lazy = lazy(_fill, str)
+
+
+def mail_text(message, /, **params) -> Promise:
+    """A text for a mail (its subject, or a line of its context) that is translated only when the mail is
+    rendered, so in its recipient's language: `message` (a gettext_lazy or ngettext_lazy text, with
+    %(name)s placeholders) filled with `params`. For {name} placeholders, Django's format_lazy does the same."""
+    return _fill_lazy(message, params)
+
+
 def mail_render(*, template: str, context: dict, subject: str = "", partner=None, to: str = "") -> RenderedMail:
     """Render `mail/<template>.txt` with `context`: its plain text, and the HTML in the shared layout.
 
     `partner` (or the context's `partner`) is the partner the mail concerns, named in the HTML's header.
-    Rendered in the active language (callers choose the recipient's) and, given the recipient's address `to`, in
-    their time zone (UTC for someone without one)."""
+    Given the recipient's address `to`, rendered in their language and time zone (core.languages,
+    core.timezones); without it, in the active ones. Lazy texts in the context are translated then too."""
     if to:
-        with in_recipient_time_zone(to):
-            return mail_render(template=template, context=context, subject=subject, partner=partner)
+        partner = partner if partner is not None else context.get("partner")
+        with in_recipient_time_zone(to), in_recipient_language(to, partner=partner):
+            return mail_render(template=template, context=context, subject=str(subject), partner=partner)
     marks = MailMarks()
     raw = get_template(f"mail/{template}.txt").template.render(
         Context({**context, MARKS: marks}, autoescape=False)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import PortalError
 
@@ -38,11 +39,11 @@ class AuditEvent(models.Model):
         blank=True,
         related_name="+",
     )
-    actor_label = models.CharField(max_length=254, blank=True, help_text="The actor's email at the time.")
-    action = models.CharField(max_length=64, db_index=True, help_text="What happened, e.g. invite.sent.")
+    actor_label = models.CharField(max_length=254, blank=True, help_text=_("The actor's email at the time."))
+    action = models.CharField(max_length=64, db_index=True, help_text=_("What happened, e.g. invite.sent."))
     # A plain id, not a foreign key: the audit trail is the bottom layer and knows no partner model.
-    partner_id = models.BigIntegerField(null=True, blank=True, help_text="The partner the event concerns.")
-    target_type = models.CharField(max_length=100, blank=True, help_text="app_label.model of the object.")
+    partner_id = models.BigIntegerField(null=True, blank=True, help_text=_("The partner the event concerns."))
+    target_type = models.CharField(max_length=100, blank=True, help_text=_("app_label.model of the object."))
     target_id = models.CharField(max_length=64, blank=True)
     target_label = models.CharField(max_length=300, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -79,10 +80,10 @@ class AuditEvent(models.Model):
 
 
 class MailState(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENDING = "sending", "Being sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Sending failed"
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Sending failed")
 
 
 class OutboundMail(models.Model):
@@ -98,14 +99,14 @@ class OutboundMail(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField()
     # Empty for mail recorded before mails had an HTML part: it goes out as text alone.
-    html = models.TextField(blank=True, default="", help_text="The HTML alternative of the body.")
-    template = models.CharField(max_length=100, help_text="Which mail this is (its template).")
-    partner_id = models.BigIntegerField(null=True, blank=True, help_text="The partner the mail concerns.")
+    html = models.TextField(blank=True, default="", help_text=_("The HTML alternative of the body."))
+    template = models.CharField(max_length=100, help_text=_("Which mail this is (its template)."))
+    partner_id = models.BigIntegerField(null=True, blank=True, help_text=_("The partner the mail concerns."))
     state = models.CharField(max_length=16, choices=MailState.choices, default=MailState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    next_attempt_at = models.DateTimeField(default=timezone.now, help_text="When it may be tried (again).")
+    next_attempt_at = models.DateTimeField(default=timezone.now, help_text=_("When it may be tried (again)."))
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -146,7 +147,7 @@ class MailPreference(models.Model):
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mail_preferences")
-    kind = models.CharField(max_length=64, help_text="Which notification (a MailKind's key).")
+    kind = models.CharField(max_length=64, help_text=_("Which notification (a MailKind's key)."))
     enabled = models.BooleanField()
     updated_at = models.DateTimeField(default=timezone.now)
 

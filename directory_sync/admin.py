@@ -95,14 +95,14 @@ class DirectoryConnectionAdmin(AuditedAdmin):
     readonly_fields = ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("partner", "kind", "preset", "is_enabled")}),
-        ("Server", {
+        (_("Server"), {
             "fields": ("uri", "start_tls", "ca_certificate", "bind_dn", "bind_password", "bind_password_clear"),
         }),
-        ("Search", {"fields": ("base_dn", "user_filter", "page_size", "attribute_overrides")}),
-        ("Schedule and safety", {
+        (_("Search"), {"fields": ("base_dn", "user_filter", "page_size", "attribute_overrides")}),
+        (_("Schedule and safety"), {
             "fields": ("incremental_every_minutes", "full_every_hours", "removal_brake_percent"),
         }),
-        ("State", {"fields": ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at")}),
+        (_("State"), {"fields": ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at")}),
     )
     actions = ("sync_now", "sync_now_full", "sync_now_full_forced")
     change_form_template = "admin/directory_sync/directoryconnection/change_form.html"

@@ -9,18 +9,19 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 
 
 class SourceKind(models.TextChoices):
-    LDAP = "ldap", "LDAP / Active Directory"
-    CSV = "csv", "CSV upload (no directory)"
+    LDAP = "ldap", _("LDAP / Active Directory")
+    CSV = "csv", _("CSV upload (no directory)")
 
 
 class Preset(models.TextChoices):
-    ACTIVE_DIRECTORY = "active-directory", "Active Directory"
-    OPENLDAP = "openldap", "OpenLDAP"
+    ACTIVE_DIRECTORY = "active-directory", _("Active Directory")
+    OPENLDAP = "openldap", _("OpenLDAP")
 
 
 class DirectoryConnection(models.Model):
@@ -32,35 +33,35 @@ class DirectoryConnection(models.Model):
     kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.LDAP)
     preset = models.CharField(max_length=24, choices=Preset.choices, default=Preset.ACTIVE_DIRECTORY)
     uri = models.CharField(
-        "LDAP URI", max_length=255, blank=True, help_text="ldap://host (with StartTLS) or ldaps://host"
+        "LDAP URI", max_length=255, blank=True, help_text=_("ldap://host (with StartTLS) or ldaps://host")
     )
-    start_tls = models.BooleanField("StartTLS", default=True, help_text="For ldap:// URIs.")
-    ca_certificate = models.TextField("CA certificate (PEM)", blank=True)
-    bind_dn = models.CharField("bind DN", max_length=500, blank=True)
-    bind_password = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown back.")
-    base_dn = models.CharField("base DN", max_length=500, blank=True)
-    user_filter = models.CharField(max_length=1000, blank=True, help_text="Empty: the preset's filter.")
+    start_tls = models.BooleanField(_("StartTLS"), default=True, help_text=_("For ldap:// URIs."))
+    ca_certificate = models.TextField(_("CA certificate (PEM)"), blank=True)
+    bind_dn = models.CharField(_("bind DN"), max_length=500, blank=True)
+    bind_password = EncryptedTextField(blank=True, help_text=_("Stored encrypted; never shown back."))
+    base_dn = models.CharField(_("base DN"), max_length=500, blank=True)
+    user_filter = models.CharField(max_length=1000, blank=True, help_text=_("Empty: the preset's filter."))
     page_size = models.PositiveIntegerField(default=1000)
     attribute_overrides = models.JSONField(
         default=dict, blank=True, help_text='Overrides of the preset\'s mapping, e.g. {"changed": "modifyTimestamp"}.'
     )
     incremental_every_minutes = models.PositiveIntegerField(
-        default=15, help_text="Scheduled incremental runs; 0 turns the schedule off."
+        default=15, help_text=_("Scheduled incremental runs; 0 turns the schedule off.")
     )
     full_every_hours = models.PositiveIntegerField(
-        default=24, help_text="A full run catches removals; 0 turns the schedule off."
+        default=24, help_text=_("A full run catches removals; 0 turns the schedule off.")
     )
     removal_brake_percent = models.PositiveSmallIntegerField(
-        default=10, help_text="Refuse a run that would remove or disable more than this share, unless forced."
+        default=10, help_text=_("Refuse a run that would remove or disable more than this share, unless forced.")
     )
     is_enabled = models.BooleanField(default=True)
     high_water_mark = models.CharField(
-        max_length=64, blank=True, help_text="Change marker of the last successful run (incremental start)."
+        max_length=64, blank=True, help_text=_("Change marker of the last successful run (incremental start).")
     )
     last_full_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     sync_requested_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a run was last queued (keeps the scheduler from queueing twice)."
+        null=True, blank=True, help_text=_("When a run was last queued (keeps the scheduler from queueing twice).")
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -98,9 +99,9 @@ class DirectoryConnection(models.Model):
 
 
 class DirectoryUserStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    DISABLED = "disabled", "Disabled"
-    REMOVED = "removed", "Removed"
+    ACTIVE = "active", _("Active")
+    DISABLED = "disabled", _("Disabled")
+    REMOVED = "removed", _("Removed")
 
 
 class DirectoryUser(models.Model):
@@ -114,18 +115,19 @@ class DirectoryUser(models.Model):
         "partners.Partner", on_delete=models.CASCADE, related_name="directory_users", db_index=False
     )
     external_id = models.CharField(
-        max_length=255, help_text="objectGUID / entryUUID (canonical text form), or the CSV key."
+        max_length=255, help_text=_("objectGUID / entryUUID (canonical text form), or the CSV key.")
     )
-    dn = models.TextField("DN", blank=True)
+    dn = models.TextField(_("DN"), blank=True)
     display_name = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=16, choices=DirectoryUserStatus.choices, default=DirectoryUserStatus.ACTIVE)
-    content_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the mapped fields.")
+    content_hash = models.CharField(max_length=64, blank=True, help_text=_("Hash of the mapped fields."))
     source_hash = models.CharField(
-        max_length=64, blank=True, help_text="Hash of the raw directory entry: unchanged entries are not mapped again."
+        max_length=64, blank=True,
+        help_text=_("Hash of the raw directory entry: unchanged entries are not mapped again."),
     )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a sync last wrote this person (unchanged people are not rewritten)."
+        null=True, blank=True, help_text=_("When a sync last wrote this person (unchanged people are not rewritten).")
     )
 
     class Meta:
@@ -144,9 +146,9 @@ class DirectoryUser(models.Model):
 
 
 class AddressKind(models.TextChoices):
-    PRIMARY = "primary", "Primary"
-    ALIAS = "alias", "Alias"
-    FORWARDING = "forwarding", "Forwarding"
+    PRIMARY = "primary", _("Primary")
+    ALIAS = "alias", _("Alias")
+    FORWARDING = "forwarding", _("Forwarding")
 
 
 # A condition that is always true, and what lets a query by (partner, address) use an index. The two
@@ -174,10 +176,10 @@ class DirectoryAddress(models.Model):
     directory_user = models.ForeignKey(
         DirectoryUser, on_delete=models.CASCADE, related_name="addresses", db_index=False
     )
-    address = models.CharField("address (normalised)", max_length=254)
-    display_address = models.CharField("address", max_length=254)
+    address = models.CharField(_("address (normalised)"), max_length=254)
+    display_address = models.CharField(_("address"), max_length=254)
     kind = models.CharField(max_length=16, choices=AddressKind.choices)
-    in_conflict = models.BooleanField(default=False, help_text="Also claimed by someone else on this account.")
+    in_conflict = models.BooleanField(default=False, help_text=_("Also claimed by someone else on this account."))
 
     class Meta:
         ordering = ["kind", "address"]
@@ -211,16 +213,16 @@ class DirectoryAddress(models.Model):
 
 
 class SyncMode(models.TextChoices):
-    FULL = "full", "Full"
-    INCREMENTAL = "incremental", "Incremental"
-    CSV = "csv", "CSV import"
+    FULL = "full", _("Full")
+    INCREMENTAL = "incremental", _("Incremental")
+    CSV = "csv", _("CSV import")
 
 
 class SyncStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    REFUSED = "refused", "Refused by the removal brake"
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    REFUSED = "refused", _("Refused by the removal brake")
 
 
 def stale_after() -> datetime.timedelta:
@@ -254,7 +256,7 @@ class SyncRun(models.Model):
     mode = models.CharField(max_length=16, choices=SyncMode.choices)
     status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
     dry_run = models.BooleanField(default=False)
-    forced = models.BooleanField(default=False, help_text="Started with the removal brake overridden.")
+    forced = models.BooleanField(default=False, help_text=_("Started with the removal brake overridden."))
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -271,7 +273,7 @@ class SyncRun(models.Model):
     conflicts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last sign of life of a running run; a stale one is taken as abandoned."
+        null=True, blank=True, help_text=_("Last sign of life of a running run; a stale one is taken as abandoned.")
     )
 
     objects = SyncRunQuerySet.as_manager()
@@ -305,9 +307,9 @@ class SyncRun(models.Model):
 
 
 class ProblemKind(models.TextChoices):
-    SKIPPED = "skipped", "Entry skipped"
-    IGNORED_VALUE = "ignored_value", "Value ignored"
-    CONFLICT = "conflict", "Address conflict"
+    SKIPPED = "skipped", _("Entry skipped")
+    IGNORED_VALUE = "ignored_value", _("Value ignored")
+    CONFLICT = "conflict", _("Address conflict")
 
 
 class SyncProblem(models.Model):
@@ -316,7 +318,7 @@ class SyncProblem(models.Model):
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="problems")
     kind = models.CharField(max_length=16, choices=ProblemKind.choices)
     external_id = models.CharField(max_length=255, blank=True)
-    dn = models.TextField("DN / row", blank=True)
+    dn = models.TextField(_("DN / row"), blank=True)
     address = models.CharField(max_length=254, blank=True)
     reason = models.TextField()
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import PARTNER_ROLES, Role
 from onboarding.validators import validate_plain_text
@@ -14,9 +15,9 @@ from partners.models import Partner
 
 
 class RequestSource(models.TextChoices):
-    FORM = "form", "Form"
-    CSV = "csv", "CSV upload"
-    ON_BEHALF = "on_behalf", "Entered by the account manager"
+    FORM = "form", _("Form")
+    CSV = "csv", _("CSV upload")
+    ON_BEHALF = "on_behalf", _("Entered by the account manager")
 
 
 class PortalUserRequest(models.Model):
@@ -28,7 +29,7 @@ class PortalUserRequest(models.Model):
     )
     source = models.CharField(max_length=16, choices=RequestSource.choices)
     received_from = models.EmailField(
-        blank=True, help_text="For lists entered on the partner's behalf: who sent it."
+        blank=True, help_text=_("For lists entered on the partner's behalf: who sent it.")
     )
     note = models.TextField(blank=True, validators=[validate_plain_text])
     submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -45,17 +46,17 @@ class PortalUserRequest(models.Model):
 
 
 class ItemState(models.TextChoices):
-    SUBMITTED = "submitted", "Submitted"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    AWAITING_VALIDATION = "awaiting_validation", "Awaiting recipient validation"
-    VALIDATED = "validated", "Validated"
-    INVALID_ADDRESS = "invalid_address", "Invalid address"
-    INVITED = "invited", "Invited"
-    ACCOUNT_CREATED = "account_created", "Account created"
-    ACCEPTED = "accepted", "Accepted"
-    EXPIRED = "expired", "Expired"
-    REVOKED = "revoked", "Revoked"
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    AWAITING_VALIDATION = "awaiting_validation", _("Awaiting recipient validation")
+    VALIDATED = "validated", _("Validated")
+    INVALID_ADDRESS = "invalid_address", _("Invalid address")
+    INVITED = "invited", _("Invited")
+    ACCOUNT_CREATED = "account_created", _("Account created")
+    ACCEPTED = "accepted", _("Accepted")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
 
 
 # Items still on their way: waiting for a decision, for the directory, or for a corrected address.
@@ -67,17 +68,17 @@ ASKABLE_STATES = (ItemState.INVALID_ADDRESS, ItemState.EXPIRED, ItemState.REJECT
 class CheckResult(models.TextChoices):
     """How an entered address looked against the partner's directory when it was checked."""
 
-    PRIMARY = "primary", "Primary address"
-    ALIAS = "alias", "Alias"
-    FORWARDING = "forwarding", "Forwarding address"
-    DISABLED = "disabled", "Disabled in the directory"
-    CONFLICT = "conflict", "Claimed by several people"
-    NOT_FOUND = "not_found", "Not found yet"
-    HAS_ACCESS = "has_access", "Already has portal access"
-    DUPLICATE = "duplicate", "Duplicate in this list"
+    PRIMARY = "primary", _("Primary address")
+    ALIAS = "alias", _("Alias")
+    FORWARDING = "forwarding", _("Forwarding address")
+    DISABLED = "disabled", _("Disabled in the directory")
+    CONFLICT = "conflict", _("Claimed by several people")
+    NOT_FOUND = "not_found", _("Not found yet")
+    HAS_ACCESS = "has_access", _("Already has portal access")
+    DUPLICATE = "duplicate", _("Duplicate in this list")
     # Set at submission for nothing (such rows are refused); set later when the domain is added to another
     # partner's account while the item is still open (onboarding.services.domains).
-    FOREIGN_DOMAIN = "foreign_domain", "Domain of another account: check before approving"
+    FOREIGN_DOMAIN = "foreign_domain", _("Domain of another account: check before approving")
 
 
 class RequestItem(models.Model):
@@ -86,8 +87,8 @@ class RequestItem(models.Model):
     request = models.ForeignKey(PortalUserRequest, on_delete=models.CASCADE, related_name="items")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="request_items")
     name = models.CharField(max_length=200, validators=[validate_plain_text])
-    email = models.CharField("email (normalised)", max_length=254)
-    display_email = models.CharField("email", max_length=254)
+    email = models.CharField(_("email (normalised)"), max_length=254)
+    display_email = models.CharField(_("email"), max_length=254)
     # The role the person gets when their access starts (a partner admin may make more partner admins).
     role = models.CharField(
         max_length=32, choices=[(role.value, role.label) for role in PARTNER_ROLES], default=Role.PARTNER_STAFF,
@@ -96,7 +97,7 @@ class RequestItem(models.Model):
     state = models.CharField(max_length=24, choices=ItemState.choices, default=ItemState.SUBMITTED)
     check_result = models.CharField(max_length=16, choices=CheckResult.choices, blank=True)
     suggested_email = models.CharField(
-        max_length=254, blank=True, help_text="The person's primary address, when an alias was asked for."
+        max_length=254, blank=True, help_text=_("The person's primary address, when an alias was asked for.")
     )
     rejection_reason = models.TextField(blank=True, validators=[validate_plain_text])
     decided_by = models.ForeignKey(
@@ -104,7 +105,7 @@ class RequestItem(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     awaiting_until = models.DateTimeField(
-        null=True, blank=True, help_text="When a held item (awaiting validation) expires."
+        null=True, blank=True, help_text=_("When a held item (awaiting validation) expires.")
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -112,13 +113,13 @@ class RequestItem(models.Model):
         null=True,
         blank=True,
         related_name="request_items",
-        help_text="The portal account this item led to.",
+        help_text=_("The portal account this item led to."),
     )
     # A person asked for again (the primary instead of an alias, after an expiry or a rejection) is a new item of a
     # new list, going through the review queue; it points back at the item it follows up.
     replaces = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups",
-        help_text="The earlier item this one asks again for.",
+        help_text=_("The earlier item this one asks again for."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -164,18 +165,18 @@ class RequestItem(models.Model):
 
 
 class InviteKind(models.TextChoices):
-    INVITE = "invite", "Invite (MSP)"
-    WELCOME = "welcome", "Welcome (reseller)"
+    INVITE = "invite", _("Invite (MSP)")
+    WELCOME = "welcome", _("Welcome (reseller)")
 
 
 class InviteState(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENDING = "sending", "Being sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Sending failed"
-    ACCEPTED = "accepted", "Accepted"
-    EXPIRED = "expired", "Expired"
-    REVOKED = "revoked", "Revoked"
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Sending failed")
+    ACCEPTED = "accepted", _("Accepted")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
 
 
 OPEN_INVITE_STATES = (InviteState.PENDING, InviteState.SENDING, InviteState.SENT, InviteState.FAILED)
@@ -203,8 +204,8 @@ class Invite(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invites"
     )
     kind = models.CharField(max_length=16, choices=InviteKind.choices, default=InviteKind.INVITE)
-    email = models.CharField("email (normalised)", max_length=254)
-    display_email = models.CharField("email", max_length=254)
+    email = models.CharField(_("email (normalised)"), max_length=254)
+    display_email = models.CharField(_("email"), max_length=254)
     name = models.CharField(max_length=200, blank=True, validators=[validate_plain_text])
     state = models.CharField(max_length=16, choices=InviteState.choices, default=InviteState.PENDING)
     # NULL until the first send: several unsent invites must not collide on the unique hash.
@@ -216,16 +217,17 @@ class Invite(models.Model):
     send_attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(
-        default=timezone.now, help_text="When its mail may be tried (again); while sending, when the claim goes stale."
+        default=timezone.now,
+        help_text=_("When its mail may be tried (again); while sending, when the claim goes stale."),
     )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     renewal_requested_at = models.DateTimeField(
-        null=True, blank=True, help_text="The person asked for a new invite from an expired link."
+        null=True, blank=True, help_text=_("The person asked for a new invite from an expired link.")
     )
     reminded_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the one reminder of this link went out (cleared by a resend)."
+        null=True, blank=True, help_text=_("When the one reminder of this link went out (cleared by a resend).")
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

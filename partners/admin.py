@@ -50,9 +50,9 @@ class AccountSettingsInline(admin.StackedInline):
     form = AccountSettingsForm
     can_delete = False
     fieldsets = (
-        ("Sign-in", {"fields": ("auth_method", "self_service_reset", "reset_contact")}),
-        ("Two-factor", {"fields": ("two_factor_policy", "two_factor_grace_days")}),
-        ("Single sign-on (OpenID Connect)", {
+        (_("Sign-in"), {"fields": ("auth_method", "self_service_reset", "reset_contact")}),
+        (_("Two-factor"), {"fields": ("two_factor_policy", "two_factor_grace_days")}),
+        (_("Single sign-on (OpenID Connect)"), {
             "fields": ("sso_issuer", "sso_client_id", "sso_client_secret", "sso_client_secret_clear", "sso_scopes",
                        "sso_enforced"),
         }),
@@ -152,7 +152,7 @@ class PartnerForm(forms.ModelForm):
 
     class Meta:
         model = Partner
-        fields = ("name", "slug", "kind", "account_manager", "is_active")
+        fields = ("name", "slug", "kind", "account_manager", "language", "is_active")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

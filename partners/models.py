@@ -21,15 +21,15 @@ from partners.storage import agreement_document_name, agreement_storage, agreeme
 
 
 class PartnerKind(models.TextChoices):
-    RESELLER = "reseller", "Reseller"
-    MSP = "msp", "Managed service provider"
+    RESELLER = "reseller", _("Reseller")
+    MSP = "msp", _("Managed service provider")
 
 
 class Partner(models.Model):
     """A reseller or MSP, and through it its account: the partner's tenant and its people."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=64, help_text="Short name used in commands and URLs.")
+    slug = models.SlugField(max_length=64, help_text=_("Short name used in commands and URLs."))
     kind = models.CharField(max_length=16, choices=PartnerKind.choices)
     # The one loop between layers, at model level only: a partner names its account manager (a user),
     # and a user names the partner they belong to (accounts.User.partner). Both are string
@@ -43,12 +43,16 @@ class Partner(models.Model):
         limit_choices_to={"role": "account_manager"},
     )
     is_active = models.BooleanField(default=True)
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE,
+        help_text=_("The language of the mails to its people before they choose their own (invitations, say)."),
+    )
     # Partner admins of this partner who may accept a new agreement version in the portal. Only active
     # partner admins of this partner count (partners.selectors.agreement_signers): someone moved to another
     # role keeps the row, not the right. Changed through partners.services.agreement_signer_set.
     authorised_signers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="signer_for_partners",
-        help_text="Partner admins of this partner who may accept a new agreement version in the portal.",
+        help_text=_("Partner admins of this partner who may accept a new agreement version in the portal."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -69,15 +73,15 @@ class Partner(models.Model):
 
 
 class AuthMethod(models.TextChoices):
-    CLOUD_PASSWORD = "cloud_password", "Cloud password (stored by the portal)"
-    DOMAIN_PASSWORD = "domain_password", "Domain password (checked against the directory)"
-    SSO = "sso", "Single sign-on (OpenID Connect)"
+    CLOUD_PASSWORD = "cloud_password", _("Cloud password (stored by the portal)")
+    DOMAIN_PASSWORD = "domain_password", _("Domain password (checked against the directory)")
+    SSO = "sso", _("Single sign-on (OpenID Connect)")
 
 
 class TwoFactorPolicy(models.TextChoices):
-    OFF = "off", "Off"
-    OPTIONAL = "optional", "Optional"
-    REQUIRED = "required", "Required"
+    OFF = "off", _("Off")
+    OPTIONAL = "optional", _("Optional")
+    REQUIRED = "required", _("Required")
 
 
 class AccountSettings(models.Model):
@@ -88,24 +92,24 @@ class AccountSettings(models.Model):
     )
     auth_method = models.CharField(max_length=24, choices=AuthMethod.choices, default=AuthMethod.CLOUD_PASSWORD)
     self_service_reset = models.BooleanField(
-        default=True, help_text="Cloud-password users may reset their own password by email link."
+        default=True, help_text=_("Cloud-password users may reset their own password by email link.")
     )
     reset_contact = models.CharField(
         max_length=254,
         blank=True,
-        help_text="Whom people should contact for a password reset when self-service reset is off.",
+        help_text=_("Whom people should contact for a password reset when self-service reset is off."),
     )
     two_factor_policy = models.CharField(
         max_length=16, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.OPTIONAL
     )
     two_factor_grace_days = models.PositiveSmallIntegerField(
-        default=7, help_text="Days a person may still sign in without a second factor once it is required."
+        default=7, help_text=_("Days a person may still sign in without a second factor once it is required.")
     )
-    sso_issuer = HttpsURLField(blank=True, help_text="OpenID Connect issuer (discovery at /.well-known/).")
+    sso_issuer = HttpsURLField(blank=True, help_text=_("OpenID Connect issuer (discovery at /.well-known/)."))
     sso_client_id = models.CharField(max_length=255, blank=True)
-    sso_client_secret = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown back.")
+    sso_client_secret = EncryptedTextField(blank=True, help_text=_("Stored encrypted; never shown back."))
     sso_scopes = models.CharField(max_length=255, default="openid email profile")
-    sso_enforced = models.BooleanField(default=False, help_text="People of this account may not use passwords.")
+    sso_enforced = models.BooleanField(default=False, help_text=_("People of this account may not use passwords."))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -131,7 +135,7 @@ class AccountDomain(models.Model):
     """A mail domain of a partner's account: decides which account an address signs in to."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253, help_text="Normalised: lower-case, IDNA (punycode).")
+    domain = models.CharField(max_length=253, help_text=_("Normalised: lower-case, IDNA (punycode)."))
 
     class Meta:
         db_table = "onboarding_accountdomain"
@@ -148,8 +152,8 @@ class AccountDomain(models.Model):
 class DocumentProblem(models.TextChoices):
     """Why a stored agreement document is not served (documents stored before the PDF check)."""
 
-    NOT_PDF = "not_pdf", "Not a PDF (kept, not served)"
-    MISSING = "missing", "File not found"
+    NOT_PDF = "not_pdf", _("Not a PDF (kept, not served)")
+    MISSING = "missing", _("File not found")
 
 
 def _sha256_is_hex(field: str) -> Q:
@@ -211,12 +215,12 @@ class Agreement(models.Model):
     signed_at = models.DateTimeField()
     signed_by_name = models.CharField(max_length=200)
     signed_by_email = models.EmailField(blank=True)
-    valid_until = models.DateField(null=True, blank=True, help_text="Empty: valid until superseded.")
+    valid_until = models.DateField(null=True, blank=True, help_text=_("Empty: valid until superseded."))
     # A PDF in private storage under a random name, served only by partners:agreement_document.
     document = models.FileField(upload_to=agreement_document_name, storage=agreement_storage, blank=True)
     document_problem = models.CharField(
         max_length=16, choices=DocumentProblem.choices, blank=True,
-        help_text="Set when a document stored before the PDF check failed it; such a document is not served.",
+        help_text=_("Set when a document stored before the PDF check failed it; such a document is not served."),
     )
     recorded_by = models.ForeignKey(  # a string reference to the user model, like account_manager's
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.db import models
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 from django_otp.util import random_hex
@@ -63,20 +64,20 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
     # already takes `user.totpdevice_set`.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authenticator_apps",
-        help_text="The user that this device belongs to.",
+        help_text=_("The user that this device belongs to."),
     )
-    key = EncryptedTextField(default=random_totp_key, help_text="The hex-encoded key, encrypted.")
-    step = models.PositiveSmallIntegerField(default=30, help_text="The time step in seconds.")
-    t0 = models.BigIntegerField(default=0, help_text="The Unix time at which to begin counting steps.")
+    key = EncryptedTextField(default=random_totp_key, help_text=_("The hex-encoded key, encrypted."))
+    step = models.PositiveSmallIntegerField(default=30, help_text=_("The time step in seconds."))
+    t0 = models.BigIntegerField(default=0, help_text=_("The Unix time at which to begin counting steps."))
     digits = models.PositiveSmallIntegerField(choices=[(6, 6), (8, 8)], default=6)
     tolerance = models.PositiveSmallIntegerField(
-        default=1, help_text="The number of time steps in the past or future to allow."
+        default=1, help_text=_("The number of time steps in the past or future to allow.")
     )
     drift = models.SmallIntegerField(
-        default=0, help_text="The number of time steps the app is known to deviate from our clock."
+        default=0, help_text=_("The number of time steps the app is known to deviate from our clock.")
     )
     last_t = models.BigIntegerField(
-        default=-1, help_text="The time step of the last code accepted; the next must be later."
+        default=-1, help_text=_("The time step of the last code accepted; the next must be later.")
     )
 
     class Meta(Device.Meta):
@@ -132,7 +133,7 @@ class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backup_code_sets",
-        help_text="The user that this device belongs to.",
+        help_text=_("The user that this device belongs to."),
     )
 
     class Meta(Device.Meta):

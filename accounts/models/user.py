@@ -1,5 +1,6 @@
 """The portal's user: the email address is the identity, stored normalised, one role each."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -7,16 +8,17 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from core.emails import InvalidEmail, normalize_email
 from core.timezones import validate_time_zone
 
 
 class Role(models.TextChoices):
-    PARTNER_STAFF = "partner_staff", "Partner staff"
-    PARTNER_ADMIN = "partner_admin", "Partner admin"
-    ACCOUNT_MANAGER = "account_manager", "Account manager"
-    ADMIN = "admin", "Administrator"
+    PARTNER_STAFF = "partner_staff", _("Partner staff")
+    PARTNER_ADMIN = "partner_admin", _("Partner admin")
+    ACCOUNT_MANAGER = "account_manager", _("Account manager")
+    ADMIN = "admin", _("Administrator")
 
 
 PARTNER_ROLES = (Role.PARTNER_STAFF, Role.PARTNER_ADMIN)
@@ -25,10 +27,10 @@ PARTNER_ROLES = (Role.PARTNER_STAFF, Role.PARTNER_ADMIN)
 class AccessEnded(models.TextChoices):
     """Why an account that had access no longer has it (empty while it has, or has never had, access)."""
 
-    DEACTIVATED = "deactivated", "Deactivated"
-    REMOVED = "removed", "Removed"
-    DIRECTORY_DISABLED = "directory_disabled", "Disabled in the directory"
-    DIRECTORY_REMOVED = "directory_removed", "Removed from the directory"
+    DEACTIVATED = "deactivated", _("Deactivated")
+    REMOVED = "removed", _("Removed")
+    DIRECTORY_DISABLED = "directory_disabled", _("Disabled in the directory")
+    DIRECTORY_REMOVED = "directory_removed", _("Removed from the directory")
 
 
 # Ended by the partner's own directory: the person regains access only once it enables them again.
@@ -71,8 +73,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     to exactly one partner; account managers and admins belong to none.
     """
 
-    email = models.CharField("email (normalised)", max_length=254, editable=False)
-    display_email = models.CharField("email", max_length=254)
+    email = models.CharField(_("email (normalised)"), max_length=254, editable=False)
+    display_email = models.CharField(_("email"), max_length=254)
     full_name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTNER_STAFF)
     # With Partner.account_manager, the one model-level loop between layers: a user belongs to a
@@ -84,7 +86,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         null=True,
         blank=True,
         related_name="members",
-        help_text="The partner a partner staff member or partner admin belongs to.",
+        help_text=_("The partner a partner staff member or partner admin belongs to."),
     )
     # The person on the partner's account this portal user is (set by recipient validation).
     directory_user = models.OneToOneField(
@@ -95,18 +97,24 @@ class User(AbstractBaseUser, PermissionsMixin):
         related_name="portal_user",
     )
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField("may use the Django admin", default=False)
+    is_staff = models.BooleanField(_("may use the Django admin"), default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     access_ended = models.CharField(max_length=32, choices=AccessEnded.choices, blank=True)
     access_ended_at = models.DateTimeField(null=True, blank=True)
     # Part of the session hash: raising it ends every session of the person at their next request.
     session_generation = models.PositiveIntegerField(default=0, editable=False)
     two_factor_required_since = models.DateTimeField(
-        null=True, blank=True, help_text="When a two-factor policy started to apply (grace period start)."
+        null=True, blank=True, help_text=_("When a two-factor policy started to apply (grace period start).")
     )
     # An IANA name; blank until the person chooses one (or their browser proposes one): then UTC.
     time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone],
-                                 help_text="The zone the person's pages and mails show times in (blank: UTC).")
+                                 help_text=_("The zone the person's pages and mails show times in (blank: UTC)."))
+    # Blank until the person chooses one, or signs in for the first time (then their browser's is kept).
+    language = models.CharField(
+        max_length=8, blank=True, choices=settings.LANGUAGES,
+        help_text=_("The language of the person's pages and mails (blank: their browser's, and their partner's "
+                    "in mails)."),
+    )
 
     objects = UserManager()
 

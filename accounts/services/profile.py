@@ -1,10 +1,12 @@
-"""A person's own settings that are not about signing in: their time zone."""
+"""A person's own settings that are not about signing in: their time zone and their language."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from core.audit import audit_record
+from core.languages import supported_language
 from core.timezones import validate_time_zone
 
 
@@ -41,4 +43,34 @@ def user_time_zone_propose(*, user: User, time_zone: str, request=None) -> bool:
                          request=request, data={"to": time_zone})
     if kept:
         user.time_zone = time_zone
+    return bool(kept)
+
+
+def user_language_set(*, user: User, language: str, actor, request=None) -> User:
+    """The person's choice of language (one the portal ships); audited when it changed.
+
+    Raises ValidationError for a language the portal does not ship."""
+    if supported_language(language) != language:
+        raise ValidationError(_("Choose one of the languages offered."), code="invalid_language")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.language != language:
+            before = locked.language
+            locked.language = language
+            locked.save(update_fields=["language"])
+            audit_record(actor=actor, action="user.language_changed", target=locked, partner_id=locked.partner_id,
+                         request=request, data={"from": before, "to": language})
+    user.language = language
+    return user
+
+
+def user_language_propose(*, user: User, language: str) -> bool:
+    """The browser's language at sign-in, kept only while the person has chosen none (so that their mails are
+    written in the language they read the portal in): True when it was kept."""
+    language = supported_language(language)
+    if not language or user.language:
+        return False
+    kept = User.objects.filter(pk=user.pk, language="").update(language=language)
+    if kept:
+        user.language = language
     return bool(kept)

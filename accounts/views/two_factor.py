@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import errors, selectors
 from accounts.errors import SecondFactorRequired
 from accounts.flow import ENROL_REQUIRED, next_after_enrolment
-from accounts.forms import CurrentFactorForm, ReplaceAuthenticatorForm, TimeZoneForm, TokenForm
+from accounts.forms import CurrentFactorForm, LanguageForm, ReplaceAuthenticatorForm, TimeZoneForm, TokenForm
 from accounts.services import two_factor
 from core import crypto
 
@@ -109,7 +111,8 @@ def backup_codes_renew(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def security(request: HttpRequest, time_zone_form: TimeZoneForm | None = None) -> HttpResponse:
-    """The person's sign-in settings: two-factor status, backup codes left, password change; their time zone."""
+    """The person's sign-in settings: two-factor status, backup codes left, password change; their time zone and
+    language."""
     user = request.user
     return render(request, "accounts/security.html", {
         "has_device": selectors.has_device(user),
@@ -118,6 +121,8 @@ def security(request: HttpRequest, time_zone_form: TimeZoneForm | None = None) -
         "deadline": selectors.grace_deadline(user),
         "cloud_password": selectors.may_use_cloud_password(user),
         "time_zone_form": time_zone_form or TimeZoneForm(current=user.time_zone),
+        "language_form": LanguageForm(initial={"language": translation.get_language(),
+                                               "next": reverse("accounts:security")}),
     })
 
 

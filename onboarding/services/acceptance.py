@@ -13,6 +13,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
 
 from accounts.models import User
 from core.audit import audit_record
@@ -114,7 +115,7 @@ def _accepted_notify(invite: Invite) -> None:
     # Whoever used the link, the mailbox it was sent to hears of it: a person who did not accept it tells
     # their account manager. Recorded with the acceptance (a durable notification), sent after commit.
     mail_send_on_commit(
-        to=invite.display_email, subject=INVITE_ACCEPTED_SUBJECT.format(partner=invite.partner),
+        to=invite.display_email, subject=format_lazy(INVITE_ACCEPTED_SUBJECT, partner=invite.partner),
         template="invite_accepted", partner=invite.partner,
         context={"invite": invite, "partner": invite.partner, "manager": invite.partner.account_manager,
                  "signin_url": absolute_url("accounts:login")},

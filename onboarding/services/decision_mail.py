@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from core.links import absolute_url
 from core.mail import MailKind, mail_kind_declare, mail_kind_recipients, mail_prepare, mails_send_on_commit
+from core.mail_render import mail_text
 from directory_sync.selectors import LookupKind, LookupResult
 from onboarding.models import ItemState, RequestItem
 
@@ -109,10 +111,11 @@ def _mail(decided: list[RequestItem], answers: dict[int, LookupResult], undecide
         entry = entries[0]
         return mail_prepare(to=requester.display_email, template="request_item_decided", partner=partner,
                             subject=_one_subject(entry), context=context | {"entry": entry})
-    subject = ngettext("Your portal request list for %(partner)s: %(count)d person decided",
-                       "Your portal request list for %(partner)s: %(count)d people decided", len(decided))
+    subject = mail_text(ngettext_lazy("Your portal request list for %(partner)s: %(count)d person decided",
+                                      "Your portal request list for %(partner)s: %(count)d people decided",
+                                      len(decided)), partner=partner, count=len(decided))
     return mail_prepare(to=requester.display_email, template="request_items_decided", partner=partner,
-                        subject=subject % {"partner": partner, "count": len(decided)}, context=context)
+                        subject=subject, context=context)
 
 
 def decision_outcome_entries(items: list[RequestItem], *, kinds: dict[int, str]) -> list[Entry]:
@@ -131,37 +134,42 @@ def _entry(item: RequestItem, kind: str) -> Entry:
         url = absolute_url("onboarding:person_timeline", item.partner.slug, item.pk)
         values = {"address": item.display_email, "primary": item.suggested_email, "url": url}
         if kind == LookupKind.FORWARDING:
-            detail = gettext("a forwarding address of %(primary)s: use %(primary)s. Request %(primary)s instead "
-                             "here: %(url)s") % values
+            detail = mail_text(gettext_lazy("a forwarding address of %(primary)s: use %(primary)s. Request "
+                                            "%(primary)s instead here: %(url)s"), **values)
         elif kind == LookupKind.ALIAS:
-            detail = gettext("an alias of %(primary)s: use %(primary)s. Request %(primary)s instead here: "
-                             "%(url)s") % values
+            detail = mail_text(gettext_lazy("an alias of %(primary)s: use %(primary)s. Request %(primary)s instead "
+                                            "here: %(url)s"), **values)
         else:
-            detail = gettext("an alias or forwarding address of %(primary)s: use %(primary)s. Request "
-                             "%(primary)s instead here: %(url)s") % values
+            detail = mail_text(gettext_lazy("an alias or forwarding address of %(primary)s: use %(primary)s. "
+                                            "Request %(primary)s instead here: %(url)s"), **values)
         return Entry(item, outcome, detail, kind)
     if outcome == WAITING:
         why = _WHY_WAITING.get(kind, gettext_lazy("not on your account yet"))
-        until = timezone.localdate(item.awaiting_until).isoformat() if item.awaiting_until else ""  # reader's zone
-        return Entry(item, outcome, gettext("%(why)s; waits until %(until)s") % {"why": why, "until": until}, kind)
+        until = _local_date(item.awaiting_until) if item.awaiting_until else ""  # the reader's day
+        return Entry(item, outcome, mail_text(gettext_lazy("%(why)s; waits until %(until)s"), why=why, until=until),
+                     kind)
     if outcome == INVITED and item.state == ItemState.INVITED:
-        return Entry(item, outcome, gettext("their invitation already open serves this list too"))
+        return Entry(item, outcome, gettext_lazy("their invitation already open serves this list too"))
     if outcome == REJECTED:
-        return Entry(item, outcome, gettext("reason: %(reason)s") % {"reason": item.rejection_reason})
+        return Entry(item, outcome, mail_text(gettext_lazy("reason: %(reason)s"), reason=item.rejection_reason))
     return Entry(item, outcome)
+
+
+# Evaluated when drawn (a page, or a mail in its recipient's zone), not when the entry is made.
+_local_date = lazy(lambda moment: timezone.localdate(moment).isoformat(), str)
 
 
 def _explanation(outcome: str) -> str:
     return {
-        INVALID: gettext("Only a primary address can sign in; aliases and forwarding addresses cannot. Request "
+        INVALID: gettext_lazy("Only a primary address can sign in; aliases and forwarding addresses cannot. Request "
                          "the primary address instead (one click on the person's page)."),
-        REJECTED: gettext("Your account manager rejected these requests. You can request a person again with a "
+        REJECTED: gettext_lazy("Your account manager rejected these requests. You can request a person again with a "
                           "note on their page."),
-        WAITING: gettext("Not (yet) an enabled person with this primary address on your account. The invitation "
+        WAITING: gettext_lazy("Not (yet) an enabled person with this primary address on your account. The invitation "
                          "goes out by itself once they are (after your next directory sync); if they are not by "
                          "the date shown, the request expires and you are told."),
-        INVITED: gettext("Confirmed on your account: the invitation is on its way to them."),
-        ACCOUNT_CREATED: gettext("The account is set up: each person receives a mail to start using it."),
+        INVITED: gettext_lazy("Confirmed on your account: the invitation is on its way to them."),
+        ACCOUNT_CREATED: gettext_lazy("The account is set up: each person receives a mail to start using it."),
     }[outcome]
 
 
@@ -172,7 +180,7 @@ def decision_outcome_groups(entries: list[Entry]) -> list[Group]:
 
 def _groups(entries: list[Entry]) -> list[Group]:
     """The entries by outcome, in `_ORDER`, at most LISTED_AT_MOST named in all (each group counts the rest)."""
-    groups = {outcome: Group(outcome, str(_HEADINGS[outcome]), _explanation(outcome)) for outcome in _ORDER}
+    groups = {outcome: Group(outcome, _HEADINGS[outcome], _explanation(outcome)) for outcome in _ORDER}
     listed = 0
     for entry in sorted(entries, key=lambda e: (_ORDER.index(e.outcome), e.item.pk)):
         group = groups[entry.outcome]
@@ -184,8 +192,10 @@ def _groups(entries: list[Entry]) -> list[Group]:
     return [group for group in groups.values() if group.entries or group.more]
 
 
-def _one_subject(entry: Entry) -> str:
+def _one_subject(entry: Entry):
     values = {"email": entry.item.display_email, "primary": entry.item.suggested_email}
     if entry.outcome == INVALID:
-        return gettext("Portal request for %(email)s: not a primary address, use %(primary)s") % values
-    return gettext("Portal request for %(email)s: %(outcome)s") % (values | {"outcome": _SHORT[entry.outcome]})
+        return mail_text(gettext_lazy("Portal request for %(email)s: not a primary address, use %(primary)s"),
+                         **values)
+    return mail_text(gettext_lazy("Portal request for %(email)s: %(outcome)s"), **values,
+                     outcome=_SHORT[entry.outcome])

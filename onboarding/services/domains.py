@@ -9,6 +9,7 @@ result shown on the review and partner pages, an audit event and a mail), never 
 from itertools import groupby
 
 from django.db import transaction
+from django.utils.text import format_lazy
 
 from core.audit import audit_record
 from core.links import absolute_url
@@ -46,7 +47,7 @@ def _manager_notify(items: list[RequestItem], domain: str) -> None:
     if manager is None:
         return  # the partner's page shows the flag to whoever manages it later
     mail_send_on_commit(
-        to=manager.display_email, subject=DOMAIN_FLAGGED_SUBJECT.format(partner=partner, domain=domain),
+        to=manager.display_email, subject=format_lazy(DOMAIN_FLAGGED_SUBJECT, partner=partner, domain=domain),
         template="request_items_flagged", partner=partner,
         context={"partner": partner, "manager": manager, "domain": domain, "items": items,
                  "partner_url": absolute_url("onboarding:partner_detail", partner.slug),

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Role, User
 from core.audit import audit_event, audit_record_many
@@ -194,7 +195,7 @@ def request_submit(
         if manager is not None:
             mail_send_on_commit(
                 to=manager.display_email,
-                subject=gettext("New portal-user list from {partner} to review").format(partner=partner),
+                subject=format_lazy(gettext_lazy("New portal-user list from {partner} to review"), partner=partner),
                 template="request_submitted", partner=partner,
                 context={"partner": partner, "portal_request": portal_request, "count": len(items),
                          "submitted_by": actor,

@@ -24,12 +24,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from core.audit import audit_client, audit_event, audit_record_many
 from core.errors import PortalError
 from core.links import absolute_url
 from core.mail import MailKind, mail_kind_declare, mail_kind_recipients, mail_send_on_commit
+from core.mail_render import mail_text
 from directory_sync.selectors import LookupKind, LookupResult, recipient_lookups
 from onboarding.errors import (
     REASON_CONTROL_CHARACTERS,
@@ -120,7 +121,12 @@ def _locked(item_ids: Iterable[int]) -> list[RequestItem]:
     return list(locked.filter(pk__in=list(item_ids)).order_by("pk"))
 
 
-def _submitted(items: list[RequestItem], action: str, decided: Decided) -> list[RequestItem]:
+# The word that ends "This item is …; it cannot be …" (errors.WRONG_STATE).
+CANNOT_BE_APPROVED = pgettext_lazy("it cannot be …", "approved")
+CANNOT_BE_REJECTED = pgettext_lazy("it cannot be …", "rejected")
+
+
+def _submitted(items: list[RequestItem], action, decided: Decided) -> list[RequestItem]:
     """The items still waiting for a decision; the others (decided meanwhile) refused, saying how they stand."""
     waiting = []
     for item in items:
@@ -151,7 +157,7 @@ def request_items_approve(*, item_ids: Iterable[int], actor, request=None) -> De
     decided = Decided()
     with transaction.atomic():
         changes = _Changes(actor=actor, request=request)
-        items = _with_agreement(_submitted(_locked(item_ids), "approved", decided), decided)
+        items = _with_agreement(_submitted(_locked(item_ids), CANNOT_BE_APPROVED, decided), decided)
         resellers = [item for item in items if not item.partner.is_msp]
         answers, outcomes = _invited(changes, msps=[item for item in items if item.partner.is_msp],
                                      resellers=resellers)
@@ -184,7 +190,7 @@ def request_items_reject(*, item_ids: Iterable[int], actor, reason: str, request
     decided = Decided()
     with transaction.atomic():
         changes = _Changes(actor=actor, request=request)
-        for item in _submitted(_locked(item_ids), "rejected", decided):
+        for item in _submitted(_locked(item_ids), CANNOT_BE_REJECTED, decided):
             changes.transition(item, ItemState.REJECTED, data={"reason": reason}, decided_by_id=_id(actor),
                                decided_at=changes.now, rejection_reason=reason)
             decided.done.append(item)
@@ -317,7 +323,7 @@ def held_items_expire(*, now: datetime.datetime | None = None) -> int:
             context = {"item": item, "partner": item.partner, "days": settings.AWAITING_VALIDATION_EXPIRY_DAYS,
                        "person_url": absolute_url("onboarding:person_timeline", item.partner.slug, item.pk),
                        "notifications_url": absolute_url("accounts:notifications")}
-            subject = gettext("Portal request for %(email)s expired") % {"email": item.display_email}
+            subject = mail_text(gettext_lazy("Portal request for %(email)s expired"), email=item.display_email)
             people = [item.request.submitted_by, item.partner.account_manager]
             for to in sorted({user.display_email for user in mail_kind_recipients(kind=REQUEST_EXPIRED,
                                                                                     users=people)}):

@@ -7,7 +7,8 @@ from typing import BinaryIO
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from core.audit import audit_record
 from core.clients import client_ip
@@ -130,8 +131,8 @@ def _accepted_notify(agreement: Agreement) -> None:
         return
     mail_send_on_commit(
         to=manager.display_email or manager.email, template="agreement_accepted", partner=agreement.partner,
-        subject=gettext("{partner} accepted partner agreement v{version}").format(
-            partner=agreement.partner, version=agreement.version),
+        subject=format_lazy(gettext_lazy("{partner} accepted partner agreement v{version}"),
+                            partner=agreement.partner, version=agreement.version),
         context={"agreement": agreement, "partner": agreement.partner, "manager": manager,
                  "page_url": absolute_url("partners:agreement", agreement.partner.slug)},
     )

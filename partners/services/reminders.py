@@ -6,7 +6,8 @@ import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils.translation import gettext, ngettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from core.audit import audit_record
 from core.links import absolute_url
@@ -84,11 +85,11 @@ def _reminder_mails(agreement: Agreement, today: datetime.date) -> list:
         "offered": agreement_version_offered(partner=partner),
         "page_url": absolute_url("partners:agreement", partner.slug),
     }
-    subject = ngettext("{partner}'s partner agreement ends in {days} day ({date})",
-                       "{partner}'s partner agreement ends in {days} days ({date})", left).format(
-        partner=partner, days=left, date=agreement.valid_until.isoformat())
+    subject = format_lazy(ngettext_lazy("{partner}'s partner agreement ends in {days} day ({date})",
+                                        "{partner}'s partner agreement ends in {days} days ({date})", left),
+                          partner=partner, days=left, date=agreement.valid_until.isoformat())
     return [mail_prepare(to=person.display_email or person.email, subject=subject, template="agreement_reminder",
                          partner=partner, context={**context, "person": person,
                                                    "is_manager": person == manager,
-                                                   "greeting": person.full_name or gettext("there")})
+                                                   "greeting": person.full_name or gettext_lazy("there")})
             for person in recipients]

@@ -25,6 +25,15 @@ WSGI_APPLICATION = "portal.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en"
+# The languages the portal ships complete (locale/ and each app's locale/); a person chooses one on their
+# security page, and until then (and before sign-in) the browser's Accept-Language picks among them.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# A signed-out visitor's choice from the footer's language switch, kept for a year.
+LANGUAGE_COOKIE_NAME = "portal_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -58,6 +67,8 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language, or the footer's choice) until the person is known.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -68,8 +79,9 @@ MIDDLEWARE = [
     # After messages: a timed-out session is signed out with a message saying why.
     "accounts.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.TwoFactorEnforcementMiddleware",
-    # Once the person is known: their pages (and the admin) show times in their own zone.
+    # Once the person is known: their pages (and the admin) show times in their own zone, in their language.
     "accounts.middleware.TimeZoneMiddleware",
+    "accounts.middleware.LanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: it turns a lockout flagged during authentication into the sign-in page's lockout answer.
     "axes.middleware.AxesMiddleware",
@@ -83,6 +95,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "partners.context_processors.agreement_block",

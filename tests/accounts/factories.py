@@ -19,6 +19,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     role = Role.PARTNER_STAFF
     partner = factory.SubFactory("tests.partners.factories.PartnerFactory")
     password = factory.django.Password(PASSWORD)
+    # As after a first sign-in, which keeps the browser's language (tests/accounts/test_language.py starts blank).
+    language = "en"
 
 
 class PartnerAdminFactory(UserFactory):

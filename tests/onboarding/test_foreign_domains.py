@@ -158,4 +158,4 @@ def test_the_account_managers_review_page_shows_the_flag(client, asker, open_ite
     AccountDomain.objects.create(partner=PartnerFactory(slug="hooli"), domain="hooli.example")
     client.force_login(asker.account_manager)
     page = client.get("/review/").content.decode()
-    assert CheckResult.FOREIGN_DOMAIN.label in page
+    assert str(CheckResult.FOREIGN_DOMAIN.label) in page

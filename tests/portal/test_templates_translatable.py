@@ -17,10 +17,9 @@ from django.template.base import Lexer, TokenType
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The portal's own templates. Not templates/mail: its templates were made translatable in an earlier step, and
-# are plain text rather than HTML. Not what Django or a third-party package ships.
+# The portal's own templates, its pages and its mails (plain text, read the same way). Not what Django or a
+# third-party package ships.
 TEMPLATE_ROOTS = (ROOT / "templates", ROOT / "partners" / "templates")
-EXCLUDED = (ROOT / "templates" / "mail",)
 
 # Words that are not language and may stay outside a translation tag (compared as the words of one piece of
 # text, joined by single spaces). Empty so far: even the brand and the "v" of a version number are translatable.
@@ -45,9 +44,7 @@ WORDS = re.compile(r"[^\W\d_]+")
 def portal_templates() -> list[Path]:
     found = []
     for root in TEMPLATE_ROOTS:
-        for path in sorted(root.rglob("*.html")):
-            if not any(path.is_relative_to(excluded) for excluded in EXCLUDED):
-                found.append(path)
+        found += sorted(path for path in root.rglob("*") if path.suffix in (".html", ".txt"))
     return found
 
 
@@ -111,10 +108,9 @@ def test_template_has_no_text_outside_translation_tags(path):
     assert untranslated(path.read_text()) == [], f"{path.relative_to(ROOT)}: wrap these in {{% translate %}}"
 
 
-def test_the_check_covers_the_page_templates_and_the_partner_app_s():
+def test_the_check_covers_the_pages_the_mails_and_the_partner_app_s_templates():
     names = {str(path.relative_to(ROOT)) for path in portal_templates()}
-    assert {"templates/base.html", "partners/templates/partners/agreement.html"} <= names
-    assert not any(name.startswith("templates/mail/") for name in names)
+    assert {"templates/base.html", "templates/mail/invite.txt", "partners/templates/partners/agreement.html"} <= names
 
 
 def test_the_check_finds_untranslated_text_in_text_attributes_and_titles():

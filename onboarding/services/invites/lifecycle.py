@@ -12,13 +12,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy, pgettext
 
 from accounts.models import Role, User
 from core.audit import audit_record
 from core.emails import normalize_email
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
+from core.mail_render import mail_text
 from onboarding.errors import ALREADY_OPEN_INVITE, HAS_ACCESS, INVITE_NOT_OPEN, InviteAlreadyOpen, OnboardingError
 from onboarding.models import OPEN_INVITE_STATES, Invite, InviteKind, InviteState, ItemState, RequestItem
 from onboarding.services.invites.sending import invite_send_queue
@@ -102,7 +103,8 @@ def invite_resend(*, invite: Invite, actor, request=None) -> Invite:
         invite = Invite.objects.select_for_update(of=("self",)).select_related("partner").get(pk=invite.pk)
         agreement_require(partner=invite.partner)  # R1: no new link without a current agreement
         if invite.state not in RESENDABLE_STATES:
-            raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(), action="resent"))
+            raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(),
+                                                         action=pgettext("it cannot be …", "resent")))
         if invite.state == InviteState.EXPIRED and Invite.objects.filter(
             partner=invite.partner, email=invite.email, state__in=OPEN_INVITE_STATES
         ).exists():
@@ -131,7 +133,8 @@ def invite_revoke(*, invite: Invite, actor, request=None) -> Invite:
     with transaction.atomic():
         invite = Invite.objects.select_for_update(of=("self",)).get(pk=invite.pk)
         if invite.state not in RESENDABLE_STATES:
-            raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(), action="revoked"))
+            raise OnboardingError(INVITE_NOT_OPEN.format(state=invite.get_state_display().lower(),
+                                                         action=pgettext("it cannot be …", "revoked")))
         invite.state = InviteState.REVOKED
         invite.token_hash = None
         invite.token_nonce = ""
@@ -181,7 +184,8 @@ def invite_renewal_request(*, invite: Invite, request=None) -> None:
         if manager is not None:
             mail_send_on_commit(
                 to=manager.display_email,
-                subject=gettext("%(email)s asks for a new portal invitation") % {"email": invite.display_email},
+                subject=mail_text(gettext_lazy("%(email)s asks for a new portal invitation"),
+                                  email=invite.display_email),
                 template="invite_renewal_requested", partner=invite.partner,
                 context={"invite": invite,
                          "invites_url": absolute_url("onboarding:partner_detail", invite.partner.slug)},

@@ -4,11 +4,12 @@ the transaction of the state change they tell of (the outbox), so each goes out 
 """
 
 from django.db.models import Q
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from core.links import absolute_url
 from core.mail import MailKind, mail_kind_declare, mail_kind_recipients, mail_prepare, mails_send_on_commit
+from core.mail_render import mail_text
 from onboarding.models import Invite, RequestItem
 
 PERSON_ACCEPTED = mail_kind_declare(MailKind(
@@ -37,8 +38,8 @@ def invite_accepted_requesters_notify(*, invite: Invite, user) -> None:
     mails_send_on_commit([
         mail_prepare(
             to=requester.display_email, template="person_accepted", partner=partner,
-            subject=gettext("%(email)s accepted the Partner Portal invitation (%(partner)s)") % {
-                "email": invite.display_email, "partner": partner},
+            subject=mail_text(gettext_lazy("%(email)s accepted the Partner Portal invitation (%(partner)s)"),
+                              email=invite.display_email, partner=partner),
             context={"requester": requester, "invite": invite, "partner": partner,
                      "people_url": absolute_url("onboarding:partner_detail", partner.slug),
                      "notifications_url": absolute_url("accounts:notifications")},
@@ -54,8 +55,8 @@ def invite_failed_notify(*, invite: Invite) -> None:
     mails_send_on_commit([
         mail_prepare(
             to=manager.display_email, template="invite_failed", partner=partner,
-            subject=gettext("Portal invitation for %(email)s could not be delivered (%(partner)s)") % {
-                "email": invite.display_email, "partner": partner},
+            subject=mail_text(gettext_lazy("Portal invitation for %(email)s could not be delivered (%(partner)s)"),
+                              email=invite.display_email, partner=partner),
             context={"manager": manager, "invite": invite, "partner": partner,
                      "partner_url": absolute_url("onboarding:partner_detail", partner.slug),
                      "notifications_url": absolute_url("accounts:notifications")},

@@ -20,11 +20,12 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy
 
 from core.audit import audit_event, audit_record_many
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
+from core.mail_render import mail_text
 from directory_sync.selectors import recipient_lookups
 from onboarding.models import Invite, InviteKind, InviteState
 from onboarding.selectors import token_hash
@@ -104,9 +105,9 @@ def _mail(invite: Invite) -> None:
     context = {"invite": invite, "partner": invite.partner, "welcome": invite.kind == InviteKind.WELCOME,
                "link": invite_link(token) if usable else "", "code": token if usable else "",
                "code_url": absolute_url("onboarding:invite_open"), "manager": manager}
-    subject = (gettext("Reminder: your invitation to the Partner Portal (%(partner)s)")
+    subject = (gettext_lazy("Reminder: your invitation to the Partner Portal (%(partner)s)")
                if invite.kind == InviteKind.INVITE
-               else gettext("Reminder: your Partner Portal account is ready (%(partner)s)"))
+               else gettext_lazy("Reminder: your Partner Portal account is ready (%(partner)s)"))
     # Not durable: the body holds the link, and the outbox never stores a secret.
-    mail_send_on_commit(to=invite.display_email, subject=subject % {"partner": invite.partner},
+    mail_send_on_commit(to=invite.display_email, subject=mail_text(subject, partner=invite.partner),
                         template="invite_reminder", context=context, partner=invite.partner, durable=False)

@@ -23,9 +23,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from core.audit import audit_record
+from core.languages import in_recipient_language
 from core.links import absolute_url
 from core.mail import SWEEP_BATCH, TRANSIENT, MailDeferred, retry_delay, stale_after
 from core.mail_render import mail_message, mail_render
@@ -139,8 +141,11 @@ def _mail(invite: Invite, token: str) -> None:
     context = {"invite": invite, "link": invite_link(token), "code": token,
                "code_url": absolute_url("onboarding:invite_open"), "days": settings.INVITE_EXPIRY_DAYS,
                "partner": invite.partner}
-    subject = (gettext("Your invitation to the Partner Portal ({partner})") if invite.kind == InviteKind.INVITE
-               else gettext("Your Partner Portal account is ready ({partner})")).format(partner=invite.partner)
+    subject = format_lazy(gettext_lazy("Your invitation to the Partner Portal ({partner})")
+                          if invite.kind == InviteKind.INVITE
+                          else gettext_lazy("Your Partner Portal account is ready ({partner})"), partner=invite.partner)
+    with in_recipient_language(invite.email, partner=invite.partner):
+        subject = str(subject)  # in the invitee's language (their partner's, until they choose their own)
     rendered = mail_render(template=template, context=context, subject=subject, partner=invite.partner,
                            to=invite.email)
     mail_message(to=[invite.display_email], subject=subject, text=rendered.text, html=rendered.html).send()

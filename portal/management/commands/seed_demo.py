@@ -68,6 +68,7 @@ PARTNERS = [
         "slug": "demo-reseller",
         "name": "Demo Reseller GmbH",
         "kind": PartnerKind.RESELLER,
+        "language": "de",  # writes to its people in German
         "domain": "reseller.example",
         "people": [
             ("rita.admin@reseller.example", "Rita Reiter", Role.PARTNER_ADMIN),
@@ -98,9 +99,10 @@ class Command(BaseCommand):
             created += was_created
         manager = users["am@vendor.example"]
         for spec in PARTNERS:
-            partner, was_created = Partner.objects.get_or_create(
-                slug=spec["slug"], defaults={"name": spec["name"], "kind": spec["kind"], "account_manager": manager}
-            )
+            partner, was_created = Partner.objects.get_or_create(slug=spec["slug"], defaults={
+                "name": spec["name"], "kind": spec["kind"], "account_manager": manager,
+                "language": spec.get("language", "en"),
+            })
             created += was_created
             _, was_created = AccountSettings.objects.get_or_create(
                 partner=partner,
