@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install install-dev run test lint check-deploy migrate seed clean bench-sync bench-web
+.PHONY: help install install-dev messages run test lint check-deploy migrate seed clean bench-sync bench-web
 
 help:
 	@echo "make run           set up and run the portal at http://127.0.0.1:8000 (SQLite, file broker, worker, beat, demo data)"
@@ -29,8 +29,17 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+# The translations (English and German): each catalogue compiled next to itself by gettext's msgfmt.
+# scripts/makemessages.sh refreshes the catalogues from the code.
+PO := $(wildcard locale/*/LC_MESSAGES/django.po */locale/*/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
+%.mo: %.po
+	@command -v msgfmt >/dev/null || scripts/system-deps.sh build
+	msgfmt --check-format -o $@ $<
+
+messages: $(MO)
+install: $(VENV)/.runtime $(MO)
+install-dev: $(VENV)/.dev $(MO)
 
 # --- the embedded default ------------------------------------------------------
 migrate: install

@@ -50,7 +50,7 @@ SELECT action FROM actions WHERE action IS NOT NULL
 
 
 class ActionFilter(admin.SimpleListFilter):
-    title = "action"
+    title = _("action")
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
@@ -65,7 +65,7 @@ class ActionFilter(admin.SimpleListFilter):
 class TargetTypeFilter(admin.SimpleListFilter):
     """The kinds of object events are about: the portal's models (known without asking the trail)."""
 
-    title = "target type"
+    title = _("target type")
     parameter_name = "target_type"
 
     def lookups(self, request, model_admin):

@@ -107,7 +107,7 @@ class DirectoryConnectionAdmin(AuditedAdmin):
     actions = ("sync_now", "sync_now_full", "sync_now_full_forced")
     change_form_template = "admin/directory_sync/directoryconnection/change_form.html"
 
-    @admin.display(description="Source", ordering="kind")
+    @admin.display(description=_("Source"), ordering="kind")
     def source(self, connection: DirectoryConnection) -> str:
         """CSV, or LDAP with its preset: a CSV connection's preset field keeps its default but means nothing."""
         if connection.kind == SourceKind.CSV:
@@ -223,7 +223,7 @@ class DirectoryUserAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     def search_filter(self, term: str, typed: str) -> Q:
         return _person_filter(term, typed)
 
-    @admin.display(description="Addresses")
+    @admin.display(description=_("Addresses"))
     def addresses_note(self, person: DirectoryUser) -> str:
         url = reverse("admin:directory_sync_directoryaddress_changelist") + f"?directory_user__id__exact={person.pk}"
         return inline_overflow_note(total=person.addresses.count(), shown=BoundedInlineFormSet.max_shown, url=url,
@@ -284,7 +284,7 @@ class SyncRunAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         # Partners are few: the runs are reached from the matching partners through the connection's index.
         return Q(connection__partner__in=Partner.objects.filter(Q(name__icontains=typed) | Q(slug=term)))
 
-    @admin.display(description="Problems")
+    @admin.display(description=_("Problems"))
     def problems_note(self, run: SyncRun) -> str:
         url = reverse("admin:directory_sync_syncproblem_changelist") + f"?run__id__exact={run.pk}"
         return inline_overflow_note(total=run.problems.count(), shown=BoundedInlineFormSet.max_shown, url=url,

@@ -91,7 +91,7 @@ class PortalUserRequestAdmin(IndexedSearchMixin, AuditedAdmin):
             return Q(Exists(on_list)) | Q(submitted_by__email__startswith=term)
         return Q(partner__in=Partner.objects.filter(name__icontains=typed))
 
-    @admin.display(description="Items")
+    @admin.display(description=_("Items"))
     def items_note(self, obj: PortalUserRequest) -> str:
         if obj.pk is None:
             return "-"
@@ -275,7 +275,7 @@ class InviteAdmin(IndexedSearchMixin, AuditedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("partner", "created_by")
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def error(self, invite: Invite) -> str:
         return Truncator(invite.last_error).chars(80)
 

@@ -30,7 +30,7 @@ from partners.services import agreement_record, agreement_signer_set, agreement_
 DOCUMENT_PROBLEMS = {DocumentProblem.NOT_PDF: DOCUMENT_NOT_PDF_KEPT, DocumentProblem.MISSING: DOCUMENT_MISSING}
 
 
-@admin.display(description="Document problem")
+@admin.display(description=_("Document problem"))
 def document_problem_note(agreement: Agreement) -> str:
     """Why a stored document is not served, and what to do (empty for a good one)."""
     return DOCUMENT_PROBLEMS.get(agreement.document_problem, "")
@@ -224,7 +224,7 @@ class AgreementAdmin(AuditedAdmin):
             return ("document",)
         return super().get_exclude(request, obj)
 
-    @admin.display(description="Signed document")
+    @admin.display(description=_("Signed document"))
     def document_download(self, agreement: Agreement) -> str:
         if not agreement.document:
             return "none"

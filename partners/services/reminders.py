@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy, ngettext_lazy
+from django.utils.translation import ngettext_lazy
 
 from core.audit import audit_record
 from core.links import absolute_url
@@ -91,5 +91,5 @@ def _reminder_mails(agreement: Agreement, today: datetime.date) -> list:
     return [mail_prepare(to=person.display_email or person.email, subject=subject, template="agreement_reminder",
                          partner=partner, context={**context, "person": person,
                                                    "is_manager": person == manager,
-                                                   "greeting": person.full_name or gettext_lazy("there")})
+                                                   "greeting": person.full_name})
             for person in recipients]

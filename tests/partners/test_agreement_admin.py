@@ -69,7 +69,7 @@ def test_a_published_version_cannot_be_changed_or_deleted(client, admin):
 
 
 def partner_post(partner, signers) -> dict:
-    data = {"name": partner.name, "slug": partner.slug, "kind": partner.kind,
+    data = {"name": partner.name, "slug": partner.slug, "kind": partner.kind, "language": partner.language,
             "account_manager": partner.account_manager_id or "", "is_active": "on",
             "signers": [person.pk for person in signers]}
     for prefix, initial, maximum in (("domains", 0, 1000), ("agreements", partner.agreements.count(), 1000),

@@ -276,6 +276,7 @@ def _partner_post_data(partner: Partner, *, settings: AccountSettings | None, **
         "name": partner.name,
         "slug": partner.slug,
         "kind": partner.kind,
+        "language": partner.language,
         "account_manager": partner.account_manager_id or "",
         "is_active": "on",
         "domains-TOTAL_FORMS": "0",
