@@ -21,6 +21,7 @@ from core.admin_utils import (
 from core.conflicts import conflicts_refused
 from onboarding.errors import REFUSED
 from onboarding.models import Invite, PortalUserRequest, RequestItem
+from onboarding.selectors.outcomes import decision_outcomes, decision_outcomes_kept
 from onboarding.services.invites import invite_create, invite_resend, invite_revoke
 from onboarding.services.requests import MAX_ROWS
 from onboarding.services.review import Decided, request_items_approve, request_items_reject
@@ -139,15 +140,24 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
         once (one transaction locks them all), so "select all" over the whole table decides the oldest."""
         return list(queryset.order_by("pk").values_list("pk", flat=True)[:MAX_ROWS + 1])
 
-    def _report(self, request, decided: Decided, done: str, *, more: bool) -> None:
-        """Say what the action did: `done` is formatted with the {count} decided."""
+    def _report(self, request, decided: Decided, done: str, *, more: bool) -> TemplateResponse | None:
+        """Say what the action did (`done` is formatted with the {count} decided) and, when it decided anyone, show
+        each person's outcome as the review queue does: invited, account created, waiting for the directory and
+        until when, an alias with the primary address to use, rejected with the reason."""
         if more:
             self.message_user(request, gettext("The first {limit} chosen were decided; run the action again for the "
                                                "rest.").format(limit=MAX_ROWS), messages.WARNING)
         for item, why in decided.refused:
             self.message_user(request, f"{item}: {why}", messages.ERROR)
-        if decided.done:
-            self.message_user(request, done.format(count=len(decided.done)), messages.SUCCESS)
+        if not decided.done:
+            return None
+        self.message_user(request, done.format(count=len(decided.done)), messages.SUCCESS)
+        return TemplateResponse(request, "admin/onboarding/requestitem/decision_outcome.html", {
+            **self.admin_site.each_context(request),
+            "title": gettext("Request items decided"),
+            "opts": self.model._meta,
+            "outcome": decision_outcomes(user=request.user, kept=decision_outcomes_kept(decided.done)),
+        })
 
     @admin.action(description=_("Approve (resellers: account and welcome mail; MSPs: recipient validation)"),
                   permissions=["change"])
@@ -161,7 +171,7 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
         except REFUSED as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self._report(request, decided, gettext("{count} approved."), more=more)
+        return self._report(request, decided, gettext("{count} approved."), more=more)
 
     @admin.action(description=_("Reject (asks for the reason the requesters are mailed)"), permissions=["change"])
     def reject(self, request, queryset):
@@ -178,8 +188,7 @@ class RequestItemAdmin(IndexedSearchMixin, AuditedAdmin):
             except REFUSED as exc:
                 form.add_error("reason", str(exc))  # nothing changed: a refusal rolls the whole decision back
             else:
-                self._report(request, decided, gettext("{count} rejected."), more=more)
-                return None
+                return self._report(request, decided, gettext("{count} rejected."), more=more)
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Reject the chosen people"),

@@ -73,8 +73,9 @@ def test_every_page_of_each_role(live_server, browser, client):
         context.close()
 
 
-def test_the_admins_reject_confirmation_page(live_server, page, client):
-    """The one admin page the portal adds that a GET does not show: the reasons asked for before rejecting."""
+def test_the_admins_reject_confirmation_and_decision_outcome_pages(live_server, page, client):
+    """The admin pages the portal adds that a GET does not show: the reason asked for before rejecting, and each
+    person's outcome after the decision."""
     partner = PartnerFactory(slug="acme")
     AgreementFactory(partner=partner)
     portal_request = request_submit(partner=partner, actor=PartnerAdminFactory(partner=partner),
@@ -84,3 +85,7 @@ def test_the_admins_reject_confirmation_page(live_server, page, client):
     page.select_option("select[name=action]", "reject")
     page.click("button[name=index]")
     page.wait_for_selector("body.portal-admin")
+    page.fill("input[name=reason]", "Not one of ours")
+    page.get_by_role("button", name="Reject").click()
+    page.wait_for_selector("#outcome-rejected")
+    assert "reason: Not one of ours" in page.inner_text("#outcome")

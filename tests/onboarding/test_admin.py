@@ -97,6 +97,34 @@ def test_the_approve_action_decides_the_chosen_items_at_once_and_names_those_it_
     assert small == large
 
 
+def test_after_a_decision_in_the_admin_each_person_s_outcome_is_shown(admin_client):
+    reseller = PartnerFactory(kind=PartnerKind.RESELLER, name="Resell GmbH")
+    AgreementFactory(partner=reseller)
+    approved = RequestItemFactory(request=PortalUserRequestFactory(partner=reseller), name="Rosa Rot",
+                                  display_email="rosa@resell.example")
+    rejected = RequestItemFactory(request=PortalUserRequestFactory(partner=reseller), name="Max Muster",
+                                  display_email="max@resell.example")
+
+    response = admin_client.post(ITEMS, {"action": "approve", "_selected_action": [approved.pk]})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<h2 id="outcome-heading">What your decision did</h2>' in page
+    assert '<h3 id="outcome-account_created">Account created (1)</h3>' in page
+    assert "Rosa Rot</a> · rosa@resell.example · Resell GmbH" in page
+    assert "1 approved." in page
+
+    page = admin_client.post(ITEMS, {"action": "reject", "_selected_action": [rejected.pk], "post": "yes",
+                                     "reason": "Not one of ours"}).content.decode()
+    assert '<h3 id="outcome-rejected">Rejected (1)</h3>' in page
+    assert "reason: Not one of ours" in page
+
+
+def test_an_admin_decision_that_decided_nobody_goes_back_to_the_list(admin_client):
+    item = RequestItemFactory(state=ItemState.REJECTED, rejection_reason="no", decided_at=timezone.now())
+    response = admin_client.post(ITEMS, {"action": "approve", "_selected_action": [item.pk]})
+    assert response.status_code == 302 and response["Location"] == ITEMS
+
+
 def test_the_approve_action_decides_at_most_a_list_at_once_the_oldest_first(admin_client, monkeypatch):
     monkeypatch.setattr("onboarding.admin.MAX_ROWS", 2)  # a list's worth; 1,000 in the portal
     reseller = PartnerFactory(kind=PartnerKind.RESELLER)
