@@ -15,16 +15,7 @@ def user_time_zone_set(*, user: User, time_zone: str, actor, request=None) -> Us
 
     Raises ValidationError for a name that is not a zone."""
     validate_time_zone(time_zone)
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        if locked.time_zone != time_zone:
-            before = locked.time_zone
-            locked.time_zone = time_zone
-            locked.save(update_fields=["time_zone"])
-            audit_record(actor=actor, action="user.time_zone_changed", target=locked, partner_id=locked.partner_id,
-                         request=request, data={"from": before, "to": time_zone})
-    user.time_zone = time_zone
-    return user
+    return _own_setting_set(user=user, field="time_zone", value=time_zone, actor=actor, request=request)
 
 
 def user_time_zone_propose(*, user: User, time_zone: str, request=None) -> bool:
@@ -52,16 +43,7 @@ def user_language_set(*, user: User, language: str, actor, request=None) -> User
     Raises ValidationError for a language the portal does not ship."""
     if supported_language(language) != language:
         raise ValidationError(_("Choose one of the languages offered."), code="invalid_language")
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        if locked.language != language:
-            before = locked.language
-            locked.language = language
-            locked.save(update_fields=["language"])
-            audit_record(actor=actor, action="user.language_changed", target=locked, partner_id=locked.partner_id,
-                         request=request, data={"from": before, "to": language})
-    user.language = language
-    return user
+    return _own_setting_set(user=user, field="language", value=language, actor=actor, request=request)
 
 
 def user_language_propose(*, user: User, language: str) -> bool:
@@ -74,3 +56,17 @@ def user_language_propose(*, user: User, language: str) -> bool:
     if kept:
         user.language = language
     return bool(kept)
+
+
+def _own_setting_set(*, user: User, field: str, value: str, actor, request) -> User:
+    """Save one of the person's own settings; audited as "user.<field>_changed" when it changed."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        before = getattr(locked, field)
+        if before != value:
+            setattr(locked, field, value)
+            locked.save(update_fields=[field])
+            audit_record(actor=actor, action=f"user.{field}_changed", target=locked, partner_id=locked.partner_id,
+                         request=request, data={"from": before, "to": value})
+    setattr(user, field, value)
+    return user
