@@ -86,3 +86,12 @@ PERSON_NOT_SIGNER = _("{email} no longer accepts the partner's agreements.")
 
 class AccessRefused(PortalError):
     """A change to someone's access that the rules refuse; str() says why."""
+
+API_TOKEN_NOT_ALLOWED = _("Only partner admins, account managers and admins make API tokens.")
+API_TOKEN_LIFETIME = _("A token lives between 1 and {days} days.")
+API_TOKEN_NAME_REQUIRED = _("Give the token a name: what it is for.")
+API_TOKEN_REFUSED = _("The token is unknown, expired or revoked, or its person no longer has access.")
+
+
+class ApiTokenRefused(PortalError):
+    """A token cannot be made as asked (who asks, its name, its lifetime)."""

@@ -6,6 +6,7 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import ApiTokenScope
 from core.emails import InvalidEmail, normalize_email
 from core.timezones import time_zone_choices
 
@@ -121,3 +122,16 @@ class LanguageForm(forms.Form):
         error_messages={"invalid_choice": _("Choose one of the languages offered.")},
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token: what it is for, what it may do, how long it lives."""
+
+    name = forms.CharField(label=_("Name"), max_length=100,
+                           help_text=_("What the token is for, e.g. the script or system using it."))
+    scope = forms.ChoiceField(label=_("Scope"), choices=ApiTokenScope.choices, initial=ApiTokenScope.READ,
+                              help_text=_("Read only, or read and write (submit lists, decide, resend, offboard)."))
+    days = forms.TypedChoiceField(
+        label=_("Expires after"), coerce=int, initial=90,
+        choices=[(30, _("30 days")), (90, _("90 days")), (180, _("180 days")), (365, _("1 year"))],
+    )

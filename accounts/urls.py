@@ -3,7 +3,7 @@
 from django.urls import path
 
 from accounts import sso
-from accounts.views import notifications, passwords, profile, signin, two_factor
+from accounts.views import api_tokens, notifications, passwords, profile, signin, two_factor
 
 app_name = "accounts"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("time-zone/", profile.time_zone, name="time_zone"),
     path("time-zone/propose/", profile.time_zone_propose, name="time_zone_propose"),
     path("language/", profile.language, name="language"),
+    path("api-tokens/", api_tokens.api_tokens, name="api_tokens"),
+    path("api-tokens/<int:pk>/revoke/", api_tokens.api_token_revoke_view, name="api_token_revoke"),
     path("two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("two-factor/later/", two_factor.skip_setup, name="two_factor_skip"),
     path("two-factor/backup-codes/", two_factor.backup_codes, name="two_factor_backup_codes"),

@@ -21,6 +21,7 @@ def audit_event(
     request: HttpRequest | None = None,
     ip_address: str | None = None,
     user_agent: str = "",
+    api_token: dict | None = None,
 ) -> AuditEvent:
     """The event `audit_record` writes, not saved yet: for `audit_record_many`."""
     event = AuditEvent(
@@ -37,6 +38,9 @@ def audit_event(
     if request is not None:
         # The client behind the trusted proxies (TRUSTED_PROXY_COUNT), never the proxy itself.
         ip_address, user_agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+        api_token = _api_token(request)
+    if api_token:
+        event.data = {**event.data, "api_token": api_token}
     event.ip_address = ip_address or None
     event.user_agent = (user_agent or "")[:300]
     return event
@@ -66,7 +70,14 @@ def audit_client(request: HttpRequest | None) -> dict:
     """Where a request came from, as `audit_event`'s ip_address and user_agent: worked out once for many events."""
     if request is None:
         return {}
-    return {"ip_address": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")}
+    return {"ip_address": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", ""),
+            "api_token": _api_token(request)}
+
+
+def _api_token(request) -> dict | None:
+    """Through the API: the token the request came with (accounts' ApiToken names itself), for the audit trail."""
+    token = getattr(request, "auth", None)
+    return token.audit_label() if hasattr(token, "audit_label") else None
 
 
 def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:

@@ -21,3 +21,6 @@ class ConcurrentChange(PortalError):
 
     def __init__(self):
         super().__init__(CONCURRENT_CHANGE)
+
+IDEMPOTENCY_KEY_REUSED = _("This Idempotency-Key was used for a different request: use a new key for a new request.")
+IDEMPOTENCY_KEY_TOO_LONG = _("An Idempotency-Key is at most 200 characters.")

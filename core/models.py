@@ -1,6 +1,7 @@
 """The audit trail (append-only events of who did what to which object), the outbox of mail, mail preferences."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -158,3 +159,21 @@ class MailPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {'on' if self.enabled else 'off'}"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to an API request made with an Idempotency-Key: the same key from the same token gets the same
+    answer again instead of a second effect (core.api.idempotency), for API_IDEMPOTENCY_HOURS."""
+
+    token_id = models.BigIntegerField(help_text=_("The API token the request came with (a plain id)."))
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of the method, path and body."))
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token_id", "key"], name="idempotency_key_once_per_token")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.status}"

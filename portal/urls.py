@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
     path("accounts/", include("accounts.urls")),
+    path("api/v1/", include("portal.api_urls")),
     path("", include("onboarding.urls")),
     path("", include("partners.urls")),
     path("admin/", admin.site.urls),

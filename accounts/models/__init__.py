@@ -8,6 +8,7 @@ from accounts.models.devices import (
     backup_code_hashes,
     random_totp_key,
 )
+from accounts.models.tokens import ApiToken, ApiTokenScope
 from accounts.models.user import ENDED_BY_DIRECTORY, PARTNER_ROLES, VENDOR_ROLES, AccessEnded, Role, User, UserManager
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "PARTNER_ROLES",
     "VENDOR_ROLES",
     "AccessEnded",
+    "ApiToken",
+    "ApiTokenScope",
     "BackupCode",
     "BackupCodeDevice",
     "Role",

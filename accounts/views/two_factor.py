@@ -18,6 +18,7 @@ from accounts.errors import SecondFactorRequired
 from accounts.flow import ENROL_REQUIRED, next_after_enrolment
 from accounts.forms import CurrentFactorForm, LanguageForm, ReplaceAuthenticatorForm, TimeZoneForm, TokenForm
 from accounts.services import two_factor
+from accounts.services.api_tokens import may_make_api_tokens
 from core import crypto
 
 SESSION_DEVICE = "two_factor_pending_device"
@@ -121,6 +122,7 @@ def security(request: HttpRequest, time_zone_form: TimeZoneForm | None = None) -
         "deadline": selectors.grace_deadline(user),
         "cloud_password": selectors.may_use_cloud_password(user),
         "time_zone_form": time_zone_form or TimeZoneForm(current=user.time_zone),
+        "may_make_api_tokens": may_make_api_tokens(user),
         "language_form": LanguageForm(initial={"language": translation.get_language(),
                                                "next": reverse("accounts:security")}),
     })

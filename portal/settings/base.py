@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_celery_beat",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # The portal's own apps, bottom layer first: each imports only from the ones before it.
     "core",
     "partners",
@@ -283,6 +286,40 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2_100
 REQUEST_LIST_MAX_BYTES = env.int("REQUEST_LIST_MAX_BYTES", default=1024 * 1024)
 DIRECTORY_CSV_MAX_BYTES = env.int("DIRECTORY_CSV_MAX_BYTES", default=50 * 1024 * 1024)
 DIRECTORY_CSV_MAX_ROWS = env.int("DIRECTORY_CSV_MAX_ROWS", default=200_000)
+
+# ---------------------------------------------------------------------------
+# REST API (/api/v1/, Django REST framework; the schema by drf-spectacular)
+# ---------------------------------------------------------------------------
+# The cache the API's rate limits count in: one shared by every process in production (CACHE_URL=redis://…).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+API_IDEMPOTENCY_HOURS = 24  # how long an Idempotency-Key's answer is replayed
+REST_FRAMEWORK = {
+    # Tokens only: the pages' session cookie never authenticates an API call (no CSRF question arises).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.authentication.TokenScope"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.ApiCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env.str("API_RATE", default="600/minute")},
+    "EXCEPTION_HANDLER": "core.api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Partner Portal API",
+    "DESCRIPTION": "Partner automation: lists, people, invites, the directory, the audit trail. Authenticate with "
+                   "`Authorization: Bearer <token>` (make a token on your Security page).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
 
 # ---------------------------------------------------------------------------
 # Email

@@ -1,0 +1,1 @@
+"""The API's authentication (API tokens, as their person) and the permissions every resource starts from."""

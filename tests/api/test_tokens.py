@@ -1,0 +1,131 @@
+"""API tokens: made on the portal's page (shown once, kept as a hash), acting as their person within their scope
+until they expire or are revoked or the person loses access; the API takes nothing else, not even a session."""
+
+import datetime
+import re
+
+import pytest
+import requests
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import ApiToken, ApiTokenScope
+from accounts.models.tokens import token_hash
+from accounts.services.access import user_deactivate
+from accounts.services.api_tokens import api_token_revoke
+from core.models import AuditEvent
+from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
+from tests.api.conftest import token_for
+from tests.conftest import login_with_second_factor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_token_speaks_for_its_person(api_as):
+    admin = PartnerAdminFactory(full_name="Pat Adams")
+    body = api_as(admin, scope=ApiTokenScope.READ).get("/me/").json()
+    assert (body["email"], body["role"], body["partner"]) == (admin.display_email, "partner_admin",
+                                                              admin.partner.slug)
+    assert body["token"]["scope"] == "read" and body["token"]["name"] == "tests"
+
+
+def test_without_a_token_or_with_a_wrong_one_the_answer_is_401_with_the_scheme(api_as, live_server):
+    response = api_as(None).get("/me/")
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    for header in ("Bearer pp_00000000_nope", "Bearer", "Bearer a b", "Token abc"):
+        answer = requests.get(f"{live_server.url}/api/v1/me/", headers={"Authorization": header}, timeout=30)
+        assert answer.status_code == 401, header
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_session_cookie_does_not_authenticate_the_api(live_server):
+    client = Client()
+    login_with_second_factor(client, AdminFactory())
+    answer = requests.get(f"{live_server.url}/api/v1/me/", cookies={"sessionid": client.cookies["sessionid"].value},
+                          timeout=30)
+    assert answer.status_code == 401
+
+
+def test_an_expired_a_revoked_token_and_one_of_a_person_without_access_stop_working(api_as):
+    manager = AccountManagerFactory()
+    expired = api_as(manager)
+    ApiToken.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert expired.get("/me/").status_code == 401
+
+    revoked = api_as(manager)
+    api_token_revoke(token=ApiToken.objects.get(revoked_at=None, expires_at__gt=timezone.now()), actor=manager)
+    assert revoked.get("/me/").status_code == 401
+
+    admin = PartnerAdminFactory()
+    PartnerAdminFactory(partner=admin.partner)  # not the last partner admin: may be deactivated
+    leaver = api_as(admin)
+    assert leaver.get("/me/").status_code == 200
+    user_deactivate(user=admin, actor=AdminFactory())
+    assert leaver.get("/me/").status_code == 401
+
+
+def test_a_read_token_may_not_change_anything(api_as):
+    manager = AccountManagerFactory()
+    assert api_as(manager, scope=ApiTokenScope.READ).post("/me/", json={}).status_code == 403
+    assert api_as(manager, scope=ApiTokenScope.WRITE).post("/me/", json={}).status_code == 405
+
+
+def test_a_token_is_kept_only_as_a_hash_and_notes_its_last_use(api_as):
+    manager = AccountManagerFactory()
+    raw = token_for(manager)
+    token = ApiToken.objects.get(prefix=raw.split("_")[1])
+    assert token.secret_hash == token_hash(raw) and raw not in str(ApiToken.objects.filter(pk=token.pk).values())
+    assert token.last_used_at is None
+    requests.get(f"{api_as(None).url}/api/v1/me/", headers={"Authorization": f"Bearer {raw}"}, timeout=30)
+    token.refresh_from_db()
+    assert token.last_used_at is not None and token.last_used_ip == "127.0.0.1"
+
+
+def test_the_token_page_makes_a_token_shown_once_lists_and_revokes_it(client):
+    manager = AccountManagerFactory()
+    login_with_second_factor(client, manager)
+    page = client.get("/accounts/api-tokens/").content.decode()
+    assert '<label for="id_name">Name</label>' in page
+
+    response = client.post("/accounts/api-tokens/", {"name": "  nightly   export ", "scope": "write", "days": "90"})
+    page = response.content.decode()
+    raw = re.search(r'<code id="new-token-value">(pp_[^<]+)</code>', page).group(1)
+    token = ApiToken.objects.get(user=manager)
+    assert token.name == "nightly export" and token.scope == "write" and token.matches(raw)
+    assert raw not in client.get("/accounts/api-tokens/").content.decode()  # shown once
+    event = AuditEvent.objects.get(action="api_token.created")
+    assert event.actor == manager and event.data["prefix"] == token.prefix and raw not in str(event.data)
+
+    response = client.post(f"/accounts/api-tokens/{token.pk}/revoke/", follow=True)
+    assert "is revoked: it no longer works." in response.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEvent.objects.filter(action="api_token.revoked", target_id=str(token.pk)).exists()
+
+
+def test_partner_staff_make_no_tokens_and_nobody_revokes_another_s(client):
+    login_with_second_factor(client, UserFactory())
+    assert client.get("/accounts/api-tokens/").status_code == 404
+    other = ApiToken.objects.get(prefix=token_for(AccountManagerFactory()).split("_")[1])
+    client.logout()
+    login_with_second_factor(client, AccountManagerFactory())
+    assert client.post(f"/accounts/api-tokens/{other.pk}/revoke/").status_code == 404
+    other.refresh_from_db()
+    assert other.revoked_at is None
+
+
+@pytest.mark.parametrize("days", ["0", "400", "x"])
+def test_a_lifetime_outside_the_choices_is_refused(client, days):
+    login_with_second_factor(client, AccountManagerFactory())
+    response = client.post("/accounts/api-tokens/", {"name": "x", "scope": "read", "days": days})
+    assert response.status_code == 200 and not ApiToken.objects.exists()
+
+
+def test_the_schema_and_the_docs_are_served_from_the_portal_itself(live_server, openapi):
+    docs = requests.get(f"{live_server.url}/api/v1/docs/", timeout=30)
+    assert docs.status_code == 200
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.text
+    assert "cdn" not in docs.text.lower()
+    schema = requests.get(f"{live_server.url}/api/v1/schema/", params={"format": "json"}, timeout=30).json()
+    assert schema["openapi"].startswith("3.") and "/api/v1/me/" in schema["paths"]
+    assert schema["components"]["securitySchemes"]
