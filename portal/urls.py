@@ -12,6 +12,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("portal.api_urls")),
+    path("scim/v2/", include("directory_sync.scim.urls")),
     path("", include("onboarding.urls")),
     path("", include("partners.urls")),
     path("admin/", admin.site.urls),

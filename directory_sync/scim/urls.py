@@ -1,0 +1,3 @@
+"""/scim/v2/: the SCIM service provider's endpoints."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The API's partners resource (see onboarding/api/__init__.py)."""
+
+urlpatterns: list = []
