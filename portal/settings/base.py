@@ -53,7 +53,6 @@ INSTALLED_APPS = [
     "axes",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
     # The portal's own apps, bottom layer first: each imports only from the ones before it.
     "core",
     "partners",
@@ -315,8 +314,6 @@ SPECTACULAR_SETTINGS = {
                    "`Authorization: Bearer <token>` (make a token on your Security page).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
