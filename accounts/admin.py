@@ -10,8 +10,9 @@ from django_otp.plugins.otp_static.models import StaticDevice as LegacyStaticDev
 from django_otp.plugins.otp_totp.models import TOTPDevice as LegacyTOTPDevice
 
 from accounts.errors import AccessRefused
-from accounts.models import PARTNER_ROLES, User
+from accounts.models import PARTNER_ROLES, ApiToken, User
 from accounts.services.access import user_deactivate, user_reactivate
+from accounts.services.api_tokens import api_token_revoke
 from accounts.services.signin import signin_unlock
 from accounts.services.two_factor import two_factor_reset
 from core.admin_utils import AuditedAdmin
@@ -110,3 +111,31 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("display_email", "full_name", "role", "partner",
                                                   "usable_password", "password1", "password2")}),
     )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Every person's API tokens, to see what is in use and revoke one; a token is made by its own person on their
+    Security page (it is shown to them once), never here."""
+
+    list_display = ("name", "user", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__email")
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("user", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at", "last_used_ip",
+                       "revoked_at")
+    fields = readonly_fields
+    actions = ("revoke",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoked, not deleted: the audit trail and the list keep it
+
+    @admin.action(description=_("Revoke (stops working at once)"), permissions=["change"])
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(token=token, actor=request.user, request=request)
+        self.message_user(request, gettext("{count} token(s) revoked.").format(count=queryset.count()))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from celery import shared_task
 from django.conf import settings
 
+from core.api.idempotency import idempotency_records_purge
 from core.mail import MailDeferred, outbound_mail_send, outbox_sweep
 from core.mail_render import mail_message
 
@@ -48,3 +49,9 @@ def send_outbound_mail(self, mail_id: int) -> bool:
 def outbox_sweep_task() -> dict:
     """Queue again the mail a lost message or a killed worker left behind (beat runs this every minute)."""
     return outbox_sweep()
+
+
+@shared_task(name="core.idempotency_purge")
+def idempotency_purge_task() -> int:
+    """Forget the API's Idempotency-Key answers older than API_IDEMPOTENCY_HOURS (beat runs this every hour)."""
+    return idempotency_records_purge()

@@ -441,4 +441,5 @@ CELERY_BEAT_SCHEDULE = {
     "invites-sweep": {"task": "onboarding.invites_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
     "agreement-reminders": {"task": "partners.agreement_reminders", "schedule": 60 * 60.0},
     "invites-remind": {"task": "onboarding.invites_remind", "schedule": 60 * 60.0},
+    "idempotency-purge": {"task": "core.idempotency_purge", "schedule": 60 * 60.0},
 }

@@ -129,3 +129,15 @@ def test_the_schema_and_the_docs_are_served_from_the_portal_itself(live_server, 
     schema = requests.get(f"{live_server.url}/api/v1/schema/", params={"format": "json"}, timeout=30).json()
     assert schema["openapi"].startswith("3.") and "/api/v1/me/" in schema["paths"]
     assert schema["components"]["securitySchemes"]
+
+
+def test_an_admin_sees_every_token_and_revokes_one_but_makes_none(client):
+    admin_client = client
+    login_with_second_factor(admin_client, AdminFactory())
+    token = ApiToken.objects.get(prefix=token_for(AccountManagerFactory()).split("_")[1])
+    page = admin_client.get("/admin/accounts/apitoken/").content.decode()
+    assert token.prefix in page and "Add API token" not in page
+    admin_client.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert admin_client.get("/admin/accounts/apitoken/add/").status_code == 403
