@@ -14,6 +14,8 @@ from core.errors import PortalError
 PROBLEM_TYPE = "about:blank"
 CONTENT_TYPE = "application/problem+json"
 
+NO_SUCH_ADDRESS = _("There is no such address in the API: see /api/v1/docs/.")
+
 TITLES = {
     400: _("The request is not valid."),
     401: _("Authentication is needed."),

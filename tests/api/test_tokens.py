@@ -141,3 +141,9 @@ def test_an_admin_sees_every_token_and_revokes_one_but_makes_none(client):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert admin_client.get("/admin/accounts/apitoken/add/").status_code == 403
+
+
+def test_an_address_the_api_does_not_have_answers_404_as_problem_details(live_server):
+    answer = requests.get(f"{live_server.url}/api/v1/no/such/thing/", timeout=30)
+    assert answer.status_code == 404 and answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["detail"] == "There is no such address in the API: see /api/v1/docs/."
