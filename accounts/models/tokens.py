@@ -59,7 +59,12 @@ class ApiToken(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"], name="api_token_user_recent")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({TOKEN_START}{self.prefix}…)"
+        return f"{self.name} ({self.shown})"
+
+    @property
+    def shown(self) -> str:
+        """How lists name the token without showing it: its start and prefix."""
+        return f"{TOKEN_START}{self.prefix}…"
 
     @property
     def is_usable(self) -> bool:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from core.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from core.api.problems import problem
 from core.errors import IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_TOO_LONG
 from core.models import IdempotencyRecord
@@ -34,8 +35,7 @@ def idempotent(method):
             return method(view, request, *args, **kwargs)
         if len(key) > 200:
             return problem(400, IDEMPOTENCY_KEY_TOO_LONG)
-        fingerprint = hashlib.sha256(b"\n".join([
-            request.method.encode(), request.get_full_path().encode(), request.body])).hexdigest()
+        fingerprint = _fingerprint(request)
         fresh_after = timezone.now() - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
         with transaction.atomic():
             IdempotencyRecord.objects.filter(token_id=token.pk, key=key, created_at__lt=fresh_after).delete()
@@ -44,7 +44,8 @@ def idempotent(method):
             if not created:
                 if record.fingerprint != fingerprint:
                     return problem(422, IDEMPOTENCY_KEY_REUSED)
-                return Response(record.body, status=record.status, headers={REPLAYED: "true"})
+                return Response(record.body, status=record.status, headers={REPLAYED: "true"},
+                                content_type=PROBLEM_CONTENT_TYPE if record.status >= 400 else None)
             response = method(view, request, *args, **kwargs)
             if response.status_code >= 500:
                 transaction.set_rollback(True)
@@ -54,6 +55,25 @@ def idempotent(method):
         return response
 
     return wrapper
+
+
+def _fingerprint(request) -> str:
+    """What makes two requests the same one: method, path and body — for a file upload its fields and each file's
+    content, not the multipart boundary a client draws anew for every try."""
+    digest = hashlib.sha256(f"{request.method}\n{request.get_full_path()}\n".encode())
+    if request.content_type.startswith("multipart/form-data"):
+        for name, values in sorted(request.POST.lists()):
+            digest.update(f"field {name}={values!r}\n".encode())
+        for name, files in sorted(request.FILES.lists()):
+            for upload in files:
+                content = hashlib.sha256()
+                for chunk in upload.chunks():
+                    content.update(chunk)
+                upload.seek(0)
+                digest.update(f"file {name}={content.hexdigest()}\n".encode())
+    else:
+        digest.update(request.body)
+    return digest.hexdigest()
 
 
 def idempotency_records_purge() -> int:

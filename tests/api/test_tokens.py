@@ -6,6 +6,8 @@ import re
 
 import pytest
 import requests
+from django.core.cache import cache
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from accounts.models import ApiToken, ApiTokenScope
 from accounts.models.tokens import token_hash
 from accounts.services.access import user_deactivate
 from accounts.services.api_tokens import api_token_revoke
+from core.api.throttling import TokenRateThrottle
 from core.models import AuditEvent
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
 from tests.api.conftest import token_for
@@ -147,3 +150,19 @@ def test_an_address_the_api_does_not_have_answers_404_as_problem_details(live_se
     answer = requests.get(f"{live_server.url}/api/v1/no/such/thing/", timeout=30)
     assert answer.status_code == 404 and answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["detail"] == "There is no such address in the API: see /api/v1/docs/."
+
+
+def test_each_token_has_its_own_rate_limit(api_as, monkeypatch):
+    cache.clear()
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+    manager = AccountManagerFactory()
+    busy, other = api_as(manager), api_as(manager)
+    assert [busy.get("/me/").status_code for _ in range(3)] == [200, 200, 200]
+    refused = busy.get("/me/")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert other.get("/me/").status_code == 200
+
+
+def test_the_openapi_document_is_valid_and_drawn_without_a_warning(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert "/api/v1/partners/{slug}/requests/" in (tmp_path / "schema.yml").read_text()
