@@ -8,4 +8,4 @@ class PartnersConfig(AppConfig):
     verbose_name = "Partner accounts"
 
     def ready(self) -> None:
-        from partners import checks  # noqa: F401  (registers the storage location check)
+        from partners import checks, tasks  # noqa: F401  (the storage location check; the tasks services queue by name)

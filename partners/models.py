@@ -6,6 +6,7 @@ when these models lived in onboarding (`db_table`), so that existing databases m
 
 import datetime
 import re
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -305,3 +306,77 @@ class AgreementReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agreement}: {self.days_before} days before"
+
+
+class WebhookEvent(models.TextChoices):
+    """What a partner's endpoint can subscribe to; the value is the `type` of the delivered JSON."""
+
+    ITEM_DECIDED = "item.decided", _("A requested person was approved or rejected")
+    INVITE_SENT = "invite.sent", _("An invitation or welcome mail was sent")
+    INVITE_ACCEPTED = "invite.accepted", _("An invitation was accepted")
+    INVITE_FAILED = "invite.failed", _("An invitation could not be sent")
+    PERSON_OFFBOARDED = "person.offboarded", _("A person's access ended (deactivated, removed, or by the directory)")
+
+
+# Not subscribable: what "Send a test event" delivers, whatever the endpoint chose.
+WEBHOOK_TEST_EVENT = "webhook.test"
+
+
+class WebhookEndpoint(models.Model):
+    """A partner's HTTPS endpoint that is told of the events it chose, each delivery signed with its secret."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(default=list, help_text=_("The event types delivered to this endpoint."))
+    # The signing secret: shown once when the endpoint is made, stored encrypted, sent in no delivery.
+    secret = EncryptedTextField()
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(  # a string reference to the user model, like Partner.account_manager's
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its JSON, and how its tries went (the last response, status and duration)."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    # The id the receiver sees (`id` in the JSON): the same on every try, so that it can drop a repeat.
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text=_("The beginning of the last response's body."))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at", "-id"], name="webhook_delivery_recent"),
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="webhook_delivery_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "endpoint"], name="webhook_delivery_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id}"

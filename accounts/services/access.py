@@ -29,6 +29,8 @@ from accounts.models import ENDED_BY_DIRECTORY, PARTNER_ROLES, AccessEnded, Role
 from core.audit import audit_event, audit_record, audit_record_many
 from directory_sync.models import AddressKind, DirectoryAddress, DirectoryConnection, DirectoryUserStatus
 from directory_sync.selectors import recipient_lookup
+from partners.models import WebhookEvent
+from partners.services.webhooks import webhook_emit_many
 
 OFF_IN_DIRECTORY = {
     DirectoryUserStatus.DISABLED: AccessEnded.DIRECTORY_DISABLED,
@@ -68,6 +70,13 @@ def _end_access(user: User, reason: str) -> None:
     user.access_ended, user.access_ended_at = reason, now
     user.session_generation += 1
     user.save(update_fields=["is_active", "access_ended", "access_ended_at", "session_generation"])
+    _offboarded_emit(user.partner_id, [(user.pk, user.display_email, reason)])
+
+
+def _offboarded_emit(partner_id: int | None, people: list[tuple[int, str, str]]) -> None:
+    """The partner's webhooks hear whose access ended and why: (id, address, reason) each, one INSERT for all."""
+    webhook_emit_many(event=WebhookEvent.PERSON_OFFBOARDED, items=[
+        (partner_id, {"user_id": pk, "email": address, "reason": reason}) for pk, address, reason in people])
 
 
 def _audit(user: User, action: str, actor, request, data: dict | None = None) -> None:
@@ -191,4 +200,5 @@ def users_offboard_from_directory(*, partner_id: int) -> int:
             event.target_type, event.target_id, event.target_label = User._meta.label_lower, str(pk), address
             events.append(event)
         audit_record_many(events)
+        _offboarded_emit(partner_id, [(pk, address, OFF_IN_DIRECTORY[off]) for pk, address, off in leavers])
     return len(leavers)

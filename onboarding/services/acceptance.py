@@ -33,8 +33,10 @@ from onboarding.errors import (
 from onboarding.models import Invite, InviteKind, InviteState, ItemState
 from onboarding.services.invites import invite_sent_record, person_items
 from onboarding.services.invites.notices import invite_accepted_requesters_notify
-from partners.models import AuthMethod
+from onboarding.services.invites.sending import invite_webhook_data
+from partners.models import AuthMethod, WebhookEvent
 from partners.selectors import account_settings_of, agreement_invite_blocked
+from partners.services.webhooks import webhook_emit
 
 
 def invite_method(invite: Invite) -> str:
@@ -108,6 +110,8 @@ def invite_accept(*, invite: Invite, password: str = "", request=None, sso_user:
                      request=request, data={"method": method, "role": user.role})
         _accepted_notify(invite)
         invite_accepted_requesters_notify(invite=invite, user=user)
+        webhook_emit(partner_id=invite.partner_id, event=WebhookEvent.INVITE_ACCEPTED,
+                     data=invite_webhook_data(invite, role=user.role, method=method))
     return user
 
 

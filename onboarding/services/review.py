@@ -44,7 +44,9 @@ from onboarding.services.decision_mail import request_items_decided_notify
 from onboarding.services.invites import invites_create_many
 from onboarding.validators import has_control_characters
 from partners.errors import AgreementMissing
+from partners.models import WebhookEvent
 from partners.selectors import agreement_require
+from partners.services.webhooks import webhook_emit_many
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +178,7 @@ def request_items_approve(*, item_ids: Iterable[int], actor, request=None) -> De
             decided.done.append(item)
         changes.write()
         request_items_decided_notify(decided.done, answers=answers)
+        _decided_emit(decided.done, "approved")
     return decided
 
 
@@ -196,7 +199,16 @@ def request_items_reject(*, item_ids: Iterable[int], actor, reason: str, request
             decided.done.append(item)
         changes.write()
         request_items_decided_notify(decided.done)
+        _decided_emit(decided.done, "rejected")
     return decided
+
+
+def _decided_emit(items: list[RequestItem], decision: str) -> None:
+    """The partners' webhooks hear of the decisions: one INSERT for the list, sent after commit."""
+    webhook_emit_many(event=WebhookEvent.ITEM_DECIDED, items=[(item.partner_id, {
+        "item_id": item.pk, "request_id": item.request_id, "email": item.display_email, "role": item.role,
+        "decision": decision, "state": item.state, "reason": item.rejection_reason,
+    }) for item in items])
 
 
 def request_item_approve(*, item: RequestItem, actor, request=None) -> RequestItem:

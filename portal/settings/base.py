@@ -316,6 +316,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Fields named alike with different values (a list item's state, an invite's): one enum each, by model.
+    "ENUM_NAME_OVERRIDES": {
+        "ItemStateEnum": "onboarding.models.ItemState",
+        "InviteStateEnum": "onboarding.models.InviteState",
+    },
 }
 
 # ---------------------------------------------------------------------------
@@ -442,4 +447,6 @@ CELERY_BEAT_SCHEDULE = {
     "agreement-reminders": {"task": "partners.agreement_reminders", "schedule": 60 * 60.0},
     "invites-remind": {"task": "onboarding.invites_remind", "schedule": 60 * 60.0},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": 60 * 60.0},
+    "webhooks-sweep": {"task": "partners.webhooks_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
 }
+WEBHOOK_ALLOW_LOOPBACK_HTTP = env.bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", default=False)  # http:// to 127.0.0.1/localhost

@@ -34,3 +34,4 @@ WHITENOISE_AUTOREFRESH = True
 
 # Argon2 as in production, with test-sized cost parameters (the hash format is the same).
 PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
+WEBHOOK_ALLOW_LOOPBACK_HTTP = True  # webhook tests deliver to an HTTP server on loopback

@@ -619,7 +619,7 @@ def check_safeguards(connection, facts: dict) -> None:
 
     from directory_sync.models import DirectoryConnection
     from onboarding.models import RequestItem
-    from partners.models import Partner
+    from partners.models import Partner, WebhookEndpoint
 
     check_append_only(connection, facts["event"], when="after migrating")
 
@@ -653,6 +653,9 @@ def check_safeguards(connection, facts: dict) -> None:
             display_email="nobody@northwind.example")),
         ("a new directory connection", lambda: DirectoryConnection.objects.create(partner_id=missing, kind="csv")),
     ]
+    # Rows of the models added since the drill's data was made (the previous layout had none of them).
+    WebhookEndpoint.objects.create(partner_id=facts["northwind"], url="https://hooks.northwind.example/portal",
+                                   secret="whsec_drill", events=["item.decided"])
     for field in relations:
         row = field.model.objects.filter(**{f"{field.attname}__isnull": False}).order_by("pk").first()
         if expect(row is not None, f"no {field.model._meta.label} row with a partner to test its foreign key"):

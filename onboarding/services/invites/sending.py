@@ -36,6 +36,8 @@ from onboarding.errors import INVITE_SEND_ABANDONED
 from onboarding.models import Invite, InviteKind, InviteState, ItemState, RequestItem
 from onboarding.selectors import token_hash
 from onboarding.services.invites.notices import invite_failed_notify
+from partners.models import WebhookEvent
+from partners.services.webhooks import webhook_emit
 
 SEND_TASK = "onboarding.send_invite"  # onboarding.tasks.send_invite, queued by name (it calls invite_send)
 FAN_OUT_TASK = "onboarding.send_invites"  # onboarding.tasks.send_invites (it calls invites_send_fan_out)
@@ -182,7 +184,14 @@ def invite_sent_record(*, invite: Invite) -> Invite:
         )
     audit_record(actor=None, action=f"{invite.kind}.sent", target=invite, partner=invite.partner,
                  data={"attempt": invite.send_attempts})
+    webhook_emit(partner_id=invite.partner_id, event=WebhookEvent.INVITE_SENT, data=invite_webhook_data(invite))
     return invite
+
+
+def invite_webhook_data(invite: Invite, **more) -> dict:
+    """What the partner's webhooks are told of an invite."""
+    return {"invite_id": invite.pk, "kind": invite.kind, "email": invite.display_email, "item_id": invite.item_id,
+            "user_id": invite.user_id, "attempts": invite.send_attempts, **more}
 
 
 def _attempt_failed(invite: Invite, error: str, *, final: bool = False) -> None:
@@ -215,6 +224,8 @@ def _failed(invite: Invite, error: str) -> None:
     audit_record(actor=None, action=f"{invite.kind}.send_failed", target=invite, partner=invite.partner,
                  data={"error": error[:500], "attempts": invite.send_attempts})
     invite_failed_notify(invite=invite)
+    webhook_emit(partner_id=invite.partner_id, event=WebhookEvent.INVITE_FAILED,
+                 data=invite_webhook_data(invite, error=error[:500]))
 
 
 def invite_send_failed(*, invite_id: int, error: str) -> None:
