@@ -28,3 +28,8 @@ def may_export_people(user, partner) -> bool:
 def may_manage_people(user, partner) -> bool:
     """People with access, and changes to it: the partner's admins (not its staff), its account manager, admins."""
     return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)
+
+
+def may_maintain_directory(user, partner) -> bool:
+    """The partner's admins (not its staff), its account manager and admins: its directory's people and lookups."""
+    return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)

@@ -29,9 +29,8 @@ from directory_sync.selectors import LookupKind, recipient_lookup
 from directory_sync.tasks import run_sync
 from onboarding import selectors
 from onboarding.api.partners import partner_in_scope
-from onboarding.permissions import may_review
+from onboarding.permissions import may_maintain_directory, may_review
 from onboarding.selectors.directory import directory_connection_of
-from onboarding.views.directory import may_maintain_directory
 from partners.models import Partner
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The partner's slug.")

@@ -18,7 +18,6 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role
 from core.conflicts import conflicts_refused
 from core.errors import PortalError
 from core.paging import page_of
@@ -27,18 +26,13 @@ from directory_sync.models import DirectoryUserStatus, SourceKind
 from directory_sync.services import people_edits
 from onboarding import selectors
 from onboarding.forms_directory import ChangeFileApplyForm, ChangeFileForm, DirectoryPersonForm
-from onboarding.permissions import may_review
+from onboarding.permissions import may_maintain_directory, may_review
 from onboarding.selectors import directory as directory_selectors
 from partners.models import Partner
 
 # A change file travels back from its preview in the page (base64 in a hidden field, under the request body's
 # limit): a list of more people than this is the whole list, which the account manager imports instead.
 CHANGE_FILE_MAX_BYTES = 2 * 1024 * 1024
-
-
-def may_maintain_directory(user, partner: Partner) -> bool:
-    """The partner's admins (not its staff), its account manager and admins."""
-    return (user.role == Role.PARTNER_ADMIN and user.partner_id == partner.pk) or may_review(user, partner)
 
 
 def _partner(request: HttpRequest, slug: str) -> Partner:
