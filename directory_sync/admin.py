@@ -1,6 +1,7 @@
 """Admin for directory connections (secrets write-only), synced people, and sync runs (read-only)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -10,6 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -37,6 +40,7 @@ from directory_sync.models import (
     SyncStatus,
 )
 from directory_sync.services.runs import directory_csv_import
+from directory_sync.services.scim import ScimRefused, scim_token_new
 from directory_sync.sources.csv_file import csv_size_check
 from directory_sync.tasks import run_sync
 from partners.models import Partner
@@ -72,6 +76,11 @@ class CsvUploadForm(forms.Form):
 
 def queue_sync(*, request, connection: DirectoryConnection, full: bool, force: bool) -> bool:
     """Queue a run of an LDAP connection after the request's transaction commits; say so to the admin."""
+    if connection.kind == SourceKind.SCIM:
+        messages.warning(request, gettext(
+            "{partner}: people come by SCIM from the identity provider; there is nothing to sync.").format(
+            partner=connection.partner))
+        return False
     if connection.kind != SourceKind.LDAP:
         messages.warning(request, gettext("{partner}: CSV accounts are updated by uploading a file.").format(
             partner=connection.partner))
@@ -92,9 +101,15 @@ class DirectoryConnectionAdmin(AuditedAdmin):
     list_select_related = ("partner",)
     search_fields = ("partner__name", "uri", "base_dn")
     autocomplete_fields = ("partner",)
-    readonly_fields = ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at")
+    readonly_fields = ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at",
+                       "scim_base_url", "scim_token")
     fieldsets = (
         (None, {"fields": ("partner", "kind", "preset", "is_enabled")}),
+        (_("SCIM provisioning"), {
+            "fields": ("scim_base_url", "scim_token"),
+            "description": _("For the kind “SCIM provisioning”: the identity provider (Microsoft Entra ID, Okta …) "
+                             "pushes the account's people to this URL with this token."),
+        }),
         (_("Server"), {
             "fields": ("uri", "start_tls", "ca_certificate", "bind_dn", "bind_password", "bind_password_clear"),
         }),
@@ -104,15 +119,62 @@ class DirectoryConnectionAdmin(AuditedAdmin):
         }),
         (_("State"), {"fields": ("high_water_mark", "last_sync_at", "last_full_sync_at", "created_at", "updated_at")}),
     )
-    actions = ("sync_now", "sync_now_full", "sync_now_full_forced")
+    actions = ("sync_now", "sync_now_full", "sync_now_full_forced", "new_scim_token")
     change_form_template = "admin/directory_sync/directoryconnection/change_form.html"
 
     @admin.display(description=_("Source"), ordering="kind")
     def source(self, connection: DirectoryConnection) -> str:
         """CSV, or LDAP with its preset: a CSV connection's preset field keeps its default but means nothing."""
-        if connection.kind == SourceKind.CSV:
+        if connection.kind in (SourceKind.CSV, SourceKind.SCIM):
             return connection.get_kind_display()
         return f"LDAP: {connection.get_preset_display()}"
+
+    @admin.display(description=_("SCIM base URL (tenant URL)"))
+    def scim_base_url(self, connection: DirectoryConnection) -> str:
+        if connection.kind != SourceKind.SCIM:
+            return "—"
+        return settings.PORTAL_URL + reverse("scim:users").removesuffix("/Users")
+
+    @admin.display(description=_("SCIM token"))
+    def scim_token(self, connection: DirectoryConnection) -> str:
+        """When the token was made, and a button that makes a new one (it submits to scim_token_view)."""
+        if connection.kind != SourceKind.SCIM or not connection.pk:
+            return gettext("Save the connection with the kind “SCIM provisioning” first.")
+        state = (gettext("made {when}, kept only as its hash").format(
+            when=date_format(timezone.localtime(connection.scim_token_created_at), "DATETIME_FORMAT"))
+            if connection.scim_token_hash else gettext("none yet"))
+        url = reverse("admin:directory_sync_connection_scim_token", args=[connection.pk])
+        return format_html('{} <button type="submit" class="button" formaction="{}" formmethod="post" '
+                           'formnovalidate>{}</button>', state, url, gettext("New SCIM token"))
+
+    @admin.action(description=_("New SCIM token (shown once; the previous one stops working)"),
+                  permissions=["change"])
+    def new_scim_token(self, request, queryset):
+        connections = list(queryset.select_related("partner")[:2])
+        if len(connections) != 1 or connections[0].kind != SourceKind.SCIM:
+            messages.warning(request, gettext("Choose exactly one SCIM connection for a new token."))
+            return None
+        return self._token_page(request, connections[0])
+
+    def scim_token_view(self, request, pk: int):
+        """The "New SCIM token" button of a connection's page (POST only): make the token and show it once."""
+        return require_POST(lambda r, pk: self._token_page(r, self._connection_for(r, pk)))(request, pk)
+
+    def _token_page(self, request, connection: DirectoryConnection):
+        try:
+            token = scim_token_new(connection=connection, actor=request.user, request=request)
+        except ScimRefused as exc:
+            messages.warning(request, str(exc))
+            return HttpResponseRedirect(reverse("admin:directory_sync_directoryconnection_change",
+                                                args=[connection.pk]))
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "original": connection,
+            "token": token, "base_url": self.scim_base_url(connection),
+            "title": gettext("New SCIM token for {partner}").format(partner=connection.partner),
+        }
+        response = TemplateResponse(request, "admin/directory_sync/directoryconnection/scim_token.html", context)
+        response["Cache-Control"] = "no-store"  # the token is shown once: never from a cache
+        return response
 
     @admin.action(description=_("Sync now (incremental)"), permissions=["change"])
     def sync_now(self, request, queryset):
@@ -135,6 +197,10 @@ class DirectoryConnectionAdmin(AuditedAdmin):
             path(
                 "<int:pk>/upload-csv/", self.admin_site.admin_view(self.upload_csv_view),
                 name="directory_sync_connection_upload_csv",
+            ),
+            path(
+                "<int:pk>/scim-token/", self.admin_site.admin_view(self.scim_token_view),
+                name="directory_sync_connection_scim_token",
             ),
             *super().get_urls(),
         ]
@@ -309,3 +375,4 @@ class SyncProblemAdmin(IndexedSearchMixin, ReadOnlyAdmin):
 
     def search_filter(self, term: str, typed: str) -> Q:
         return Q(address=term) | Q(external_id=typed)
+

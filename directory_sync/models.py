@@ -4,6 +4,7 @@ This app knows the account (partner) it syncs for and nothing of requests, invit
 """
 
 import datetime
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +18,7 @@ from core.fields import EncryptedTextField
 class SourceKind(models.TextChoices):
     LDAP = "ldap", _("LDAP / Active Directory")
     CSV = "csv", _("CSV upload (no directory)")
+    SCIM = "scim", _("SCIM provisioning (pushed by an identity provider)")
 
 
 class Preset(models.TextChoices):
@@ -51,6 +53,11 @@ class DirectoryConnection(models.Model):
     full_every_hours = models.PositiveIntegerField(
         default=24, help_text=_("A full run catches removals; 0 turns the schedule off.")
     )
+    scim_token_hash = models.CharField(
+        _("SCIM token (SHA-256)"), max_length=64, blank=True, editable=False,
+        help_text=_("The identity provider's bearer token, kept only as its hash; made with “New SCIM token”."),
+    )
+    scim_token_created_at = models.DateTimeField(_("SCIM token made at"), null=True, blank=True, editable=False)
     removal_brake_percent = models.PositiveSmallIntegerField(
         default=10, help_text=_("Refuse a run that would remove or disable more than this share, unless forced.")
     )
@@ -69,8 +76,12 @@ class DirectoryConnection(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind=SourceKind.CSV) | (~Q(uri="") & ~Q(base_dn="")),
+                condition=Q(kind__in=[SourceKind.CSV, SourceKind.SCIM]) | (~Q(uri="") & ~Q(base_dn="")),
                 name="directory_ldap_needs_uri_and_base",
+            ),
+            # A token names one connection: the hash is what SCIM requests are authenticated by.
+            models.UniqueConstraint(
+                fields=["scim_token_hash"], condition=~Q(scim_token_hash=""), name="directory_scim_token_unique"
             ),
             models.CheckConstraint(
                 condition=Q(page_size__gte=1) & Q(page_size__lte=10000), name="directory_page_size_range"
@@ -83,6 +94,8 @@ class DirectoryConnection(models.Model):
     def __str__(self) -> str:
         if self.kind == SourceKind.CSV:
             return f"{self.partner} (CSV)"
+        if self.kind == SourceKind.SCIM:
+            return f"{self.partner} (SCIM)"
         return f"{self.partner} ({self.uri})"
 
     def awaits_queued_run(self, now: datetime.datetime) -> bool:
@@ -210,6 +223,39 @@ class DirectoryAddress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_address} ({self.kind})"
+
+
+class ScimIdentity(models.Model):
+    """What the identity provider calls a person it provisioned by SCIM: the resource id, userName, externalId.
+
+    The person themself (name, addresses, active) is the DirectoryUser, written as a sync writes people. A person
+    the provider deletes keeps their DirectoryUser (removed, for the audit trail and R9) and loses this row.
+    """
+
+    scim_id = models.UUIDField(_("SCIM id"), default=uuid.uuid4, unique=True, editable=False)
+    # No separate index on partner: the unique (partner, user_name) index serves it.
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+", db_index=False)
+    directory_user = models.OneToOneField(DirectoryUser, on_delete=models.CASCADE, related_name="scim")
+    user_name = models.CharField(_("userName (normalised)"), max_length=300)
+    display_user_name = models.CharField(_("userName"), max_length=300)
+    external_id = models.CharField(_("externalId"), max_length=255, blank=True)
+    given_name = models.CharField(max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("SCIM identity")
+        verbose_name_plural = _("SCIM identities")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "user_name"], name="scim_user_name_unique_per_account"),
+            models.CheckConstraint(condition=Q(user_name=Lower("user_name")), name="scim_user_name_normalised"),
+        ]
+        indexes = [models.Index(fields=["partner", "external_id"], name="scim_identity_external_id")]
+
+    def __str__(self) -> str:
+        return self.display_user_name
 
 
 class SyncMode(models.TextChoices):

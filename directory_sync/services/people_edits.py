@@ -136,6 +136,23 @@ def directory_person_remove(*, partner: Partner, actor, person_id: int, request=
     return _apply_one(partner=partner, actor=actor, change=change, request=request)
 
 
+def directory_person_write(
+    *, partner: Partner, actor, action: str, external_id: str, name: str = "", primary: str = "",
+    aliases: Sequence[str] = (), forwarding: Sequence[str] = (), disabled: bool = False, via: str, request=None,
+    domain_check: DomainCheck | None = None,
+) -> DirectoryUser:
+    """One person's add, update or removal (ADD, UPDATE, REMOVE) by stable id, for a source that locks the account's
+    connection itself (SCIM): the same normalisation, address rules, writer, audit and `people_changed` as a partner's
+    edit; never braked. PeopleEditRefused (with the field) when it cannot be. Call inside a transaction."""
+    person = None if action == REMOVE else _person(
+        external_id=external_id, name=name, primary=primary, aliases=aliases, forwarding=forwarding, disabled=disabled)
+    steps, problems = _resolve(partner, [Change(0, action, external_id, True, person)])
+    problems += _address_problems(partner, steps, domain_check=domain_check)
+    if problems:
+        raise PeopleEditRefused("; ".join(m for _r, _f, m in problems), errors=[(f, m) for _r, f, m in problems])
+    return _write(partner, steps, actor=actor, request=request, via=via)[0]
+
+
 def directory_changes_apply(
     *, partner: Partner, actor, data: bytes, dry_run: bool = False, force: bool = False, request=None,
     domain_check: DomainCheck | None = None,

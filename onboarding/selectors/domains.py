@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from accounts.models import VENDOR_ROLES, User
 from core.emails import InvalidEmail, domain_of, normalize_email
@@ -40,3 +41,15 @@ def foreign_domains(*, partner: Partner, domains: Iterable[str]) -> dict[str, st
     if unowned:
         refused |= dict.fromkeys(unowned & vendor_domains(), VENDOR)
     return refused
+
+
+def vendor_domains_refused(partner: Partner):
+    """A directory_sync DomainCheck for `partner`'s people (typed in the portal, or pushed by SCIM): the vendor's own
+    domains, which only onboarding knows, are refused; vendor staff are never people of a partner's account."""
+
+    def check(domains: set[str]) -> dict[str, str]:
+        foreign = foreign_domains(partner=partner, domains=domains)
+        reason = gettext("the vendor's own domain, not the partner's")
+        return {domain: reason for domain, why in foreign.items() if why == VENDOR}
+
+    return check

@@ -28,6 +28,7 @@ from onboarding import selectors
 from onboarding.forms_directory import ChangeFileApplyForm, ChangeFileForm, DirectoryPersonForm
 from onboarding.permissions import may_maintain_directory, may_review
 from onboarding.selectors import directory as directory_selectors
+from onboarding.selectors.domains import vendor_domains_refused
 from partners.models import Partner
 
 # A change file travels back from its preview in the page (base64 in a hidden field, under the request body's
@@ -50,17 +51,6 @@ def _source_note(partner: Partner) -> str:
     if connection.kind != SourceKind.CSV:
         return str(people_edits.NOT_CSV).format(partner=partner.name)
     return ""
-
-
-def _vendor_domains_refused(partner: Partner) -> people_edits.DomainCheck:
-    """The vendor's own domains (which only onboarding knows): vendor staff are never people of a partner's account."""
-
-    def check(domains: set[str]) -> dict[str, str]:
-        foreign = selectors.foreign_domains(partner=partner, domains=domains)
-        reason = gettext("the vendor's own domain, not the partner's")
-        return {domain: reason for domain, why in foreign.items() if why == selectors.VENDOR}
-
-    return check
 
 
 def _to_list(slug: str) -> HttpResponse:
@@ -119,7 +109,7 @@ def person_add(request: HttpRequest, slug: str) -> HttpResponse:
     def save() -> str:
         added = people_edits.directory_person_add(
             partner=partner, actor=request.user, request=request,
-            domain_check=_vendor_domains_refused(partner), **form.cleaned_lists())
+            domain_check=vendor_domains_refused(partner), **form.cleaned_lists())
         return gettext("{name} was added.").format(name=added.display_name)
 
     return _person_form_page(request, partner, form, None, save)
@@ -142,7 +132,7 @@ def person_edit(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
     def save() -> str:
         changed = people_edits.directory_person_change(
             partner=partner, actor=request.user, request=request, person_id=person.pk,
-            disabled=not form.cleaned_data["active"], domain_check=_vendor_domains_refused(partner),
+            disabled=not form.cleaned_data["active"], domain_check=vendor_domains_refused(partner),
             **form.cleaned_lists())
         return gettext("{name} was saved.").format(name=changed.display_name)
 
@@ -207,7 +197,7 @@ def change_file_check(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         with conflicts_refused():
             summary = people_edits.directory_changes_apply(partner=partner, actor=request.user, data=data,
-                                                           dry_run=True, domain_check=_vendor_domains_refused(partner))
+                                                           dry_run=True, domain_check=vendor_domains_refused(partner))
     except PortalError as exc:
         return _refused(request, partner, _problems(exc), upload_form=form)
     apply_form = ChangeFileApplyForm(initial={"content": base64.b64encode(data).decode("ascii")})
@@ -235,7 +225,7 @@ def change_file_apply(request: HttpRequest, slug: str) -> HttpResponse:
         with conflicts_refused():
             summary = people_edits.directory_changes_apply(partner=partner, actor=request.user, data=data,
                                                            force=force, request=request,
-                                                           domain_check=_vendor_domains_refused(partner))
+                                                           domain_check=vendor_domains_refused(partner))
     except PortalError as exc:
         return _refused(request, partner, _problems(exc))
     messages.success(request, gettext(

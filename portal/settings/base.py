@@ -450,3 +450,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {"task": "partners.webhooks_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
 }
 WEBHOOK_ALLOW_LOOPBACK_HTTP = env.bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", default=False)  # http:// to 127.0.0.1/localhost
+# SCIM's brake: within this many minutes, at most the connection's removal_brake_percent of the account's people
+# (and always at least SCIM_BRAKE_MINIMUM) may be deactivated or deleted by the identity provider.
+SCIM_BRAKE_WINDOW_MINUTES = env.int("SCIM_BRAKE_WINDOW_MINUTES", default=60)
+SCIM_BRAKE_MINIMUM = env.int("SCIM_BRAKE_MINIMUM", default=5)

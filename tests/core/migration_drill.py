@@ -617,7 +617,7 @@ def check_safeguards(connection, facts: dict) -> None:
     from django.apps import apps
     from django.db import IntegrityError, transaction
 
-    from directory_sync.models import DirectoryConnection
+    from directory_sync.models import DirectoryConnection, DirectoryUser, ScimIdentity
     from onboarding.models import RequestItem
     from partners.models import Partner, WebhookEndpoint
 
@@ -656,6 +656,9 @@ def check_safeguards(connection, facts: dict) -> None:
     # Rows of the models added since the drill's data was made (the previous layout had none of them).
     WebhookEndpoint.objects.create(partner_id=facts["northwind"], url="https://hooks.northwind.example/portal",
                                    secret="whsec_drill", events=["item.decided"])
+    ScimIdentity.objects.create(
+        partner_id=facts["northwind"], user_name="drill@northwind.example", display_user_name="drill@northwind.example",
+        directory_user=DirectoryUser.objects.filter(partner_id=facts["northwind"]).order_by("pk").first())
     for field in relations:
         row = field.model.objects.filter(**{f"{field.attname}__isnull": False}).order_by("pk").first()
         if expect(row is not None, f"no {field.model._meta.label} row with a partner to test its foreign key"):

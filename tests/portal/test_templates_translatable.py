@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The portal's own templates, its pages and its mails (plain text, read the same way). Not what Django or a
 # third-party package ships.
-TEMPLATE_ROOTS = (ROOT / "templates", ROOT / "partners" / "templates")
+TEMPLATE_ROOTS = (ROOT / "templates", *(ROOT / app / "templates" for app in (
+    "core", "partners", "directory_sync", "accounts", "onboarding", "portal") if (ROOT / app / "templates").is_dir()))
 
 # Words that are not language and may stay outside a translation tag (compared as the words of one piece of
 # text, joined by single spaces). Empty so far: even the brand and the "v" of a version number are translatable.
@@ -110,7 +111,8 @@ def test_template_has_no_text_outside_translation_tags(path):
 
 def test_the_check_covers_the_pages_the_mails_and_the_partner_app_s_templates():
     names = {str(path.relative_to(ROOT)) for path in portal_templates()}
-    assert {"templates/base.html", "templates/mail/invite.txt", "partners/templates/partners/agreement.html"} <= names
+    assert {"templates/base.html", "templates/mail/invite.txt", "partners/templates/partners/agreement.html",
+            "directory_sync/templates/admin/directory_sync/directoryconnection/scim_token.html"} <= names
 
 
 def test_the_check_finds_untranslated_text_in_text_attributes_and_titles():
