@@ -44,17 +44,11 @@ class SyncRefused(PortalError):
 
 
 def _directory_partner(request, slug: str) -> Partner:
-    partner = partner_in_scope(request, slug)
-    if not may_maintain_directory(request.user, partner):
-        raise Http404
-    return partner
+    return partner_in_scope(request, slug, may=may_maintain_directory)
 
 
 def _runs_partner(request, slug: str) -> Partner:
-    partner = partner_in_scope(request, slug)
-    if not may_review(request.user, partner):
-        raise Http404
-    return partner
+    return partner_in_scope(request, slug, may=may_review)
 
 
 class DirectoryPersonSerializer(serializers.Serializer):

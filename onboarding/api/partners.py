@@ -18,9 +18,13 @@ from partners.selectors import agreement_history, agreement_is_current, agreemen
 AGREEMENT_STATES = (AgreementFilter.CURRENT, AgreementFilter.LAPSED, AgreementFilter.NONE)
 
 
-def partner_in_scope(request, slug: str) -> Partner:
-    """The partner of a URL if the token's person may see it (onboarding.selectors.partner_for); 404 otherwise."""
-    return selectors.partner_for(user=request.user, slug=slug)
+def partner_in_scope(request, slug: str, *, may=None) -> Partner:
+    """The partner of a URL if the token's person may see it (onboarding.selectors.partner_for) and, given a rule of
+    onboarding.permissions (`may(user, partner)`), may do what it allows there; 404 otherwise, as on the pages."""
+    partner = selectors.partner_for(user=request.user, slug=slug)
+    if may is not None and not may(request.user, partner):
+        raise Http404
+    return partner
 
 
 def agreement_state(*, signed_at, valid_until) -> str:

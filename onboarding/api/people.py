@@ -5,7 +5,6 @@ For the partner's admins (their own partner), its account manager and admins, as
 partner staff included, gets 404. The services' refusals (the last partner admin, someone still off in the
 directory, your own access) answer 409 with the service's message."""
 
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -37,10 +36,7 @@ PERSON_ID = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description=
 
 def people_partner(request, slug: str) -> Partner:
     """The partner whose people the token's person may see and change (onboarding.views.people's rule), or 404."""
-    partner = partner_in_scope(request, slug)
-    if not may_manage_people(request.user, partner):
-        raise Http404
-    return partner
+    return partner_in_scope(request, slug, may=may_manage_people)
 
 
 class PersonWithAccessSerializer(serializers.Serializer):
