@@ -19,6 +19,7 @@ RUN_LOST = _(
 CSV_ACCOUNT = _("This account has no directory server: upload a CSV file instead.")
 LDAP_ACCOUNT = _("This account syncs from a directory server; CSV uploads are for accounts without one.")
 DISABLED_CONNECTION = _("The directory connection is switched off.")
+SYNC_QUEUED_ALREADY = _("A sync of this directory is queued already; it starts within moments.")
 BRAKE = _(
     "Refused: this run would remove {removed} and disable {disabled} of {present} people ({share:.1f}%), "
     "more than the {limit}% the brake allows. Check the directory, then run again with --force "
@@ -98,3 +99,7 @@ class MalformedValue(PortalError, ValueError):
 
 class RefusedByBrake(PortalError):
     """Raised inside an all-or-nothing apply to roll it back when the brake refuses."""
+
+
+class SyncNotQueued(PortalError):
+    """A sync cannot be queued now (a CSV account, a connection switched off, one running or queued already)."""

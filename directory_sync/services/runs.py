@@ -5,6 +5,11 @@ Tasks, commands and admin actions all call these two functions.
 
 import logging
 
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audit_record
+from core.queue import enqueue_on_commit
 from directory_sync import errors
 from directory_sync.mapping import EntryMapper, SourceKeys, requested_attributes, resolve_mapping
 from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun
@@ -59,6 +64,32 @@ def directory_sync_run(
         raise
     sync_run_audit(run=run, actor=actor)
     return run
+
+
+RUN_TASK = "directory_sync.run"  # directory_sync.tasks.run_sync, queued by name
+
+
+def directory_sync_queue(*, connection: DirectoryConnection, full: bool, actor, request=None) -> DirectoryConnection:
+    """Queue a run of a directory server (the connection's request stamped, the task sent once the transaction
+    commits), refusing while one runs or waits in the queue, for an account without a server (CSV, SCIM) and for a
+    connection switched off; audited. Raises SyncNotQueued."""
+    with transaction.atomic():
+        connection = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
+        if connection.kind != SourceKind.LDAP:
+            raise errors.SyncNotQueued(errors.CSV_ACCOUNT)
+        if not connection.is_enabled:
+            raise errors.SyncNotQueued(errors.DISABLED_CONNECTION)
+        now = timezone.now()
+        if SyncRun.objects.running().filter(connection=connection).exists():
+            raise errors.SyncNotQueued(errors.ALREADY_RUNNING)
+        if connection.awaits_queued_run(now):
+            raise errors.SyncNotQueued(errors.SYNC_QUEUED_ALREADY)
+        connection.sync_requested_at = now
+        connection.save(update_fields=["sync_requested_at"])
+        audit_record(actor=actor, action="directory.sync.queued", target=connection, partner_id=connection.partner_id,
+                     data={"full": full}, request=request)
+        enqueue_on_commit(RUN_TASK, connection.pk, full=full, force=False, actor_id=getattr(actor, "pk", None))
+    return connection
 
 
 def directory_csv_import(

@@ -6,11 +6,9 @@ The lookup is for those who may keep the partner's directory (its partner admins
 onboarding.views.directory's rule); sync runs for its account manager and admins, as in the admin. Everyone
 else, and every other partner's id, gets 404."""
 
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -20,13 +18,11 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
 from core.api.pagination import ApiCursorPagination
-from core.audit import audit_record
 from core.conflicts import conflicts_refused
-from core.errors import PortalError
 from directory_sync import errors as sync_errors
-from directory_sync.models import DirectoryConnection, SourceKind, SyncMode, SyncRun, SyncStatus
+from directory_sync.models import SyncMode, SyncRun, SyncStatus
 from directory_sync.selectors import LookupKind, recipient_lookup
-from directory_sync.tasks import run_sync
+from directory_sync.services.runs import directory_sync_queue
 from onboarding import selectors
 from onboarding.api.partners import partner_in_scope
 from onboarding.permissions import may_maintain_directory, may_review
@@ -36,11 +32,6 @@ from partners.models import Partner
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The partner's slug.")
 
 NO_CONNECTION = _("{partner} has no directory connection yet.")
-SYNC_QUEUED_ALREADY = _("A sync of this directory is queued already; it starts within moments.")
-
-
-class SyncRefused(PortalError):
-    """A sync run that cannot be started now (409 with the message)."""
 
 
 def _directory_partner(request, slug: str) -> Partner:
@@ -127,29 +118,6 @@ class SyncQueuedSerializer(serializers.Serializer):
     runs = serializers.CharField(help_text="Where the run appears once it starts.")
 
 
-def sync_queue(*, connection: DirectoryConnection, full: bool, actor, request) -> DirectoryConnection:
-    """Queue a run of an LDAP connection as the admin's "Sync now" does (the connection's request stamped, the
-    task sent once the transaction commits), refusing while one runs or waits in the queue; audited."""
-    with transaction.atomic():
-        connection = DirectoryConnection.objects.select_for_update().get(pk=connection.pk)
-        if connection.kind != SourceKind.LDAP:
-            raise SyncRefused(sync_errors.CSV_ACCOUNT)
-        if not connection.is_enabled:
-            raise SyncRefused(sync_errors.DISABLED_CONNECTION)
-        now = timezone.now()
-        if SyncRun.objects.running().filter(connection=connection).exists():
-            raise SyncRefused(sync_errors.ALREADY_RUNNING)
-        if connection.awaits_queued_run(now):
-            raise SyncRefused(SYNC_QUEUED_ALREADY)
-        connection.sync_requested_at = now
-        connection.save(update_fields=["sync_requested_at"])
-        audit_record(actor=actor, action="directory.sync.queued", target=connection, partner_id=connection.partner_id,
-                     data={"full": full}, request=request)
-        actor_id = getattr(actor, "pk", None)
-        transaction.on_commit(lambda: run_sync.delay(connection.pk, full=full, force=False, actor_id=actor_id))
-    return connection
-
-
 class PartnerSyncRuns(ListAPIView):
     serializer_class = SyncRunSerializer
     pagination_class = NewestStartedFirst
@@ -177,10 +145,10 @@ class PartnerSyncRuns(ListAPIView):
         start.is_valid(raise_exception=True)
         connection = directory_connection_of(partner=partner)
         if connection is None:
-            raise SyncRefused(str(NO_CONNECTION).format(partner=partner.name))
+            raise sync_errors.SyncNotQueued(str(NO_CONNECTION).format(partner=partner.name))
         full = start.validated_data["full"]
         with conflicts_refused():
-            connection = sync_queue(connection=connection, full=full, actor=request.user, request=request)
+            connection = directory_sync_queue(connection=connection, full=full, actor=request.user, request=request)
         body = {"partner": partner.slug, "full": full, "queued_at": connection.sync_requested_at,
                 "runs": request.build_absolute_uri()}
         return Response(SyncQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -6,11 +6,10 @@ from django.utils import timezone
 
 from accounts.models import ApiTokenScope
 from core.models import AuditEvent
-from directory_sync.errors import ALREADY_RUNNING, CSV_ACCOUNT
+from directory_sync.errors import ALREADY_RUNNING, CSV_ACCOUNT, SYNC_QUEUED_ALREADY
 from directory_sync.models import DirectoryConnection, SourceKind, SyncRun, SyncStatus
 from directory_sync.services.connections import directory_connection_configure
 from directory_sync.services.runs import directory_csv_import
-from onboarding.api.directory import SYNC_QUEUED_ALREADY
 from tests.api import people_world
 from tests.api.people_world import staff_api
 from tests.directory_sync.factories import DirectoryAddressFactory, DirectoryUserFactory, SyncRunFactory
