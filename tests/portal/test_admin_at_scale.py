@@ -9,6 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import ApiTokenScope
+from accounts.services.api_tokens import api_token_create
 from core.admin_utils import EstimatedCountPaginator
 from core.audit import audit_record
 from core.mail import mail_send_on_commit
@@ -76,6 +78,7 @@ def grow(count: int) -> None:
                              started_at=now, finished_at=now)
         SyncProblem.objects.create(run=run, kind="skipped", dn=f"cn=broken{n}", reason="no stable id")
         audit_record(actor=decider, action="test.grown", target=item, partner=partner)
+        api_token_create(user=decider, name=f"token {n}", scope=ApiTokenScope.READ, days=30, actor=decider)
         mail_send_on_commit(to=f"requester{n}@{partner.slug}.example", subject="Your list",
                             template="request_item_decided", context={"decision": "approved"}, partner=partner)
 
