@@ -321,5 +321,5 @@ def test_the_audit_list_offers_each_action_once_and_the_portals_models(admin_cli
 
     filters = {spec.title: [choice["display"] for choice in spec.choices(response.context["cl"])]
                for spec in response.context["cl"].filter_specs}
-    assert filters["action"] == ["All", "signin.failed", "test.grown"]
+    assert filters["action"] == ["All", "api_token.created", "signin.failed", "test.grown"]
     assert "request item" in filters["target type"] and "user" in filters["target type"]
