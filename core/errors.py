@@ -24,3 +24,4 @@ class ConcurrentChange(PortalError):
 
 IDEMPOTENCY_KEY_REUSED = _("This Idempotency-Key was used for a different request: use a new key for a new request.")
 IDEMPOTENCY_KEY_TOO_LONG = _("An Idempotency-Key is at most 200 characters.")
+BODY_TOO_LARGE = _("The request is larger than the API takes ({limit} KiB).")

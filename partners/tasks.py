@@ -4,6 +4,7 @@ from celery import shared_task
 
 from partners.services import agreement_reminders_send
 from partners.services.webhooks import WebhookDeferred, webhook_deliver, webhooks_sweep
+from partners.webhooks import DELIVERY_LIMITS
 
 
 @shared_task(name="partners.agreement_reminders")
@@ -13,7 +14,7 @@ def agreement_reminders_task() -> int:
     return agreement_reminders_send()
 
 
-@shared_task(name="partners.deliver_webhook", bind=True, max_retries=None)
+@shared_task(name="partners.deliver_webhook", bind=True, max_retries=None, **DELIVERY_LIMITS)
 def deliver_webhook(self, delivery_id: int) -> bool:
     """Try one webhook delivery; a receiver that is down is tried again after the service's backoff (the database
     counts the tries and caps them, so a redelivered message cannot start the count over)."""

@@ -17,6 +17,7 @@ import time
 from urllib.parse import urlsplit
 
 import requests
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
@@ -158,6 +159,12 @@ class PostResult:
         return self.status >= 500 or self.status == 429
 
 
+# A whole try, however slowly the receiver answers (the socket timeouts count each read, not the total): the
+# worker's soft limit ends it as a failed try (retried with backoff), the hard one kills it if that does not.
+DELIVERY_LIMITS = {"soft_time_limit": 30, "time_limit": 45}
+TOO_SLOW = "Timeout: the receiver took longer than 30 seconds in all"
+
+
 def webhook_post(*, url: str, secret: str, payload: dict, event_id: str) -> PostResult:
     """POST one signed delivery; never raises for the receiver's or the network's trouble."""
     body = webhook_body(payload)
@@ -183,6 +190,8 @@ def webhook_post(*, url: str, secret: str, payload: dict, event_id: str) -> Post
         except (requests.RequestException, OSError) as exc:
             return PostResult(status=None, body="", error=f"{exc.__class__.__name__}: {exc}"[:2000],
                               duration_ms=_since(started))
+        except SoftTimeLimitExceeded:  # a receiver trickling its answer: the whole try is cut off (DELIVERY_LIMITS)
+            return PostResult(status=None, body="", error=TOO_SLOW, duration_ms=_since(started))
     return PostResult(status=response.status_code, body=text[:BODY_EXCERPT], error="", duration_ms=_since(started))
 
 

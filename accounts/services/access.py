@@ -26,6 +26,7 @@ from accounts.errors import (
     AccessRefused,
 )
 from accounts.models import ENDED_BY_DIRECTORY, PARTNER_ROLES, AccessEnded, Role, User
+from accounts.services.api_tokens import api_tokens_revoke_of, may_make_api_tokens
 from core.audit import audit_event, audit_record, audit_record_many
 from directory_sync.models import AddressKind, DirectoryAddress, DirectoryConnection, DirectoryUserStatus
 from directory_sync.selectors import recipient_lookup
@@ -70,6 +71,7 @@ def _end_access(user: User, reason: str) -> None:
     user.access_ended, user.access_ended_at = reason, now
     user.session_generation += 1
     user.save(update_fields=["is_active", "access_ended", "access_ended_at", "session_generation"])
+    api_tokens_revoke_of(user_ids=[user.pk], why=reason)  # a reactivation does not bring them back
     _offboarded_emit(user.partner_id, [(user.pk, user.display_email, reason)])
 
 
@@ -148,6 +150,8 @@ def user_set_role(*, user: User, role: str, actor, request: HttpRequest | None =
         before = user.role
         user.role = role
         user.save(update_fields=["role"])
+        if not may_make_api_tokens(user):  # a partner admin made staff: their tokens stop with the role
+            api_tokens_revoke_of(user_ids=[user.pk], why="role", actor=actor, request=request)
         _audit(user, "access.role_changed", actor, request, {"from": before, "to": role})
     return user
 
@@ -200,5 +204,6 @@ def users_offboard_from_directory(*, partner_id: int) -> int:
             event.target_type, event.target_id, event.target_label = User._meta.label_lower, str(pk), address
             events.append(event)
         audit_record_many(events)
+        api_tokens_revoke_of(user_ids=[pk for pk, _address, _off in leavers], why="directory")
         _offboarded_emit(partner_id, [(pk, address, OFF_IN_DIRECTORY[off]) for pk, address, off in leavers])
     return len(leavers)

@@ -16,7 +16,7 @@ from accounts.errors import (
 from accounts.models import ApiToken, ApiTokenScope, Role, User
 from accounts.models.tokens import new_token, token_hash, token_prefix
 from accounts.selectors import active_user
-from core.audit import audit_record
+from core.audit import audit_event, audit_record, audit_record_many
 
 MAY_MAKE_TOKENS = (Role.PARTNER_ADMIN, Role.ACCOUNT_MANAGER, Role.ADMIN)
 LAST_USE_EVERY = datetime.timedelta(minutes=1)  # how often a token in use writes its last use
@@ -76,3 +76,18 @@ def api_token_authenticate(*, raw: str, ip_address: str | None = None) -> ApiTok
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip_address)
         token.last_used_at, token.last_used_ip = now, ip_address
     return token
+
+
+def api_tokens_revoke_of(*, user_ids: list[int], why: str, actor=None, request=None) -> int:
+    """Stop every usable token of these people at once (their access ended, their password or second factor was
+    reset, they may no longer make tokens): one UPDATE, and an audit event per person who had any. Returns how many
+    tokens stopped."""
+    usable = ApiToken.objects.filter(user_id__in=user_ids, revoked_at=None, expires_at__gt=timezone.now())
+    holders = list(usable.values("user_id", "user__partner_id").distinct())
+    revoked = usable.update(revoked_at=timezone.now())
+    if revoked:
+        audit_record_many([
+            audit_event(actor=actor, action="api_token.revoked_all", partner_id=holder["user__partner_id"],
+                        data={"user": holder["user_id"], "why": why}, request=request)
+            for holder in holders])
+    return revoked

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.selectors import may_use_cloud_password, signin_user, user_auth_method
+from accounts.services.api_tokens import api_tokens_revoke_of
 from core.audit import audit_record
 from core.clients import client_ip
 from core.links import absolute_url
@@ -86,6 +87,7 @@ def password_changed(*, user: User, request=None, via: str) -> None:
     """
     with transaction.atomic():
         audit_record(actor=user, action=f"password.{via}", target=user, partner=user.partner, request=request)
+        api_tokens_revoke_of(user_ids=[user.pk], why=f"password.{via}", actor=user, request=request)
         mail_send_on_commit(to=user.display_email, subject=CHANGED_SUBJECT, template="password_changed",
                             partner=user.partner, context={
                                 "user": user, "via": via, "reset_url": absolute_url("accounts:password_reset"),

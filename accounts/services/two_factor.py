@@ -23,6 +23,7 @@ from django_otp import devices_for_user
 from accounts import selectors
 from accounts.errors import SecondFactorRequired
 from accounts.models import BackupCode, BackupCodeDevice, TOTPDevice, User, backup_code_hash
+from accounts.services.api_tokens import api_tokens_revoke_of
 from core.audit import audit_record
 from core.links import absolute_url
 from core.mail import mail_send_on_commit
@@ -140,6 +141,7 @@ def two_factor_reset(*, user: User, actor, request=None) -> None:
         user.two_factor_required_since = timezone.now()
         user.save(update_fields=["two_factor_required_since"])
         audit_record(actor=actor, action="two_factor.reset", target=user, partner=user.partner, request=request)
+        api_tokens_revoke_of(user_ids=[user.pk], why="two_factor.reset", actor=actor, request=request)
         _notify(user, "two_factor_reset")
 
 

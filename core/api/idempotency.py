@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from core.api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from core.api.problems import problem
-from core.errors import IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_TOO_LONG
+from core.errors import BODY_TOO_LARGE, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_TOO_LONG
 from core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -29,6 +29,9 @@ def idempotent(method):
 
     @functools.wraps(method)
     def wrapper(view, request, *args, **kwargs):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_MAX_BODY_BYTES:
+            # Refused before anything is read or written to disk (a CSV upload's own limit is smaller still).
+            return problem(413, BODY_TOO_LARGE.format(limit=settings.API_MAX_BODY_BYTES // 1024))
         key = request.headers.get(HEADER, "").strip()
         token = getattr(request, "auth", None)
         if not key or getattr(token, "pk", None) is None:

@@ -138,11 +138,12 @@ def scim_token_new(*, connection: DirectoryConnection, actor, request=None) -> s
 
 
 def scim_connection_for_token(*, token: str) -> DirectoryConnection | None:
-    """The enabled SCIM connection this bearer token belongs to, or None."""
+    """The enabled SCIM connection of an active partner this bearer token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     return (DirectoryConnection.objects.select_related("partner")
-            .filter(kind=SourceKind.SCIM, is_enabled=True, scim_token_hash=scim_token_hash(token)).first())
+            .filter(kind=SourceKind.SCIM, is_enabled=True, partner__is_active=True,
+                    scim_token_hash=scim_token_hash(token)).first())
 
 
 # -- people --------------------------------------------------------------------------------------------------------

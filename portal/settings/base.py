@@ -293,6 +293,7 @@ DIRECTORY_CSV_MAX_ROWS = env.int("DIRECTORY_CSV_MAX_ROWS", default=200_000)
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
 API_IDEMPOTENCY_HOURS = 24  # how long an Idempotency-Key's answer is replayed
+API_MAX_BODY_BYTES = 8 * 1024 * 1024  # the largest creating POST the API reads (a list's CSV is far smaller)
 REST_FRAMEWORK = {
     # Tokens only: the pages' session cookie never authenticates an API call (no CSRF question arises).
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ApiTokenAuthentication"],

@@ -11,10 +11,12 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import ApiToken, ApiTokenScope
+from accounts.models import ApiToken, ApiTokenScope, Role, User
 from accounts.models.tokens import token_hash
-from accounts.services.access import user_deactivate
+from accounts.services.access import user_deactivate, user_reactivate, user_set_role
 from accounts.services.api_tokens import api_token_revoke
+from accounts.services.passwords import password_changed
+from accounts.services.two_factor import two_factor_reset
 from core.api.throttling import TokenRateThrottle
 from core.models import AuditEvent
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
@@ -166,3 +168,32 @@ def test_each_token_has_its_own_rate_limit(api_as, monkeypatch):
 def test_the_openapi_document_is_valid_and_drawn_without_a_warning(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert "/api/v1/partners/{slug}/requests/" in (tmp_path / "schema.yml").read_text()
+
+
+def test_a_person_s_tokens_stop_when_their_access_ends_their_credentials_are_reset_or_they_lose_the_role(api_as):
+    admin = PartnerAdminFactory()
+    PartnerAdminFactory(partner=admin.partner)  # not the last partner admin
+    vendor = AdminFactory()
+
+    for end in (lambda: user_deactivate(user=admin, actor=vendor),
+                lambda: password_changed(user=admin, via="changed"),
+                lambda: two_factor_reset(user=admin, actor=vendor),
+                lambda: user_set_role(user=admin, role=Role.PARTNER_STAFF, actor=vendor)):
+        User.objects.filter(pk=admin.pk).update(is_active=True, access_ended="", role=Role.PARTNER_ADMIN)
+        admin.refresh_from_db()
+        client = api_as(admin)
+        assert client.get("/me/").status_code == 200
+        end()
+        admin.refresh_from_db()
+        if not admin.is_active:
+            user_reactivate(user=admin, actor=vendor)  # access back: the token does not come back with it
+        assert client.get("/me/").status_code == 401
+    assert AuditEvent.objects.filter(action="api_token.revoked_all").count() == 4
+
+
+def test_a_body_larger_than_the_api_takes_is_refused_before_it_is_read(api_as, settings):
+    settings.API_MAX_BODY_BYTES = 1024
+    admin = PartnerAdminFactory()
+    answer = api_as(admin).post(f"/partners/{admin.partner.slug}/requests/",
+                                files={"file": ("people.csv", b"name,email\n" + b"x" * 4096, "text/csv")})
+    assert answer.status_code == 413 and "1 KiB" in answer.json()["detail"]

@@ -9,7 +9,9 @@ import json
 import socket
 
 import pytest
+import requests
 import time_machine
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -34,7 +36,14 @@ from partners.services.webhooks import (
     webhook_retry_delay,
 )
 from partners.tasks import deliver_webhook
-from partners.webhooks import SIGNATURE_HEADER, URL_NOT_HTTPS, URL_NOT_PUBLIC, WebhookUrlRefused
+from partners.webhooks import (
+    SIGNATURE_HEADER,
+    TOO_SLOW,
+    URL_NOT_HTTPS,
+    URL_NOT_PUBLIC,
+    WebhookUrlRefused,
+    webhook_post,
+)
 from tests.accounts.factories import PartnerAdminFactory, UserFactory
 from tests.onboarding.factories import RequestItemFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
@@ -424,3 +433,15 @@ def test_the_secret_is_stored_encrypted_and_never_audited(reseller, receiver):
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == secret
     event = AuditEvent.objects.get(action="webhook.created")
     assert secret not in json.dumps(event.data) and event.data["url"] == receiver.url
+
+
+def test_a_receiver_that_answers_too_slowly_in_all_is_cut_off_as_a_failed_try(monkeypatch):
+    """The socket timeouts count each read; the worker's soft time limit ends a trickling answer as a failed try."""
+    def trickling(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(requests.Session, "post", trickling)
+    result = webhook_post(url="http://127.0.0.1:9/portal", secret="s", payload={"type": "webhook.test"},
+                          event_id="e1")
+    assert result.status is None and result.error == TOO_SLOW
+    assert (deliver_webhook.soft_time_limit, deliver_webhook.time_limit) == (30, 45)

@@ -19,6 +19,7 @@ from directory_sync.models import (
 from directory_sync.scim.resources import EXTENSION_URN, PartnerPortalUser, PortalUser
 from directory_sync.services import scim as service
 from directory_sync.services.people_edits import ADDED
+from partners.models import Partner
 from tests.scim.conftest import scim_account, scim_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -245,6 +246,13 @@ def test_a_wrong_or_missing_token_is_a_401_scim_error(live_server, scim):
         answer = scim_client(live_server, token).client.get("/Users")
         assert answer.status_code == 401 and answer.headers["Content-Type"] == SCIM_JSON
         assert Error.model_validate(answer.json()).status == 401
+
+
+def test_the_token_of_a_partner_switched_off_is_refused(live_server, account, http):
+    connection, _token = account
+    assert http.get("/Users").status_code == 200
+    Partner.objects.filter(pk=connection.partner_id).update(is_active=False)
+    assert http.get("/Users").status_code == 401
 
 
 def test_another_connections_user_ids_answer_404_and_its_people_are_not_listed(live_server, scim):
