@@ -31,8 +31,7 @@ from onboarding.api.serializers_requests import (
     request_detail_data,
 )
 from onboarding.errors import ListInvalid, OnboardingError
-from onboarding.models import RequestSource
-from onboarding.permissions import may_review, may_submit
+from onboarding.permissions import may_submit
 from onboarding.selectors import (
     partner_for,
     partner_request,
@@ -43,7 +42,7 @@ from onboarding.selectors import (
     review_queue,
 )
 from onboarding.selectors.outcomes import decision_outcomes, decision_outcomes_kept
-from onboarding.services.requests import request_submit, rows_from_csv
+from onboarding.services.requests import request_source, request_submit, rows_from_csv
 from onboarding.services.review import request_items_approve, request_items_reject
 
 LIST_NOT_SUBMITTED = _("The list was not submitted: see the errors of each row.")
@@ -65,13 +64,6 @@ def _valid(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def _source(user, partner, csv: bool) -> str:
-    """As the list form says where a list came from: entered on the partner's behalf, or the partner's own."""
-    if may_review(user, partner) and user.partner_id != partner.pk:
-        return RequestSource.ON_BEHALF
-    return RequestSource.CSV if csv else RequestSource.FORM
 
 
 def _detail(partner, request_id: int) -> dict:
@@ -116,7 +108,8 @@ class PartnerRequestsView(generics.ListAPIView):
                 rows = (rows_from_csv(data["file"], partner=partner) if csv else
                         [(person["name"], person["email"], person["role"]) for person in data["people"]])
                 portal_request = request_submit(
-                    partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, csv),
+                    partner=partner, actor=request.user, rows=rows,
+                    source=request_source(actor=request.user, partner=partner, csv=csv),
                     note=data["note"], received_from=data.get("received_from", ""), request=request)
         except ListInvalid as exc:
             return problem(400, LIST_NOT_SUBMITTED,

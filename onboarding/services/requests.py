@@ -32,6 +32,7 @@ from onboarding.errors import (
     OnboardingError,
 )
 from onboarding.models import PortalUserRequest, RequestItem, RequestSource
+from onboarding.permissions import may_review
 from onboarding.selectors import foreign_domains
 from onboarding.services.checks import foreign_domain_message, rows_check
 from onboarding.validators import has_control_characters
@@ -159,6 +160,14 @@ def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) ->
         raise ListInvalid(problems)
     # Problems name the file's rows (the header is row 1), not positions in the list.
     return rows_validate([row[1:] for row in rows], numbers=[row[0] for row in rows], partner=partner)
+
+
+def request_source(*, actor, partner, csv: bool) -> str:
+    """Where a list comes from, as it is recorded: entered on the partner's behalf (its account manager or an admin),
+    or the partner's own, typed or uploaded as CSV."""
+    if may_review(actor, partner) and actor.partner_id != partner.pk:
+        return RequestSource.ON_BEHALF
+    return RequestSource.CSV if csv else RequestSource.FORM
 
 
 def request_submit(

@@ -15,7 +15,7 @@ from onboarding.models import RequestSource
 from onboarding.permissions import may_review, may_submit
 from onboarding.selectors import partner_for, partner_request, request_items
 from onboarding.services.checks import row_check, rows_check
-from onboarding.services.requests import MAX_ROWS, request_submit, rows_from_csv
+from onboarding.services.requests import MAX_ROWS, request_source, request_submit, rows_from_csv
 from partners.selectors import current_agreement
 
 
@@ -23,12 +23,6 @@ def _submitted(count: int) -> str:
     """The message for a submitted list (the English says "people" for one too)."""
     return ngettext("The list of %(count)d people is submitted.", "The list of %(count)d people is submitted.",
                     count) % {"count": count}
-
-
-def _source(user, partner, csv: bool) -> str:
-    if may_review(user, partner) and user.partner_id != partner.pk:
-        return RequestSource.ON_BEHALF
-    return RequestSource.CSV if csv else RequestSource.FORM
 
 
 @login_required
@@ -51,7 +45,8 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
                 rows = rows_from_csv(csv_form.cleaned_data["file"], partner=partner)
                 with conflicts_refused():
                     portal_request = request_submit(
-                        partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, True),
+                        partner=partner, actor=request.user, rows=rows,
+                        source=request_source(actor=request.user, partner=partner, csv=True),
                         note=csv_form.cleaned_data["note"], received_from=csv_form.cleaned_data["received_from"],
                         request=request,
                     )
@@ -69,7 +64,8 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 with conflicts_refused():
                     portal_request = request_submit(
-                        partner=partner, actor=request.user, rows=rows, source=_source(request.user, partner, False),
+                        partner=partner, actor=request.user, rows=rows,
+                        source=request_source(actor=request.user, partner=partner, csv=False),
                         note=details.cleaned_data["note"], received_from=details.cleaned_data["received_from"],
                         request=request,
                     )
@@ -81,7 +77,8 @@ def request_new(request: HttpRequest, slug: str) -> HttpResponse:
     rows = list(zip(formset.forms, checks or [None] * len(formset.forms), strict=False))
     return render(request, "onboarding/request_new.html", {
         "partner": partner, "agreement": agreement, "formset": formset, "rows": rows, "details": details,
-        "csv_form": csv_form, "on_behalf": _source(request.user, partner, False) == RequestSource.ON_BEHALF,
+        "csv_form": csv_form,
+        "on_behalf": request_source(actor=request.user, partner=partner, csv=False) == RequestSource.ON_BEHALF,
     })
 
 
