@@ -17,7 +17,7 @@ RUN python -m venv /venv \
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+ && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 xmlsec1 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app portal
 COPY --from=build /venv /venv

@@ -51,7 +51,7 @@ class AccountSettingsInline(admin.StackedInline):
     can_delete = False
     fieldsets = (
         (_("Sign-in"), {"fields": ("auth_method", "self_service_reset", "reset_contact")}),
-        (_("Two-factor"), {"fields": ("two_factor_policy", "two_factor_grace_days")}),
+        (_("Two-factor"), {"fields": ("two_factor_policy", "two_factor_grace_days", "two_factor_phishing_resistant")}),
         (_("Single sign-on (OpenID Connect)"), {
             "fields": ("sso_issuer", "sso_client_id", "sso_client_secret", "sso_client_secret_clear", "sso_scopes",
                        "sso_enforced"),

@@ -76,7 +76,14 @@ class Partner(models.Model):
 class AuthMethod(models.TextChoices):
     CLOUD_PASSWORD = "cloud_password", _("Cloud password (stored by the portal)")
     DOMAIN_PASSWORD = "domain_password", _("Domain password (checked against the directory)")
-    SSO = "sso", _("Single sign-on (OpenID Connect)")
+    SSO = "sso", _("Single sign-on")
+
+
+class SsoProtocol(models.TextChoices):
+    """How an account's single sign-on talks to its identity provider."""
+
+    OIDC = "oidc", _("OpenID Connect")
+    SAML = "saml", _("SAML 2.0")
 
 
 class TwoFactorPolicy(models.TextChoices):
@@ -106,11 +113,45 @@ class AccountSettings(models.Model):
     two_factor_grace_days = models.PositiveSmallIntegerField(
         default=7, help_text=_("Days a person may still sign in without a second factor once it is required.")
     )
+    two_factor_phishing_resistant = models.BooleanField(
+        _("require a passkey or security key"), default=False,
+        help_text=_("The second factor must be a passkey or security key (WebAuthn): authenticator app codes and "
+                    "backup codes are no longer accepted at sign-in."),
+    )
+    sso_protocol = models.CharField(
+        _("single sign-on protocol"), max_length=8, choices=SsoProtocol.choices, default=SsoProtocol.OIDC
+    )
     sso_issuer = HttpsURLField(blank=True, help_text=_("OpenID Connect issuer (discovery at /.well-known/)."))
     sso_client_id = models.CharField(max_length=255, blank=True)
     sso_client_secret = EncryptedTextField(blank=True, help_text=_("Stored encrypted; never shown back."))
     sso_scopes = models.CharField(max_length=255, default="openid email profile")
     sso_enforced = models.BooleanField(default=False, help_text=_("People of this account may not use passwords."))
+    saml_idp_metadata_url = HttpsURLField(
+        _("identity provider metadata URL"), blank=True,
+        help_text=_("Where the identity provider publishes its SAML metadata; fetched again when it changes."),
+    )
+    saml_idp_metadata_xml = models.TextField(
+        _("identity provider metadata"), blank=True,
+        help_text=_("The identity provider's SAML metadata (uploaded, or the last copy fetched from its URL)."),
+    )
+    saml_idp_entity_id = models.CharField(
+        _("identity provider entity ID"), max_length=1024, blank=True,
+        help_text=_("Which identity provider of the metadata to use; empty when the metadata describes one."),
+    )
+    saml_email_attribute = models.CharField(
+        _("email address attribute"), max_length=255, blank=True,
+        help_text=_("The SAML attribute carrying the person's email address; empty: the NameID."),
+    )
+    saml_want_assertions_signed = models.BooleanField(
+        _("require signed assertions"), default=True,
+        help_text=_("Refuse an assertion that is not signed by the identity provider."),
+    )
+    saml_sp_private_key = EncryptedTextField(
+        blank=True, editable=False, help_text=_("The portal's key for this account (signing, decryption); encrypted."),
+    )
+    saml_sp_certificate = models.TextField(
+        blank=True, editable=False, help_text=_("The certificate of the portal's key, published in its metadata."),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -119,8 +160,12 @@ class AccountSettings(models.Model):
         verbose_name_plural = "account settings"
         constraints = [
             models.CheckConstraint(
-                condition=~Q(auth_method=AuthMethod.SSO) | (~Q(sso_issuer="") & ~Q(sso_client_id="")),
-                name="account_sso_needs_issuer_and_client",
+                condition=(
+                    ~Q(auth_method=AuthMethod.SSO)
+                    | (Q(sso_protocol=SsoProtocol.OIDC) & ~Q(sso_issuer="") & ~Q(sso_client_id=""))
+                    | (Q(sso_protocol=SsoProtocol.SAML) & (~Q(saml_idp_metadata_url="") | ~Q(saml_idp_metadata_xml="")))
+                ),
+                name="account_sso_needs_provider",
             ),
             models.CheckConstraint(
                 condition=Q(sso_enforced=False) | Q(auth_method=AuthMethod.SSO),

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages a step needs are installed; install the missing ones when we can.
-#   build: what compiling python-ldap needs (the only dependency without a wheel), and gettext for the translations
+#   build: what compiling python-ldap needs (the only dependency without a wheel), gettext for the translations
+#          and xmlsec1, which checks and makes the signatures of SAML single sign-on (pysaml2 runs it)
 #   test:  the real services the suite starts or talks to, and the browser
 #   node:  Node.js and npm, to install axe-core for the browser suite (when npm is missing)
 # usage: scripts/system-deps.sh build|test|node
 set -euo pipefail
 
 case "${1:-}" in
-  build) packages=(gcc libldap2-dev libsasl2-dev gettext) ;;
-  test)  packages=(gcc libldap2-dev libsasl2-dev gettext slapd ldap-utils chromium postgresql redis-server) ;;
+  build) packages=(gcc libldap2-dev libsasl2-dev gettext xmlsec1) ;;
+  test)  packages=(gcc libldap2-dev libsasl2-dev gettext xmlsec1 slapd ldap-utils chromium postgresql redis-server) ;;
   node)  packages=(nodejs npm) ;;  # npm ci of axe-core for the browser suite, where the machine has no npm
   *) echo "usage: $0 build|test|node" >&2; exit 2 ;;
 esac

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from partners.models import AccountDomain, AccountSettings, Agreement, AuthMethod, Partner
+from partners.models import AccountDomain, AccountSettings, Agreement, AuthMethod, Partner, SsoProtocol
 from tests.accounts.factories import AccountManagerFactory
 from tests.partners.factories import AgreementFactory, PartnerFactory
 
@@ -49,7 +49,7 @@ def test_sso_without_issuer_is_refused():
     settings.auth_method = AuthMethod.SSO
     settings.sso_client_id = "portal"
 
-    with _refused("account_sso_needs_issuer_and_client"), transaction.atomic():
+    with _refused("account_sso_needs_provider"), transaction.atomic():
         settings.save()
 
 
@@ -58,8 +58,31 @@ def test_sso_without_client_id_is_refused():
     settings.auth_method = AuthMethod.SSO
     settings.sso_issuer = "https://idp.partner.example/"
 
-    with _refused("account_sso_needs_issuer_and_client"), transaction.atomic():
+    with _refused("account_sso_needs_provider"), transaction.atomic():
         settings.save()
+
+
+def test_saml_sso_without_metadata_is_refused():
+    settings = PartnerFactory().account_settings
+    settings.auth_method = AuthMethod.SSO
+    settings.sso_protocol = SsoProtocol.SAML
+    settings.sso_issuer = "https://idp.partner.example/"  # an OpenID Connect issuer is no SAML provider
+    settings.sso_client_id = "portal"
+
+    with _refused("account_sso_needs_provider"), transaction.atomic():
+        settings.save()
+
+
+def test_saml_sso_with_metadata_url_is_stored():
+    settings = PartnerFactory().account_settings
+    settings.auth_method = AuthMethod.SSO
+    settings.sso_protocol = SsoProtocol.SAML
+    settings.saml_idp_metadata_url = "https://idp.partner.example/metadata"
+
+    settings.save()
+
+    settings.refresh_from_db()
+    assert settings.sso_protocol == SsoProtocol.SAML
 
 
 def test_sso_with_issuer_and_client_is_stored():
