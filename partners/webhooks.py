@@ -73,11 +73,30 @@ def _loopback_http_allowed() -> bool:
 def _address_allowed(address: str) -> bool:
     """A public address; a loopback one too where loopback HTTP is allowed (development and the tests)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    if embedded is not None:
+        # An IPv6 form that carries an IPv4 address reaches that address: judge the IPv4 one.
+        ip = embedded
     if ip.is_loopback:
         return _loopback_http_allowed()
     return ip.is_global and not ip.is_multicast
+
+
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to: IPv4-mapped (::ffff:a.b.c.d), 6to4 (2002::/16), Teredo
+    (the client's address), NAT64 (RFC 6052's well-known and local-use prefixes: the last 32 bits); else None."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if any(ip in prefix for prefix in NAT64_PREFIXES):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def webhook_url_check(url: str) -> str:

@@ -42,6 +42,7 @@ from partners.webhooks import (
     URL_NOT_HTTPS,
     URL_NOT_PUBLIC,
     WebhookUrlRefused,
+    _address_allowed,
     webhook_post,
 )
 from tests.accounts.factories import PartnerAdminFactory, UserFactory
@@ -378,11 +379,20 @@ def test_a_person_disabled_in_the_directory_is_told_of_as_offboarded(msp, receiv
 
 
 @pytest.mark.parametrize("url", ["https://10.0.0.7/hook", "https://192.168.1.20/hook", "https://169.254.169.254/",
-                                 "https://[fd00::1]/hook", "https://100.64.0.1/hook"])
+                                 "https://[fd00::1]/hook", "https://100.64.0.1/hook",
+                                 # IPv6 forms that lead to a private IPv4 address: mapped, NAT64, 6to4, Teredo.
+                                 "https://[::ffff:10.0.0.7]/hook", "https://[64:ff9b::a9fe:a9fe]/",
+                                 "https://[64:ff9b:1::c0a8:114]/hook", "https://[2002:a9fe:a9fe::1]/",
+                                 "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hook"])
 def test_a_private_address_is_refused(reseller, url):
     with pytest.raises(WebhookUrlRefused, match=str(URL_NOT_PUBLIC)):
         endpoint_for(reseller, url)
     assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"])
+def test_a_public_address_and_its_ipv6_forms_are_allowed(address):
+    assert _address_allowed(address)
 
 
 @pytest.mark.parametrize("url", ["http://hooks.example.com/", "ftp://127.0.0.1/", "https://user:pw@example.com/",
