@@ -83,9 +83,13 @@ def webhook_endpoint_action(request: HttpRequest, slug: str, pk: int, action: st
         webhook_endpoint_delete(endpoint=endpoint, actor=request.user, request=request)
         messages.success(request, gettext("The endpoint %(url)s is deleted.") % {"url": endpoint.url})
     elif action == "test":
-        webhook_endpoint_test(endpoint=endpoint, actor=request.user, request=request)
-        messages.success(request, gettext("A test event is on its way to %(url)s: its delivery shows below.")
-                         % {"url": endpoint.url})
+        try:
+            webhook_endpoint_test(endpoint=endpoint, actor=request.user, request=request)
+        except PortalError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, gettext("A test event is on its way to %(url)s: its delivery shows below.")
+                             % {"url": endpoint.url})
     else:
         raise Http404
     return redirect("partners:webhooks", slug=endpoint.partner.slug)

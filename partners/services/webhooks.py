@@ -40,6 +40,11 @@ MAX_ENDPOINTS = 10  # per partner
 
 ENDPOINTS_FULL = _("A partner has at most {count} webhook endpoints: delete one first.")
 EVENTS_REQUIRED = _("Choose at least one event.")
+TESTS_TOO_MANY = _("{count} test events were sent to this endpoint in the last ten minutes: wait a few minutes "
+                   "before sending another.")
+# Test events an endpoint may be sent in TEST_WINDOW: enough to try a receiver out, too few to flood one.
+TEST_LIMIT = 5
+TEST_WINDOW = datetime.timedelta(minutes=10)
 
 
 class WebhookRefused(PartnerError):
@@ -154,9 +159,18 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor, request=None) -
 
 
 def webhook_endpoint_test(*, endpoint: WebhookEndpoint, actor, request=None) -> WebhookDelivery:
-    """Send the endpoint a test event (whatever events it chose), recorded like any delivery."""
+    """Send the endpoint a test event (whatever events it chose), recorded like any delivery.
+
+    Raises WebhookRefused, sending nothing, when the endpoint had TEST_LIMIT test events within TEST_WINDOW: the
+    button must not become a way to flood someone's server. The endpoint's row is locked while counting, so two
+    clicks at once cannot both pass."""
     with transaction.atomic():
+        WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
         now, event_id = timezone.now(), uuid.uuid4()
+        recent = WebhookDelivery.objects.filter(endpoint=endpoint, event=WEBHOOK_TEST_EVENT,
+                                                created_at__gt=now - TEST_WINDOW).count()
+        if recent >= TEST_LIMIT:
+            raise WebhookRefused(TESTS_TOO_MANY.format(count=recent))
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event=WEBHOOK_TEST_EVENT, event_id=event_id, created_at=now, next_attempt_at=now,
             payload=_payload(event_id, WEBHOOK_TEST_EVENT, now, endpoint.partner,

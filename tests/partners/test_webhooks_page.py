@@ -6,10 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from core.models import AuditEvent
 from partners.models import DeliveryState, PartnerKind, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from partners.services.webhooks import webhook_emit, webhook_endpoint_create
+from partners.services.webhooks import TEST_LIMIT, TEST_WINDOW, webhook_emit, webhook_endpoint_create
 from partners.webhooks import URL_NOT_PUBLIC, WebhookUrlRefused
 from tests.accounts.factories import AccountManagerFactory, AdminFactory, PartnerAdminFactory, UserFactory
 from tests.partners.factories import PartnerFactory
@@ -121,6 +122,27 @@ def test_a_test_event_is_delivered_signed_and_shown_with_its_response(client, pa
     assert receiver.payloads()[0]["type"] == "webhook.test"
     page = client.get(page_url(partner)).content.decode()
     assert '<tr class="delivery" data-state="delivered">' in page and "<code>200</code>" in page
+
+
+def test_test_events_are_limited_per_endpoint_and_the_page_says_why(client, partner, receiver, time_machine,
+                                                                     django_capture_on_commit_callbacks):
+    endpoint = add(partner, receiver.url)
+    other = add(partner, f"{receiver.url}/other")
+    client.force_login(PartnerAdminFactory(partner=partner))
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(TEST_LIMIT):
+            assert client.post(action_url(endpoint, "test")).status_code == 302
+        response = client.post(action_url(endpoint, "test"), follow=True)
+    assert "test events were sent to this endpoint in the last ten minutes" in response.content.decode()
+    assert len(receiver.received) == TEST_LIMIT
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == TEST_LIMIT
+    assert AuditEvent.objects.filter(action="webhook.tested").count() == TEST_LIMIT
+    # Another endpoint has its own count, and the window passes.
+    assert client.post(action_url(other, "test")).status_code == 302
+    assert WebhookDelivery.objects.filter(endpoint=other).count() == 1
+    time_machine.move_to(timezone.now() + TEST_WINDOW, tick=True)
+    client.post(action_url(endpoint, "test"))
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == TEST_LIMIT + 1
 
 
 def test_the_page_takes_the_same_queries_for_more_endpoints_and_deliveries(client, partner, receiver):
