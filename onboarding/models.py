@@ -18,6 +18,7 @@ class RequestSource(models.TextChoices):
     FORM = "form", _("Form")
     CSV = "csv", _("CSV upload")
     ON_BEHALF = "on_behalf", _("Entered by the account manager")
+    API = "api", _("REST API")
 
 
 class PortalUserRequest(models.Model):

@@ -109,7 +109,7 @@ class PartnerRequestsView(generics.ListAPIView):
                         [(person["name"], person["email"], person["role"]) for person in data["people"]])
                 portal_request = request_submit(
                     partner=partner, actor=request.user, rows=rows,
-                    source=request_source(actor=request.user, partner=partner, csv=csv),
+                    source=request_source(actor=request.user, partner=partner, csv=csv, api=True),
                     note=data["note"], received_from=data.get("received_from", ""), request=request)
         except ListInvalid as exc:
             return problem(400, LIST_NOT_SUBMITTED,

@@ -162,11 +162,13 @@ def rows_from_csv(data: bytes | IO[bytes], *, partner: Partner | None = None) ->
     return rows_validate([row[1:] for row in rows], numbers=[row[0] for row in rows], partner=partner)
 
 
-def request_source(*, actor, partner, csv: bool) -> str:
-    """Where a list comes from, as it is recorded: entered on the partner's behalf (its account manager or an admin),
-    or the partner's own, typed or uploaded as CSV."""
+def request_source(*, actor, partner, csv: bool, api: bool = False) -> str:
+    """Where a list comes from, as it is recorded: entered on the partner's behalf (its account manager or an admin,
+    on the page or through the API), or the partner's own: sent through the REST API, or typed or uploaded as CSV."""
     if may_review(actor, partner) and actor.partner_id != partner.pk:
         return RequestSource.ON_BEHALF
+    if api:
+        return RequestSource.API
     return RequestSource.CSV if csv else RequestSource.FORM
 
 

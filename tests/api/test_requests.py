@@ -42,7 +42,7 @@ def test_a_partner_admin_submits_a_list_and_reads_each_persons_directory_check(a
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["partner"], body["source"], body["submitted_by"], body["note"]) == (
-        msp.slug, "form", admin.display_email, "new starters")
+        msp.slug, "api", admin.display_email, "new starters")
     assert (body["people"], body["pending"]) == (3, 3)
     checks = [(item["email"], item["state"], item["role"], item["check"]["result"], item["check"]["suggested_email"])
               for item in body["items"]]
@@ -67,7 +67,7 @@ def test_every_submitted_person_is_audited_with_the_token_it_came_through(api_as
 
 
 @pytest.mark.parametrize(("role", "expected", "source"), [
-    ("partner_admin", 201, "form"),
+    ("partner_admin", 201, "api"),
     ("partner_staff", 403, None),
     ("account_manager", 201, "on_behalf"),
     ("other_account_manager", 404, None),
@@ -137,7 +137,7 @@ def test_a_csv_file_is_submitted_through_the_same_checks(api_as, msp):
                            data={"note": "from HR"})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["source"], body["note"]) == ("csv", "from HR")
+    assert (body["source"], body["note"]) == ("api", "from HR")
     assert [(item["email"], item["role"], item["check"]["result"]) for item in body["items"]] == [
         ("Ada.Lovelace@Partner.example", "partner_staff", "primary"),
         ("nia@partner.example", "partner_admin", "not_found"),
@@ -193,7 +193,7 @@ def test_a_retried_csv_upload_with_the_same_key_and_file_makes_one_list(api_as, 
                         headers=headers)
     assert first.request.headers["Content-Type"] != again.request.headers["Content-Type"]  # two boundaries
     assert first.status_code == again.status_code == 201, first.text
-    assert again.json() == first.json() and first.json()["source"] == "csv"
+    assert again.json() == first.json() and first.json()["source"] == "api"
     assert again.headers["Idempotent-Replayed"] == "true"
     assert PortalUserRequest.objects.count() == 1
     other_file = client.post(f"/partners/{msp.slug}/requests/", headers=headers,
