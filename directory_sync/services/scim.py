@@ -283,8 +283,10 @@ def _brake(connection: DirectoryConnection, *, exclude: int) -> None:
     since = timezone.now() - datetime.timedelta(minutes=minutes)
     people = DirectoryUser.objects.filter(partner_id=connection.partner_id)
     done = (people.filter(status__in=[DISABLED, REMOVED], changed_at__gte=since).exclude(pk=exclude).count())
-    # Who the account had when the window began: those present now, and those the window removed.
-    present = people.exclude(status=REMOVED).count() + people.filter(status=REMOVED, changed_at__gte=since).count()
+    # Who the account had when the window began: those present now, and those the window removed — not those the
+    # window created, or a provider could create people first to make room for removing more of the real ones.
+    before = people.filter(first_seen_at__lt=since)
+    present = before.exclude(status=REMOVED).count() + before.filter(status=REMOVED, changed_at__gte=since).count()
     percent = connection.removal_brake_percent
     limit = max(getattr(settings, "SCIM_BRAKE_MINIMUM", SCIM_BRAKE_MINIMUM), present * percent // 100)
     if done + 1 > limit:

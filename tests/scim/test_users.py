@@ -275,6 +275,7 @@ def test_the_brake_refuses_deprovisioning_more_than_its_share_within_the_window(
     client = scim_client(live_server, token)
     ids = [client.create(ann(user_name=f"u{n}@cloud.example", external_id=f"e{n}", forwarding=(), emails=[
         Email(value=f"u{n}@cloud.example", primary=True)])).id for n in range(30)]
+    known_before_the_window(ids)
 
     client.delete(PortalUser, ids[0])
     deactivated = entra_patch(client, ids[1], [{"op": "Replace", "path": "active", "value": "False"}])
@@ -289,6 +290,34 @@ def test_the_brake_refuses_deprovisioning_more_than_its_share_within_the_window(
     # Other changes go on.
     assert entra_patch(client, ids[4], [{"op": "Replace", "path": "displayName", "value": "Still here"}]
                        ).status_code == 200
+
+
+def known_before_the_window(ids) -> None:
+    """The people were provisioned before the brake's window began."""
+    DirectoryUser.objects.filter(pk__in=[person_of(i).pk for i in ids]).update(
+        first_seen_at=timezone.now() - datetime.timedelta(hours=2))
+
+
+def test_people_created_within_the_window_do_not_make_room_for_more_removals(live_server, settings):
+    settings.SCIM_BRAKE_MINIMUM = 2
+    _connection, token = scim_account("Padded MSP", brake=10)
+    client = scim_client(live_server, token)
+
+    def create(prefix: str, count: int) -> list[str]:
+        return [client.create(ann(user_name=f"{prefix}{n}@cloud.example", external_id=f"{prefix}{n}", forwarding=(),
+                                  emails=[Email(value=f"{prefix}{n}@cloud.example", primary=True)])).id
+                for n in range(count)]
+
+    real = create("r", 30)
+    known_before_the_window(real)
+    create("pad", 30)  # 60 people now, but only 30 were there when the window began
+
+    for person in real[:3]:
+        assert client.client.delete(f"/Users/{person}").status_code == 204
+    refused = client.client.delete(f"/Users/{real[3]}")
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == str(service.BRAKE).format(done=3, present=30, minutes=60, limit=3, percent=10)
 
 
 def test_the_domains_a_layer_above_refuses_are_refused_with_its_reason(scim, monkeypatch):
