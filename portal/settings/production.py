@@ -14,12 +14,20 @@ _required = {
     "CELERY_BROKER_URL": env.str("CELERY_BROKER_URL", default=""),
     "EMAIL_URL": env.str("EMAIL_URL", default=""),
     "ALLOWED_HOSTS": env.str("ALLOWED_HOSTS", default=""),
+    # Every web process must see the same cache: the API's rate limits and SAML's outstanding requests and
+    # used assertions are kept there (a per-process cache would fail sign-ins at random and forget replays).
+    "CACHE_URL": env.str("CACHE_URL", default=""),
 }
 _missing = sorted(name for name, value in _required.items() if not value)
 if _missing:
     raise ImproperlyConfigured(
         "Production settings need these environment variables (or NAME_FILE for secrets): "
         + ", ".join(_missing)
+    )
+if CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in ("LocMemCache", "DummyCache"):  # noqa: F405
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache every process of the portal shares (rediscache://…, memcache://…), "
+        "not a per-process one"
     )
 
 # ---------------------------------------------------------------------------

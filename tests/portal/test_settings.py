@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_URL": "smtp://127.0.0.1:25",
     "ALLOWED_HOSTS": "portal.example.com",
+    "CACHE_URL": "rediscache://127.0.0.1:6379/2",
 }
 
 
@@ -46,6 +47,13 @@ def test_production_refuses_to_start_without_each_required_variable(missing):
     assert result.returncode != 0
     assert "Production settings need these environment variables" in result.stderr
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize("cache_url", ["locmemcache://", "dummycache://"])
+def test_production_refuses_a_cache_each_process_keeps_to_itself(cache_url):
+    result = manage("check", env={**PRODUCTION_ENV, "CACHE_URL": cache_url})
+    assert result.returncode != 0
+    assert "CACHE_URL must name a cache every process of the portal shares" in result.stderr
 
 
 def test_secrets_can_come_from_files(tmp_path):
