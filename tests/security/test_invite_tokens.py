@@ -89,6 +89,7 @@ def production_env(directory: Path, redis_url: str, port: int) -> dict[str, str]
         "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{db_port}/{db['NAME']}",
         "CONN_MAX_AGE": "0",  # the suite empties the tables between tests: no connection may stay open
         "CELERY_BROKER_URL": redis_url,
+        "CACHE_URL": redis_url.replace("redis://", "rediscache://", 1),  # production wants a shared cache
         "EMAIL_URL": "smtp://127.0.0.1:9",  # the web server only records mail; workers send it
         "ALLOWED_HOSTS": "127.0.0.1",
         "PORTAL_URL": f"https://127.0.0.1:{port}",

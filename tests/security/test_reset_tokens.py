@@ -60,6 +60,7 @@ def production_env(tmp_path: Path, *, url: str, broker: str, email_url: str) -> 
         "FIELD_ENCRYPTION_KEY": ",".join(django_settings.FIELD_ENCRYPTION_KEYS),
         "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{port}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
+        "CACHE_URL": broker.replace("redis://", "rediscache://", 1),  # production wants a shared cache
         "EMAIL_URL": email_url,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PORTAL_URL": url,
