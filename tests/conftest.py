@@ -224,6 +224,19 @@ def oidc_provider(tmp_path_factory):
         provider.stop()
 
 
+@pytest.fixture(scope="session")
+def saml_idp():
+    """A real SAML 2.0 IdP (pysaml2, tests/saml_idp.py) on loopback, started once for the session.
+
+    It keeps what the last test told it: call `saml_idp.reset()` before use (no SP trusted, nobody answered,
+    no responses recorded), then `trust(sp_metadata_xml)` and `answer(...)`.
+    """
+    from tests.saml_idp import SamlIdentityProvider
+
+    with SamlIdentityProvider() as idp:
+        yield idp
+
+
 @pytest.fixture
 def mail_server():
     """A real SMTP server (aiosmtpd) per test; `mail_server.use(settings)` sends Django's mail to it."""
