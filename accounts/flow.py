@@ -16,6 +16,7 @@ from django.shortcuts import redirect, resolve_url
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import selectors
 from accounts.models import User
@@ -77,17 +78,21 @@ def complete_sign_in(
     request.session[LAST_ACTIVITY] = now
     audit_signin_success(request=request, user=user, method=method,
                          second_factor=type(device).__name__ if device else "")
-    if device is None:
+    phishing_resistant = selectors.phishing_resistant_required(user)
+    if device is None or (phishing_resistant and not isinstance(device, WebAuthnCredential)):
+        # No second factor, or (under a phishing-resistant policy) a code that proved who they are but is not
+        # the factor required: on to enrolment, as for anyone who must enrol.
         need = selectors.two_factor_requirement(user)
+        setup = "accounts:passkeys" if phishing_resistant else "accounts:two_factor_setup"
         if need in (selectors.REQUIRED, selectors.GRACE) and next_url:
             # Kept for after enrolment: someone signing in at /admin/ goes on to the admin, not the home page.
             request.session[AFTER_ENROLMENT] = next_url
         if need == selectors.REQUIRED:
             request.session[ENROL_REQUIRED] = True
-            messages.info(
-                request, gettext("Your account needs two-factor authentication: set up your authenticator app.")
-            )
-            return redirect("accounts:two_factor_setup")
+            messages.info(request, gettext("Your account needs a passkey or security key: register one now.")
+                          if phishing_resistant else
+                          gettext("Your account needs two-factor authentication: set up your authenticator app."))
+            return redirect(setup)
         if need == selectors.GRACE:
             two_factor.grace_start(user)
             deadline = selectors.grace_deadline(user)
@@ -95,10 +100,12 @@ def complete_sign_in(
                 day = timezone.localdate(deadline).isoformat()
             messages.info(
                 request,
-                gettext("Your account will require two-factor authentication from {date}. Set it up now?").format(
+                (gettext("Your account will require a passkey or security key from {date}. Register one now?")
+                 if phishing_resistant else
+                 gettext("Your account will require two-factor authentication from {date}. Set it up now?")).format(
                     date=day),
             )
-            return redirect("accounts:two_factor_setup")
+            return redirect(setup)
     return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
 
 

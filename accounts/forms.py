@@ -70,6 +70,26 @@ class ReplaceAuthenticatorForm(forms.Form):
     current = _code_field(_("Current code"), CURRENT_FACTOR_HELP)
 
 
+class PasskeyNameForm(forms.Form):
+    """The name a new passkey is listed under (the ceremony itself runs in the browser: static/js/passkeys.js)."""
+
+    name = forms.CharField(
+        label=_("Name of the passkey"), max_length=64, required=False,
+        help_text=_("So that you can tell your passkeys apart, e.g. “Laptop” or “Blue security key”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class PasskeyRemoveForm(forms.Form):
+    """Removing a passkey: a current code, unless the person signed in a moment ago."""
+
+    current = _code_field(_("Current code"), CURRENT_FACTOR_HELP)
+
+    def __init__(self, *args, code_needed: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["current"].required = code_needed
+
+
 class ResetCodeForm(forms.Form):
     """The code of a password-reset mail, where the link's script could not hand it over."""
 

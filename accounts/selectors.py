@@ -10,10 +10,12 @@ people never sign in.
 import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import BackupCode, TOTPDevice, User
 from core.emails import InvalidEmail, normalize_email
@@ -73,7 +75,8 @@ def signin_user(*, email: str, request=None) -> User | None:
     user = (
         User.objects.filter(email=normalised, is_active=True)
         .select_related("partner__account_settings", "partner__directory_connection")
-        .annotate(has_confirmed_device=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
+        .annotate(has_confirmed_device=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+                  | Exists(WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True)))
         .first()
     )
     if user is None or user.partner_id is None:
@@ -170,11 +173,75 @@ def reset_code_check(*, code: str) -> tuple[User, str, str] | None:
 
 
 def has_device(user: User) -> bool:
-    """Whether the person has a confirmed authenticator app (known already when `signin_user` found them)."""
+    """Whether the person has a second factor: a confirmed authenticator app or a passkey / security key (known
+    already when `signin_user` found them)."""
     known = getattr(user, "has_confirmed_device", None)
     if known is not None:
         return known
+    return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists() or has_passkey(user)
+
+
+def has_authenticator_app(user: User) -> bool:
+    """Whether the person has a confirmed authenticator app (TOTP)."""
     return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
+
+
+def has_passkey(user: User) -> bool:
+    """Whether the person has a confirmed passkey or security key (WebAuthn credential)."""
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+
+
+def passkeys_of(user: User) -> list[WebAuthnCredential]:
+    """The person's passkeys and security keys, oldest first (for their security page)."""
+    return list(WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at", "pk"))
+
+
+def passkey_of(*, user: User, pk) -> WebAuthnCredential | None:
+    """One of the person's own passkeys, or None (someone else's is never found)."""
+    return WebAuthnCredential.objects.filter(user=user, pk=pk, confirmed=True).first()
+
+
+def phishing_resistant_required(user: User) -> bool:
+    """Whether only a passkey or security key counts as this person's second factor.
+
+    Vendor staff: VENDOR_STAFF_PHISHING_RESISTANT. A partner's people: the account's "require a passkey or
+    security key", which applies where its two-factor policy is *required* (with optional or off, nobody is
+    made to have a second factor, so nobody is made to have this one).
+    """
+    if user.partner_id is None:
+        return settings.VENDOR_STAFF_PHISHING_RESISTANT
+    policy = account_settings_of(user.partner)
+    return policy.two_factor_policy == TwoFactorPolicy.REQUIRED and policy.two_factor_phishing_resistant
+
+
+def has_required_factor(user: User) -> bool:
+    """Whether the person has the kind of second factor their policy asks for (a passkey, where phishing-
+    resistant; else any)."""
+    return has_passkey(user) if phishing_resistant_required(user) else has_device(user)
+
+
+def codes_accepted_at_signin(user: User) -> bool:
+    """Whether an app code or backup code may give the second factor at sign-in.
+
+    Under a phishing-resistant policy, not for someone who has a passkey; someone who has none yet still
+    proves themselves with their code, and is then sent to register a passkey (flow.complete_sign_in).
+    """
+    return not (phishing_resistant_required(user) and has_passkey(user))
+
+
+def passwordless_signin_allowed(user: User) -> bool:
+    """Whether the person may sign in with a passkey alone (both factors at once).
+
+    Only where a password of the portal is their first factor: people of cloud-password accounts and vendor
+    staff. Never for domain-password or single sign-on accounts (their provider must see each sign-in), nor
+    anyone who may not sign in at all (inactive, access ended, disabled in their directory, an alias, a
+    partner switched off) — the same `signin_user` and `active_user` checks as every other sign-in.
+    """
+    if not user.is_active or user.access_ended:
+        return False
+    if signin_user(email=user.email) is None or active_user(pk=user.pk) is None:
+        return False
+    return user_auth_method(user) == AuthMethod.CLOUD_PASSWORD
 
 
 def two_factor_requirement(user: User, *, now: datetime.datetime | None = None) -> str:
@@ -190,7 +257,7 @@ def two_factor_requirement(user: User, *, now: datetime.datetime | None = None) 
         return OFF
     if policy.two_factor_policy == TwoFactorPolicy.OPTIONAL:
         return OPTIONAL
-    if has_device(user):
+    if has_required_factor(user):
         return REQUIRED
     if user.two_factor_required_since is None:
         return GRACE

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from accounts import sso
-from accounts.views import api_tokens, notifications, passwords, profile, signin, two_factor
+from accounts.views import api_tokens, notifications, passkeys, passwords, profile, signin, two_factor
 
 app_name = "accounts"
 
@@ -25,6 +25,19 @@ urlpatterns = [
     path("two-factor/later/", two_factor.skip_setup, name="two_factor_skip"),
     path("two-factor/backup-codes/", two_factor.backup_codes, name="two_factor_backup_codes"),
     path("two-factor/backup-codes/renew/", two_factor.backup_codes_renew, name="two_factor_backup_codes_renew"),
+    # Passkeys and security keys (WebAuthn): the JSON steps of each ceremony, under two-factor/ so that someone
+    # who must enrol can reach them (accounts.middleware), and the passwordless and second-factor sign-in steps.
+    path("two-factor/passkeys/", passkeys.passkey_list, name="passkeys"),
+    path("two-factor/passkeys/<int:pk>/remove/", passkeys.passkey_remove, name="passkey_remove"),
+    path("two-factor/passkeys/register/begin/", passkeys.PasskeyRegisterBegin.as_view(),
+         name="passkey_register_begin"),
+    path("two-factor/passkeys/register/complete/", passkeys.PasskeyRegisterComplete.as_view(),
+         name="passkey_register_complete"),
+    path("login/verify/passkey/begin/", passkeys.PasskeyVerifyBegin.as_view(), name="passkey_verify_begin"),
+    path("login/verify/passkey/complete/", passkeys.PasskeyVerifyComplete.as_view(),
+         name="passkey_verify_complete"),
+    path("login/passkey/begin/", passkeys.PasskeySignInBegin.as_view(), name="passkey_signin_begin"),
+    path("login/passkey/complete/", passkeys.PasskeySignInComplete.as_view(), name="passkey_signin_complete"),
     path("password/reset/", passwords.reset_request, name="password_reset"),
     # The link's secret rides after "#" (never sent to a server); the form's URL holds none.
     path("password/reset/link/", passwords.reset_link, name="password_reset_link"),

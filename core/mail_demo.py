@@ -134,5 +134,9 @@ def mail_demos() -> dict[str, MailDemo]:
         MailDemo("two_factor_reset", "Your two-factor authentication was reset", security, partner),
         MailDemo("two_factor_replaced", "Your authenticator app was replaced", security, partner),
         MailDemo("two_factor_backup_codes_renewed", "New backup codes for your account", security, partner),
+        MailDemo("passkey_added", "Your Partner Portal sign-in: a new passkey", {**security, "name": "Work laptop"},
+                 partner),
+        MailDemo("passkey_removed", "Your Partner Portal sign-in: a passkey was removed",
+                 {**security, "name": "Work laptop"}, partner),
     ]
     return {demo.template: demo for demo in demos}

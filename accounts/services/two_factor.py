@@ -33,6 +33,8 @@ SUBJECTS = {
     "two_factor_replaced": _("Your Partner Portal sign-in: a new authenticator app"),
     "two_factor_backup_codes_renewed": _("Your Partner Portal sign-in: new backup codes"),
     "two_factor_reset": _("Your Partner Portal sign-in: two-factor authentication was reset"),
+    "passkey_added": _("Your Partner Portal sign-in: a new passkey"),
+    "passkey_removed": _("Your Partner Portal sign-in: a passkey was removed"),
 }
 
 
@@ -76,7 +78,7 @@ def enrolment_confirm(
         action = "two_factor.replaced" if replacing else "two_factor.enrolled"
         audit_record(actor=user, action=action, target=user, partner=user.partner, request=request)
         if replacing:
-            _notify(user, "two_factor_replaced")
+            notify_change(user, "two_factor_replaced")
     return codes
 
 
@@ -92,7 +94,7 @@ def backup_codes_regenerate(*, user: User, current: str = "", request=None) -> l
         codes = _new_backup_codes(user)
         audit_record(actor=user, action="two_factor.backup_codes_renewed", target=user, partner=user.partner,
                      request=request)
-        _notify(user, "two_factor_backup_codes_renewed")
+        notify_change(user, "two_factor_backup_codes_renewed")
     return codes
 
 
@@ -135,20 +137,21 @@ def verify(*, user: User, token: str) -> TOTPDevice | BackupCodeDevice | None:
 def two_factor_reset(*, user: User, actor, request=None) -> None:
     """Remove a person's second factor so they enrol again (an account manager's or admin's act); mails them."""
     with transaction.atomic():
-        # Every django-otp device of theirs, of any plugin: none may outlive the reset.
+        # Every django-otp device of theirs, of any plugin (passkeys and security keys too: django-otp-webauthn's
+        # credentials are django-otp devices): none may outlive the reset.
         for device in devices_for_user(user, confirmed=None):
             device.delete()
         user.two_factor_required_since = timezone.now()
         user.save(update_fields=["two_factor_required_since"])
         audit_record(actor=actor, action="two_factor.reset", target=user, partner=user.partner, request=request)
         api_tokens_revoke_of(user_ids=[user.pk], why="two_factor.reset", actor=actor, request=request)
-        _notify(user, "two_factor_reset")
+        notify_change(user, "two_factor_reset")
 
 
-def _notify(user: User, template: str) -> None:
+def notify_change(user: User, template: str, **context) -> None:
     """Tell the person about a change to their second factor (a durable mail, sent after commit)."""
     mail_send_on_commit(to=user.display_email, subject=SUBJECTS[template], template=template, partner=user.partner,
-                        context={"user": user, "security_url": absolute_url("accounts:security")})
+                        context={"user": user, "security_url": absolute_url("accounts:security"), **context})
 
 
 def qr_code_svg(device: TOTPDevice) -> str:

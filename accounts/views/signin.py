@@ -11,12 +11,13 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import errors, sso
+from accounts import errors, selectors, sso
 from accounts.flow import complete_sign_in, first_factor_passed, pending_user, remember_next
 from accounts.forms import EmailForm, PasswordForm, TokenForm
 from accounts.selectors import signin_route
 from accounts.services import two_factor
 from accounts.services.audit import audit_lockout, audit_signin_failure
+from accounts.services.passkeys import CODES_REFUSED
 from partners.models import AuthMethod
 
 EMAIL = "signin_email"
@@ -106,14 +107,22 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     user, pending = waiting
     form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    codes_accepted = selectors.codes_accepted_at_signin(user)
+    if request.method == "POST" and form.is_valid() and not codes_accepted:
+        # Under a phishing-resistant policy a code is refused outright (not even checked) once they have a passkey.
+        audit_signin_failure(request=request, email=user.email, method="totp", reason="code refused: passkey required")
+        form.add_error("token", CODES_REFUSED)
+    elif request.method == "POST" and form.is_valid():
         device = two_factor.verify(user=user, token=form.cleaned_data["token"])
         if device is not None:
             return complete_sign_in(request, user, backend=pending["backend"], method=pending["method"],
                                     device=device)
         audit_signin_failure(request=request, email=user.email, method="totp", reason="wrong code")
         form.add_error("token", errors.CODE_WRONG)
-    return render(request, "accounts/login_verify.html", {"form": form})
+    return render(request, "accounts/login_verify.html", {
+        "form": form, "has_passkey": selectors.has_passkey(user), "codes_accepted": codes_accepted,
+        "has_codes": selectors.has_authenticator_app(user) or selectors.backup_codes_left(user) > 0,
+    })
 
 
 @require_POST

@@ -19,6 +19,7 @@ from accounts.flow import ENROL_REQUIRED, next_after_enrolment
 from accounts.forms import CurrentFactorForm, LanguageForm, ReplaceAuthenticatorForm, TimeZoneForm, TokenForm
 from accounts.services import two_factor
 from accounts.services.api_tokens import may_make_api_tokens
+from accounts.services.passkeys import localhost_origin
 from core import crypto
 
 SESSION_DEVICE = "two_factor_pending_device"
@@ -35,6 +36,9 @@ def setup(request: HttpRequest) -> HttpResponse:
     second factor too: a signed-in session alone never changes a second factor.
     """
     user = request.user
+    if selectors.phishing_resistant_required(user):
+        # An app's codes are not accepted at sign-in for this person: their second factor is a passkey.
+        return redirect("accounts:passkeys")
     device = selectors.pending_device(user=user, device_id=request.session.get(SESSION_DEVICE))
     if device is None:
         device = two_factor.enrolment_start(user=user)
@@ -117,6 +121,10 @@ def security(request: HttpRequest, time_zone_form: TimeZoneForm | None = None) -
     user = request.user
     return render(request, "accounts/security.html", {
         "has_device": selectors.has_device(user),
+        "has_app": selectors.has_authenticator_app(user),
+        "passkey_count": len(selectors.passkeys_of(user)),
+        "phishing_resistant": selectors.phishing_resistant_required(user),
+        "localhost_origin": localhost_origin(),
         "codes_left": selectors.backup_codes_left(user),
         "requirement": selectors.two_factor_requirement(user),
         "deadline": selectors.grace_deadline(user),

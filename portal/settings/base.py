@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "django_celery_beat",
     "axes",
     "rest_framework",
@@ -177,6 +178,28 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # installed only as the source of the migration that moved their rows (accounts 0005).
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Partner Portal")
 OTP_BACKUP_CODES = 10
+
+# Passkeys and security keys (WebAuthn, django-otp-webauthn on py_webauthn) as a second factor, and for
+# passwordless sign-in of cloud-password accounts. The relying party is the host of PORTAL_URL, worked
+# out per request (accounts.services.passkeys), so a changed PORTAL_URL (a test's live server) is followed.
+# Browsers refuse IP addresses as relying party: for a loopback PORTAL_URL (`make run`) it is "localhost",
+# and the portal must be opened at http://localhost:<port> to use passkeys.
+OTP_WEBAUTHN_RP_NAME = env.str("OTP_WEBAUTHN_RP_NAME", default="Partner Portal")
+OTP_WEBAUTHN_RP_ID_CALLABLE = "accounts.services.passkeys.relying_party_id"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.services.passkeys.PortalWebAuthnHelper"
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = True
+# Read by the package's system check only (the helper works the origins out per request, the same way): where
+# passkeys can work, PORTAL_URL's origin, or http://localhost:<port> for a loopback IP address.
+_portal = urllib.parse.urlsplit(PORTAL_URL)
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    f"http://localhost:{_portal.port or 80}" if _portal.hostname in ("127.0.0.1", "::1") else PORTAL_URL
+]
+# otp_webauthn.E031 refuses plain-http origins other than localhost: an installation on a LAN name
+# (http://portal.lan:8000) runs without passkeys (browsers offer WebAuthn on secure origins only).
+if not OTP_WEBAUTHN_ALLOWED_ORIGINS[0].startswith(("https://", "http://localhost")):
+    SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "otp_webauthn.E031"]
+# Account managers and admins: True makes their second factor a passkey or security key only.
+VENDOR_STAFF_PHISHING_RESISTANT = env.bool("VENDOR_STAFF_PHISHING_RESISTANT", default=False)
 
 # OpenID Connect (mozilla-django-oidc): settings per account come from AccountSettings; these
 # are the fixed parts of the flow.

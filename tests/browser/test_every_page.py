@@ -5,6 +5,7 @@ adds or customises among them."""
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django_otp_webauthn.models import WebAuthnCredential
 
 from directory_sync.models import DirectoryConnection, DirectoryUser, SourceKind, SyncStatus
 from directory_sync.services.runs import directory_csv_import
@@ -45,6 +46,9 @@ def test_every_page_of_each_role(live_server, browser, client):
     # A finished run: a running run's page still refreshes itself with <meta http-equiv="refresh"> (axe: meta-refresh).
     started = timezone.now()
     run = SyncRunFactory(connection=directory, status=SyncStatus.SUCCEEDED, started_at=started, finished_at=started)
+    # A passkey of the partner admin's, for its list and removal pages (the ceremonies: tests/browser/test_passkeys.py).
+    passkey = WebAuthnCredential.objects.create(user=admin, name="Work laptop", credential_id=b"every-page",
+                                                public_key=b"not used here", aaguid="0" * 32)
 
     partner_pages = [
         "/", "/partners/acme/", "/partners/acme/agreement/", "/partners/acme/access/",
@@ -53,6 +57,7 @@ def test_every_page_of_each_role(live_server, browser, client):
         f"/partners/acme/directory/{person.pk}/", f"/partners/acme/directory/{person.pk}/remove/",
         "/partners/acme/directory/changes/", "/accounts/security/", "/accounts/notifications/",
         "/accounts/password/change/", "/accounts/two-factor/setup/",
+        "/accounts/two-factor/passkeys/", f"/accounts/two-factor/passkeys/{passkey.pk}/remove/",
     ]
     for user, paths, viewport in [
         (None, ["/accounts/login/", "/accounts/password/reset/", "/accounts/password/reset/link/", "/invite/"],

@@ -44,7 +44,8 @@ MOVED = {
 }
 # post_migrate makes content types and permissions app by app, in INSTALLED_APPS order (the previous one's).
 PREVIOUS_APP_ORDER = [
-    "admin", "auth", "contenttypes", "sessions", "otp_totp", "otp_static", "django_celery_beat", "axes",
+    "admin", "auth", "contenttypes", "sessions", "otp_totp", "otp_static", "django_otp_webauthn", "django_celery_beat",
+    "axes",
     "portal", "accounts", "onboarding", "directory_sync",
 ]
 # Apps whose every table must hold rows before migrating, so that no table goes unchecked.

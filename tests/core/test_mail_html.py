@@ -29,7 +29,7 @@ NOTIFICATIONS = f"{settings.PORTAL_URL}/accounts/notifications/"
 # invitation mail carries its one link alone).
 REQUIRED = {"invite", "welcome", "invite_reminder", "password_reset_link", "password_reset_not_allowed",
             "password_reset_not_applicable", "password_changed", "two_factor_reset", "two_factor_replaced",
-            "two_factor_backup_codes_renewed"}
+            "two_factor_backup_codes_renewed", "passkey_added", "passkey_removed"}
 
 
 def render(name: str, **overrides):

@@ -1,0 +1,171 @@
+"""Passkeys and security keys (WebAuthn) as a second factor, and for passwordless sign-in: their writes.
+
+The ceremonies are django-otp-webauthn's (py_webauthn underneath); the portal only configures them
+(`PortalWebAuthnHelper`: the relying party from PORTAL_URL, attestation "none", user verification
+"preferred") and adds what the package leaves to its users: names, audit events, mails to the person,
+the rule that a second factor changes only with a recent sign-in or a current code, and that the last
+factor a policy requires stays. What the policy asks is read in accounts.selectors.
+"""
+
+import ipaddress
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django_otp_webauthn.helpers import WebAuthnHelper
+from django_otp_webauthn.models import WebAuthnCredential
+from webauthn.helpers.structs import UserVerificationRequirement
+
+from accounts import selectors
+from accounts.errors import SecondFactorRequired
+from accounts.models import User
+from accounts.services import two_factor
+from core.audit import audit_record
+from core.errors import PortalError
+
+# How long after signing in a person may remove a passkey without giving a current code.
+RECENT_SIGNIN_SECONDS = 15 * 60
+NAME_MAX_LENGTH = 64
+DEFAULT_NAME = "Passkey"
+
+PASSKEY_ADDED = _("Your passkey is added. We have mailed you about it.")
+PASSKEY_REMOVED = _("The passkey is removed. We have mailed you about it.")
+PASSKEY_LAST_FACTOR = _(
+    "Your account requires this second factor: add another passkey or security key before you remove this one."
+)
+PASSKEY_CURRENT_FACTOR = _(
+    "To remove a passkey, give a current code of your authenticator app or an unused backup code, or sign in "
+    "again: removing one is possible without a code for 15 minutes after signing in."
+)
+PASSKEY_CEREMONY_FAILED = _("The passkey or security key was not accepted. Try again, or use another one.")
+PASSKEY_SIGNIN_REFUSED = _(
+    "This passkey cannot sign you in here. Sign in with your email address instead."
+)
+CODES_REFUSED = _(
+    "Your account requires a passkey or security key: codes from an authenticator app and backup codes are "
+    "not accepted. Use your passkey, or ask your account manager to reset your second factor if you lost it."
+)
+
+
+class PasskeyError(PortalError):
+    """A passkey could not be added, used or removed; str() is the message for the person."""
+
+
+# -- relying party ------------------------------------------------------------------------------
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def relying_party_id(request=None) -> str:
+    """The WebAuthn relying party id: the host of PORTAL_URL, or "localhost" for a loopback IP address.
+
+    Browsers refuse IP addresses as relying party ids, and the embedded server's default PORTAL_URL is
+    http://127.0.0.1:8000: there passkeys work when the portal is opened at http://localhost:8000. Read per
+    request (OTP_WEBAUTHN_RP_ID_CALLABLE), so that a changed PORTAL_URL is followed.
+    """
+    host = urlsplit(settings.PORTAL_URL).hostname or ""
+    return "localhost" if _is_loopback_ip(host) else host
+
+
+def localhost_origin() -> str:
+    """Where to open the portal for passkeys when PORTAL_URL is a loopback IP address (the pages say so), else ""."""
+    parts = urlsplit(settings.PORTAL_URL)
+    if not _is_loopback_ip(parts.hostname or ""):
+        return ""
+    return f"{parts.scheme}://localhost" + (f":{parts.port}" if parts.port else "")
+
+
+def allowed_origins() -> list[str]:
+    """The origins a passkey's signature may come from: PORTAL_URL's, and http://localhost:<port> for a
+    loopback PORTAL_URL (see `relying_party_id`). An assertion made on any other site is refused."""
+    parts = urlsplit(settings.PORTAL_URL)
+    return [f"{parts.scheme}://{parts.netloc}", *filter(None, [localhost_origin()])]
+
+
+class PortalWebAuthnHelper(WebAuthnHelper):
+    """django-otp-webauthn's helper with the portal's relying party, origins and user verification.
+
+    User verification is "preferred" in both ceremonies, so that security keys without a PIN still work as a
+    second factor; a passwordless sign-in, which counts as both factors, requires the authenticator's user
+    verification flag in its answer all the same (`require_user_verification`).
+    """
+
+    def get_allowed_origins(self) -> list[str]:
+        return allowed_origins()
+
+    def get_credential_name(self, user) -> str:
+        return user.display_email or user.email
+
+    def get_generate_authentication_options_kwargs(self, *, user=None, require_user_verification: bool) -> dict:
+        kwargs = super().get_generate_authentication_options_kwargs(
+            user=user, require_user_verification=require_user_verification)
+        kwargs["user_verification"] = UserVerificationRequirement.PREFERRED
+        self._require_user_verification = require_user_verification
+        return kwargs
+
+    def get_authentication_state(self, options: dict) -> dict:
+        return {"challenge": options["challenge"],
+                "require_user_verification": getattr(self, "_require_user_verification", True)}
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+
+def passkey_name_clean(name: str) -> str:
+    """The name a person gave their passkey, trimmed to what the list shows; a default when blank."""
+    return " ".join((name or "").split())[:NAME_MAX_LENGTH] or DEFAULT_NAME
+
+
+def passkey_register(*, user: User, helper: PortalWebAuthnHelper, state: dict, data: dict, name: str,
+                     request=None) -> WebAuthnCredential:
+    """Verify a new credential's registration (django-otp-webauthn) and keep it under its name; audit, mail.
+
+    py_webauthn's errors pass through (the view answers them); nothing is kept then.
+    """
+    with transaction.atomic():
+        credential = helper.register_complete(user=user, state=state, data=data)
+        credential.name = passkey_name_clean(name)
+        credential.save(update_fields=["name"])
+        audit_record(actor=user, action="two_factor.passkey_added", target=user, partner=user.partner,
+                     request=request, data={"passkey": credential.pk, "name": credential.name})
+        two_factor.notify_change(user, "passkey_added", name=credential.name)
+    return credential
+
+
+def recent_signin(signed_in_at: float | None) -> bool:
+    """Whether the session signed in within RECENT_SIGNIN_SECONDS (then a passkey goes without a code)."""
+    return signed_in_at is not None and time.time() - signed_in_at <= RECENT_SIGNIN_SECONDS
+
+
+def passkey_remove(*, user: User, credential: WebAuthnCredential, signed_in_at: float | None, current: str = "",
+                   request=None) -> None:
+    """Remove one of the person's passkeys; audit, mail.
+
+    Needs a recent sign-in (RECENT_SIGNIN_SECONDS) or a current code of their authenticator app or an unused
+    backup code (SecondFactorRequired otherwise), as replacing an app does; and never removes the last
+    second factor their policy requires (PasskeyError).
+    """
+    if not recent_signin(signed_in_at) and (not current or two_factor.verify(user=user, token=current) is None):
+        raise SecondFactorRequired(str(PASSKEY_CURRENT_FACTOR))
+    with transaction.atomic():
+        # All of the person's credentials are locked: two removals at once must not both pass the check below.
+        locked = {c.pk: c for c in WebAuthnCredential.objects.select_for_update().filter(user=user).order_by("pk")}
+        if credential.pk not in locked:
+            return  # removed meanwhile (a second click): nothing more to do, and no second mail
+        pk, name = credential.pk, credential.name
+        locked[pk].delete()
+        if selectors.two_factor_requirement(user) in (selectors.REQUIRED, selectors.GRACE) and not (
+            selectors.has_required_factor(user)
+        ):
+            # The delete is rolled back with the error: the person keeps the factor they need.
+            raise PasskeyError(str(PASSKEY_LAST_FACTOR))
+        audit_record(actor=user, action="two_factor.passkey_removed", target=user, partner=user.partner,
+                     request=request, data={"passkey": pk, "name": name})
+        two_factor.notify_change(user, "passkey_removed", name=name)
