@@ -1,4 +1,5 @@
-"""The three ways to prove who you are: a cloud password, a domain password, single sign-on.
+"""The three ways to prove who you are: a cloud password, a domain password, single sign-on (OpenID Connect
+or SAML 2.0).
 
 Each backend answers only for the people of accounts that use its method and returns None for
 everyone else, so `django.contrib.auth.authenticate` finds the right one (axes runs first and
@@ -9,7 +10,7 @@ import logging
 
 import ldap
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.utils.translation import gettext
 from django_auth_ldap.backend import LDAPBackend, ldap_error
@@ -209,3 +210,11 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
             raise SuspiciousOperation("userinfo subject differs from the ID token's")
         return claims
 
+
+class AccountSAMLBackend(_ActiveUserMixin, BaseBackend):
+    """SAML 2.0 single sign-on (see accounts.saml): the assertion consumer service checks the answer and signs
+    the person in naming this backend, which then loads them on each request. It authenticates nothing itself,
+    so no call of `authenticate` can sign anyone in through it."""
+
+    def authenticate(self, request, **kwargs):
+        return None

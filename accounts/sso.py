@@ -1,4 +1,5 @@
-"""Single sign-on with OpenID Connect, configured per account (mozilla-django-oidc underneath).
+"""Single sign-on with OpenID Connect, configured per account (mozilla-django-oidc underneath); SAML 2.0
+accounts start here too and continue in accounts.saml.
 
 mozilla-django-oidc knows one provider from global settings; here the provider is the one of
 the account chosen at the email step (kept in the session), and its endpoints come from the
@@ -22,25 +23,31 @@ from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from accounts import errors, selectors
+from accounts import errors, saml, selectors
 from accounts.flow import first_factor_passed
 from accounts.models import User
 from accounts.services.audit import audit_signin_failure
-from partners.models import AccountSettings, AuthMethod
+from partners.models import AccountSettings, AuthMethod, SsoProtocol
 from partners.selectors import active_account_settings
 
 logger = logging.getLogger(__name__)
 
 BACKEND = "accounts.backends.AccountOIDCBackend"  # the authentication backend of single sign-on
+SAML_BACKEND = "accounts.backends.AccountSAMLBackend"
 SESSION_PARTNER = "sso_partner_id"
 SESSION_EMAIL = "sso_login_hint"
 SESSION_EXPECTED = "sso_expected"  # {"user": pk, "then": path}: see sign_in_expect
 SESSION_VERIFIED = "sso_verified"  # {"user": pk, "at": time}: see verified_user
 VERIFIED_SECONDS = 5 * 60  # how long the flow that expected a person may take to use the verification
 DISCOVERY_CACHE_SECONDS = 60 * 60
+NOT_PRIMARY = gettext_lazy(
+    "your address is not the primary address of a portal user of this account. "
+    "Aliases and forwarding addresses cannot sign in."
+)
+NOT_SSO = gettext_lazy("your account does not use single sign-on.")
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,14 @@ def discover(issuer: str) -> dict:
 
 
 def provider_of(account: AccountSettings) -> Provider:
-    """The OpenID Connect provider of an account, from its settings and the issuer's discovery."""
+    """The OpenID Connect provider of an account, from its settings and the issuer's discovery.
+
+    Only while the account uses OpenID Connect: its issuer and client stay stored after a switch to SAML, and a
+    flow started before the switch must not come back through them."""
     if account.auth_method != AuthMethod.SSO or not account.sso_issuer or not account.sso_client_id:
         raise errors.SsoError("single sign-on is not configured for this account")
+    if account.sso_protocol != SsoProtocol.OIDC:
+        raise errors.SsoError("this account's single sign-on is not OpenID Connect")
     document = discover(account.sso_issuer)
     algorithms = document.get("id_token_signing_alg_values_supported") or ["RS256"]
     # Asymmetric signatures only: HS256 would make the client secret the verification key.
@@ -143,7 +155,11 @@ def verified_user(request: HttpRequest) -> User | None:
     verified = request.session.pop(SESSION_VERIFIED, None)
     if not verified or time.time() - verified["at"] > VERIFIED_SECONDS:
         return None
-    return selectors.user_by_pk(pk=verified["user"])
+    user = selectors.user_by_pk(pk=verified["user"])
+    if user is not None:
+        # The backend that verified them (OpenID Connect or SAML), as django.contrib.auth.authenticate() notes it.
+        user.backend = verified.get("backend", BACKEND)
+    return user
 
 
 def sign_in_refused(request: HttpRequest, reason: str) -> HttpResponse:
@@ -155,6 +171,34 @@ def sign_in_refused(request: HttpRequest, reason: str) -> HttpResponse:
     return redirect("accounts:login")
 
 
+def sign_in_verified(request: HttpRequest, *, email: str, partner_id: int, backend: str) -> HttpResponse:
+    """A provider vouched for `email` on the account `partner_id` (SAML; OpenID Connect does the same in its
+    backend and callback): the person a flow expects goes on to that flow; else the address must be the primary
+    address of an active person of that account who signs in with single sign-on."""
+    expected = expected_user(request, email=email, partner_id=partner_id)
+    flow = request.session.pop(SESSION_EXPECTED, None)
+    if expected is not None:
+        # Not active yet: the flow that expected the person activates them, then signs them in.
+        request.session[SESSION_VERIFIED] = {"user": expected.pk, "at": time.time(), "backend": backend}
+        return redirect(flow["then"])
+    user = selectors.signin_user(email=email)
+    if user is None or user.partner_id != partner_id:
+        return sign_in_refused(request, NOT_PRIMARY)
+    if selectors.user_auth_method(user) != AuthMethod.SSO:
+        return sign_in_refused(request, NOT_SSO)
+    return first_factor_passed(request, user, backend=backend, method=AuthMethod.SSO)
+
+
+def _saml_start(request: HttpRequest, account: AccountSettings) -> HttpResponse:
+    """Send the browser to the account's SAML identity provider with a fresh, signed AuthnRequest."""
+    try:
+        return redirect(saml.authn_request_url(request, account=account))
+    except Exception:  # unusable metadata, xmlsec1 failing: the person is told, the log has the reason
+        logger.exception("SAML single sign-on start for partner %s failed", account.partner_id)
+        messages.error(request, errors.SSO_UNAVAILABLE)
+        return redirect("accounts:login")
+
+
 class SSOStartView(OIDCAuthenticationRequestView):
     """Send the browser to the account's provider (authorization code flow, state, nonce, PKCE)."""
 
@@ -164,6 +208,8 @@ class SSOStartView(OIDCAuthenticationRequestView):
 
     def get(self, request):
         account = active_account_settings(partner_id=request.session.get(SESSION_PARTNER))
+        if account is not None and account.sso_protocol == SsoProtocol.SAML and account.auth_method == AuthMethod.SSO:
+            return _saml_start(request, account)
         try:
             self.provider = provider_of(account) if account else None
         except errors.SsoError:
@@ -211,6 +257,6 @@ class SSOCallbackView(OIDCAuthenticationCallbackView):
         expected = self.request.session.pop(SESSION_EXPECTED, None)
         if expected and expected["user"] == self.user.pk and selectors.active_user(pk=self.user.pk) is None:
             # The person a flow expected, not active yet: that flow activates them, then signs them in.
-            self.request.session[SESSION_VERIFIED] = {"user": self.user.pk, "at": time.time()}
+            self.request.session[SESSION_VERIFIED] = {"user": self.user.pk, "at": time.time(), "backend": BACKEND}
             return redirect(expected["then"])
         return first_factor_passed(self.request, self.user, backend=BACKEND, method=AuthMethod.SSO)

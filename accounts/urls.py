@@ -3,7 +3,7 @@
 from django.urls import path
 
 from accounts import sso
-from accounts.views import api_tokens, notifications, passkeys, passwords, profile, signin, two_factor
+from accounts.views import api_tokens, notifications, passkeys, passwords, profile, saml, signin, two_factor
 
 app_name = "accounts"
 
@@ -14,6 +14,9 @@ urlpatterns = [
     path("logout/", signin.logout, name="logout"),
     path("sso/start/", sso.SSOStartView.as_view(), name="sso_start"),
     path("sso/callback/", sso.SSOCallbackView.as_view(), name="sso_callback"),
+    path("saml/<slug:slug>/metadata/", saml.metadata, name="saml_metadata"),
+    path("saml/<slug:slug>/acs/", saml.acs, name="saml_acs"),
+    path("saml/<slug:slug>/done/", saml.done, name="saml_done"),
     path("security/", two_factor.security, name="security"),
     path("notifications/", notifications.notifications, name="notifications"),
     path("time-zone/", profile.time_zone, name="time_zone"),

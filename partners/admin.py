@@ -1,7 +1,8 @@
-"""Admin for partners: their account settings (secrets write-only), mail domains, authorised signers, agreements
-and the agreement versions published for each kind of partner."""
+"""Admin for partners: their account settings (secrets write-only, SAML metadata checked before it is kept), mail
+domains, authorised signers, agreements and the agreement versions published for each kind of partner."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminFileWidget
 from django.contrib.auth import get_user_model
@@ -20,12 +21,21 @@ from partners.models import (
     AccountSettings,
     Agreement,
     AgreementVersion,
+    AuthMethod,
     DocumentProblem,
     Partner,
     SignedVia,
+    SsoProtocol,
 )
-from partners.selectors import ROLE_PARTNER_ADMIN
+from partners.selectors import ROLE_PARTNER_ADMIN, saml_service_provider
 from partners.services import agreement_record, agreement_signer_set, agreement_version_publish
+from partners.services.saml import (
+    METADATA_NOT_XML,
+    METADATA_TOO_LARGE,
+    SamlMetadataInvalid,
+    saml_idp_metadata_check,
+    saml_idp_metadata_fetch,
+)
 
 DOCUMENT_PROBLEMS = {DocumentProblem.NOT_PDF: DOCUMENT_NOT_PDF_KEPT, DocumentProblem.MISSING: DOCUMENT_MISSING}
 
@@ -37,26 +47,131 @@ def document_problem_note(agreement: Agreement) -> str:
 
 
 class AccountSettingsForm(WriteOnlySecretsForm):
+    """Account settings. SAML metadata, uploaded or fetched from its URL when that changes, must describe a usable
+    identity provider before anything is saved; the copy kept is what sign-in uses (refreshed daily from a URL)."""
+
     secret_fields = ("sso_client_secret",)
     sso_client_secret_clear = forms.BooleanField(required=False, label=_("Remove the stored client secret"))
+    saml_idp_metadata_file = forms.FileField(
+        required=False, label=_("Upload identity provider metadata"),
+        help_text=_("An XML file from your identity provider; it replaces the stored metadata. Use it instead of a "
+                    "metadata URL."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,application/xml,text/xml,application/samlmetadata+xml"}),
+    )
 
     class Meta:
         model = AccountSettings
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "sso_protocol" in self.fields:
+            self.fields["sso_protocol"].required = False  # not sent: the protocol stays as it is
+
+    def clean_sso_protocol(self):
+        return self.cleaned_data.get("sso_protocol") or self.instance.sso_protocol or SsoProtocol.OIDC
+
+    def clean(self):
+        cleaned = super().clean()
+        xml, field = self._saml_metadata_new(cleaned)
+        entity_id = cleaned.get("saml_idp_entity_id", "")
+        if xml is None and self.instance.saml_idp_metadata_xml and "saml_idp_entity_id" in self.changed_data:
+            xml, field = self.instance.saml_idp_metadata_xml, "saml_idp_entity_id"  # another provider of the copy
+        if xml is not None:
+            try:
+                saml_idp_metadata_check(xml=xml, entity_id=entity_id)
+            except SamlMetadataInvalid as exc:
+                self.add_error(field, str(exc))
+                return cleaned
+            self.instance.saml_idp_metadata_xml = xml
+        # The constraint account_sso_needs_provider spans the stored metadata, which is not a field of this form,
+        # so Django skips it when validating: its rule is checked here instead of failing at the database.
+        sso, protocol = cleaned.get("auth_method") == AuthMethod.SSO, cleaned.get("sso_protocol")
+        if sso and protocol == SsoProtocol.SAML and not self.instance.saml_idp_metadata_xml and not self.errors:
+            self.add_error("saml_idp_metadata_url", _("SAML single sign-on needs the identity provider's metadata: "
+                                                      "enter its URL or upload the file."))
+        if sso and protocol == SsoProtocol.OIDC and not (cleaned.get("sso_issuer") and cleaned.get("sso_client_id")):
+            self.add_error("sso_issuer", _("OpenID Connect single sign-on needs the issuer and the client ID."))
+        return cleaned
+
+    def _saml_metadata_new(self, cleaned) -> tuple[str | None, str]:
+        """New metadata from this save (an upload, or the URL when it is new), and the field to blame; (None, "")
+        when there is none, or when it could not be read (the error is on the form)."""
+        upload, url = cleaned.get("saml_idp_metadata_file"), cleaned.get("saml_idp_metadata_url")
+        if upload and url:
+            self.add_error("saml_idp_metadata_file", _("Either enter a metadata URL or upload a file, not both: "
+                                                       "the URL would replace the file at its next refresh."))
+            return None, ""
+        if upload:
+            limit = settings.SAML_METADATA_MAX_BYTES
+            raw = upload.read(limit + 1)
+            if len(raw) > limit:
+                self.add_error("saml_idp_metadata_file", METADATA_TOO_LARGE.format(size=limit // 2**20))
+                return None, ""
+            try:
+                return raw.decode("utf-8-sig"), "saml_idp_metadata_file"
+            except UnicodeDecodeError:
+                self.add_error("saml_idp_metadata_file", METADATA_NOT_XML)
+                return None, ""
+        if url and ("saml_idp_metadata_url" in self.changed_data or not self.instance.saml_idp_metadata_xml):
+            try:
+                return saml_idp_metadata_fetch(url=url), "saml_idp_metadata_url"
+            except SamlMetadataInvalid as exc:
+                self.add_error("saml_idp_metadata_url", str(exc))
+        return None, ""
+
+
+def _service_provider_value(account: AccountSettings | None, attribute: str) -> str:
+    """One of the portal's SAML values for the account, as a link to copy into the identity provider."""
+    if account is None or not account.partner_id:
+        return _("Save the partner first.")
+    url = getattr(saml_service_provider(account.partner), attribute)
+    return format_html('<a href="{}">{}</a>', url, url)
 
 
 class AccountSettingsInline(admin.StackedInline):
     model = AccountSettings
     form = AccountSettingsForm
     can_delete = False
+    readonly_fields = ("saml_idp_metadata_summary", "saml_sp_entity_id", "saml_sp_acs_url", "saml_sp_metadata_url")
     fieldsets = (
         (_("Sign-in"), {"fields": ("auth_method", "self_service_reset", "reset_contact")}),
         (_("Two-factor"), {"fields": ("two_factor_policy", "two_factor_grace_days", "two_factor_phishing_resistant")}),
-        (_("Single sign-on (OpenID Connect)"), {
-            "fields": ("sso_issuer", "sso_client_id", "sso_client_secret", "sso_client_secret_clear", "sso_scopes",
-                       "sso_enforced"),
+        (_("Single sign-on"), {"fields": ("sso_protocol", "sso_enforced")}),
+        (_("OpenID Connect"), {
+            "fields": ("sso_issuer", "sso_client_id", "sso_client_secret", "sso_client_secret_clear", "sso_scopes"),
+        }),
+        (_("SAML 2.0"), {
+            "description": _("Give your identity provider the portal's entity ID and reply (ACS) URL below, or its "
+                             "metadata URL, and have it send the person's email address."),
+            "fields": ("saml_idp_metadata_url", "saml_idp_metadata_file", "saml_idp_metadata_summary",
+                       "saml_idp_entity_id", "saml_email_attribute", "saml_want_assertions_signed",
+                       "saml_sp_entity_id", "saml_sp_acs_url", "saml_sp_metadata_url"),
         }),
     )
+
+    @admin.display(description=_("Stored identity provider metadata"))
+    def saml_idp_metadata_summary(self, account: AccountSettings | None) -> str:
+        if account is None or not account.saml_idp_metadata_xml:
+            return _("None yet.")
+        try:
+            idp = saml_idp_metadata_check(xml=account.saml_idp_metadata_xml, entity_id=account.saml_idp_entity_id)
+        except SamlMetadataInvalid as exc:
+            return str(exc)
+        return format_html("{}<br>{}", _("Entity ID: {entity_id}").format(entity_id=idp.entity_id),
+                           _("Sign-in address: {url}").format(url=idp.sso_url))
+
+    @admin.display(description=_("Portal entity ID (identifier)"))
+    def saml_sp_entity_id(self, account: AccountSettings | None) -> str:
+        return _service_provider_value(account, "entity_id")
+
+    @admin.display(description=_("Portal reply URL (assertion consumer service)"))
+    def saml_sp_acs_url(self, account: AccountSettings | None) -> str:
+        return _service_provider_value(account, "acs_url")
+
+    @admin.display(description=_("Portal metadata URL"))
+    def saml_sp_metadata_url(self, account: AccountSettings | None) -> str:
+        return _service_provider_value(account, "metadata_url")
 
 
 class AccountDomainInline(admin.TabularInline):

@@ -4,12 +4,13 @@ settings, slugs."""
 import dataclasses
 import datetime
 
+from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext
 
 from core.emails import InvalidEmail, domain_of, normalize_email
 from partners.errors import INVITE_BLOCKED_NO_AGREEMENT, AgreementMissing
-from partners.models import AccountDomain, AccountSettings, Agreement, AgreementVersion, Partner
+from partners.models import AccountDomain, AccountSettings, Agreement, AgreementVersion, Partner, SsoProtocol
 
 
 def current_agreement(*, partner: Partner) -> Agreement | None:
@@ -231,3 +232,31 @@ def agreement_block_for(*, user) -> AgreementBlock | None:
     lapsed_on = first["latest_valid_until"] if first["latest_signed_at"] is not None else None
     return AgreementBlock(partner_name=first["name"], partner_slug=first["slug"], lapsed_on=lapsed_on,
                           signers=signers, manager=manager)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamlServiceProvider:
+    """The portal as a SAML service provider for one account: what its identity provider is given."""
+
+    entity_id: str  # also the address of the portal's metadata for the account
+    acs_url: str  # the assertion consumer service (HTTP-POST)
+
+    @property
+    def metadata_url(self) -> str:
+        return self.entity_id
+
+
+def saml_service_provider(partner: Partner) -> SamlServiceProvider:
+    """The portal's SAML entity ID and assertion consumer service for a partner's account (one per account, so an
+    answer meant for one account is never taken for another)."""
+    base = f"{settings.PORTAL_URL}/accounts/saml/{partner.slug}"
+    return SamlServiceProvider(entity_id=f"{base}/metadata/", acs_url=f"{base}/acs/")
+
+
+def saml_account_settings(*, slug: str) -> AccountSettings | None:
+    """The saved settings of an active partner's account that uses (or is being set up for) SAML, or None."""
+    return (
+        AccountSettings.objects.filter(partner__slug=slug, partner__is_active=True, sso_protocol=SsoProtocol.SAML)
+        .select_related("partner")
+        .first()
+    )

@@ -1,8 +1,10 @@
-"""Celery tasks of partners: the reminders before an agreement lapses (beat runs them), and webhook deliveries."""
+"""Celery tasks of partners: the reminders before an agreement lapses (beat runs them), webhook deliveries, and the
+daily refresh of SAML identity providers' metadata."""
 
 from celery import shared_task
 
 from partners.services import agreement_reminders_send
+from partners.services.saml import saml_metadata_refresh_all
 from partners.services.webhooks import WebhookDeferred, webhook_deliver, webhooks_sweep
 from partners.webhooks import DELIVERY_LIMITS
 
@@ -30,3 +32,10 @@ def deliver_webhook(self, delivery_id: int) -> bool:
 def webhooks_sweep_task() -> int:
     """Queue again the deliveries a lost message or a killed worker left behind."""
     return webhooks_sweep()
+
+
+@shared_task(name="partners.saml_metadata_refresh")
+def saml_metadata_refresh_task() -> int:
+    """Fetch again the metadata of every account that takes it from its identity provider's URL (certificates
+    roll over); a provider that does not answer keeps its last good copy."""
+    return saml_metadata_refresh_all()

@@ -1,6 +1,7 @@
 """Webhooks' plumbing and reads: signing a delivery, refusing addresses a delivery must not reach (SSRF), the
 one HTTP call, and what the webhooks page shows. Writing (endpoints, deliveries, tries) is
-partners.services.webhooks'.
+partners.services.webhooks'. The SSRF guard (`url_refusal`, `outbound_session`) serves every request the portal
+sends to an address a partner gave (SAML metadata too).
 
 A delivery is a POST of JSON with the header `Portal-Signature: t=<unix time>,v1=<hex>`, the hex being the
 HMAC-SHA256 of "<t>.<body>" under the endpoint's secret (Stripe's scheme): the receiver checks the signature and
@@ -8,6 +9,7 @@ that t is recent, so a captured delivery cannot be replayed later.
 """
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -41,6 +43,8 @@ URL_NOT_PUBLIC = _("This address is not on the public internet: deliveries canno
 URL_UNRESOLVED = _("The host name of this URL could not be resolved.")
 REFUSED = "Refused"  # how a refused address begins a try's error: not worth another try
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# Why url_refusal refuses a URL.
+NOT_HTTPS, NOT_PUBLIC, UNRESOLVED = "not-https", "not-public", "unresolved"
 
 
 class WebhookUrlRefused(PartnerError):
@@ -66,19 +70,21 @@ def webhook_signature(*, secret: str, body: bytes, timestamp: int) -> str:
 # Where a delivery may go (SSRF)
 # ---------------------------------------------------------------------------
 
-def _loopback_http_allowed() -> bool:
+def loopback_http_allowed() -> bool:
+    """Whether requests may go to loopback (development and the tests)."""
     return bool(settings.DEBUG or getattr(settings, "WEBHOOK_ALLOW_LOOPBACK_HTTP", False))
 
 
-def _address_allowed(address: str) -> bool:
-    """A public address; a loopback one too where loopback HTTP is allowed (development and the tests)."""
+def _address_allowed(address: str, *, loopback: bool | None = None) -> bool:
+    """A public address; a loopback one too where `loopback` says so (by default where loopback HTTP is allowed:
+    development and the tests)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
     if embedded is not None:
         # An IPv6 form that carries an IPv4 address reaches that address: judge the IPv4 one.
         ip = embedded
     if ip.is_loopback:
-        return _loopback_http_allowed()
+        return loopback_http_allowed() if loopback is None else loopback
     return ip.is_global and not ip.is_multicast
 
 
@@ -99,37 +105,51 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def webhook_url_check(url: str) -> str:
-    """Refuse (WebhookUrlRefused) a URL a delivery must not go to: not https (http only to loopback where
-    allowed), credentials in it, or a host that is or resolves to a private, loopback or link-local address —
-    the portal's own network is no one's to probe. Returns the URL."""
+def url_refusal(url: str, *, loopback: bool, http_anywhere: bool = False) -> str | None:
+    """Why a request must not go to `url`, or None: NOT_HTTPS (not https — http only to a loopback host where
+    `loopback`, or anywhere with `http_anywhere` —, or credentials in it), UNRESOLVED, or NOT_PUBLIC (a host that
+    is or resolves to a private or link-local address, or loopback unless `loopback`): the portal's own network
+    is no one's to probe."""
     try:
         parts = urlsplit(url)
         host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:  # a port out of range, a malformed IPv6 address
-        raise WebhookUrlRefused(URL_NOT_HTTPS) from None
+        return NOT_HTTPS
     if not host or parts.username or parts.password:
-        raise WebhookUrlRefused(URL_NOT_HTTPS)
-    if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS
-                                        and _loopback_http_allowed()):
-        raise WebhookUrlRefused(URL_NOT_HTTPS)
+        return NOT_HTTPS
+    if parts.scheme != "https" and not (parts.scheme == "http" and (http_anywhere or (host in LOOPBACK_HOSTS
+                                                                                      and loopback))):
+        return NOT_HTTPS
     try:
         infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80),
                                    type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise WebhookUrlRefused(URL_UNRESOLVED) from None
-    if not infos or not all(_address_allowed(info[4][0]) for info in infos):
-        raise WebhookUrlRefused(URL_NOT_PUBLIC)
+        return UNRESOLVED
+    if not infos or not all(_address_allowed(info[4][0], loopback=loopback) for info in infos):
+        return NOT_PUBLIC
+    return None
+
+
+def webhook_url_check(url: str) -> str:
+    """Refuse (WebhookUrlRefused) a URL a delivery must not go to (url_refusal; http only to loopback where
+    allowed). Returns the URL."""
+    refusal = url_refusal(url, loopback=loopback_http_allowed())
+    if refusal is not None:
+        raise WebhookUrlRefused({NOT_HTTPS: URL_NOT_HTTPS, UNRESOLVED: URL_UNRESOLVED,
+                                 NOT_PUBLIC: URL_NOT_PUBLIC}[refusal])
     return url
 
 
 class _PeerChecked:
     """Checks the address a connection reached, after connecting: a host name resolved again between the check
-    and the connection (DNS rebinding) cannot lead a delivery into the portal's network."""
+    and the connection (DNS rebinding) cannot lead a request into the portal's network. `loopback` as for
+    _address_allowed; a refusal is a WebhookUrlRefused(URL_NOT_PUBLIC), whoever sent the request."""
+
+    loopback: bool | None = None
 
     def _new_conn(self):
         sock = super()._new_conn()
-        if not _address_allowed(sock.getpeername()[0]):
+        if not _address_allowed(sock.getpeername()[0], loopback=self.loopback):
             sock.close()
             raise WebhookUrlRefused(URL_NOT_PUBLIC)
         return sock
@@ -152,9 +172,37 @@ class _CheckedHTTPSPool(HTTPSConnectionPool):
 
 
 class _CheckedAdapter(HTTPAdapter):
+    def __init__(self, *args, loopback: bool | None = None, **kwargs):
+        self.loopback = loopback  # before HTTPAdapter.__init__, which makes the pool manager
+        super().__init__(*args, **kwargs)
+
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = _checked_pools(self.loopback)
+
+
+@functools.cache
+def _checked_pools(loopback: bool | None) -> dict:
+    """The connection pools whose connections check their peer with this `loopback`."""
+    if loopback is None:
+        return {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+    return {
+        "http": type("_CheckedHTTPPool", (_CheckedHTTPPool,), {"ConnectionCls": type(
+            "_CheckedHTTPConnection", (_CheckedHTTPConnection,), {"loopback": loopback})}),
+        "https": type("_CheckedHTTPSPool", (_CheckedHTTPSPool,), {"ConnectionCls": type(
+            "_CheckedHTTPSConnection", (_CheckedHTTPSConnection,), {"loopback": loopback})}),
+    }
+
+
+def outbound_session(*, loopback: bool | None = None) -> requests.Session:
+    """A session for requests to addresses partners give: every connection checks the address it reached
+    (_PeerChecked; `loopback` as for _address_allowed), and no proxy comes from the environment, so that the
+    check sees the receiver. Check the URL first (url_refusal), and each redirect's too: follow none yourself."""
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", _CheckedAdapter(loopback=loopback))
+    session.mount("https://", _CheckedAdapter(loopback=loopback))
+    return session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,10 +240,7 @@ def webhook_post(*, url: str, secret: str, payload: dict, event_id: str) -> Post
                                                                 timestamp=int(timezone.now().timestamp())),
                "Portal-Event": payload["type"], "Portal-Delivery": event_id}
     started = time.monotonic()
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy from the environment: the peer check must see the receiver
-        session.mount("http://", _CheckedAdapter())
-        session.mount("https://", _CheckedAdapter())
+    with outbound_session() as session:
         try:
             webhook_url_check(url)
             response = session.post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS,

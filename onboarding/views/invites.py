@@ -160,13 +160,14 @@ def accept_sso(request: HttpRequest) -> HttpResponse:
     invite = invite_by_pk(pk=invite_id)
     if user is None or invite is None:
         return sso.sign_in_refused(request, SSO_INVITE_UNMATCHED)
+    backend = user.backend  # OpenID Connect's or SAML's, whichever verified them
     try:
         with conflicts_refused():
             user = invite_accept(invite=invite, sso_user=user, request=request)
     except REFUSED as exc:
         return sso.sign_in_refused(request, str(exc))
     request.session.pop(SESSION_OPENED, None)
-    return first_factor_passed(request, user, backend=sso.BACKEND, method=AuthMethod.SSO)
+    return first_factor_passed(request, user, backend=backend, method=AuthMethod.SSO)
 
 
 @require_POST

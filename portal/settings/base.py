@@ -1,6 +1,7 @@
 """Settings shared by every environment; the environment-specific modules import * from here."""
 
 import datetime
+import shutil
 import urllib.parse
 from pathlib import Path
 
@@ -143,6 +144,7 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.CloudPasswordBackend",
     "accounts.backends.DomainPasswordBackend",
     "accounts.backends.AccountOIDCBackend",
+    "accounts.backends.AccountSAMLBackend",
 ]
 
 # Password reset links: single use (Django's token changes with the password) and short-lived.
@@ -209,6 +211,16 @@ OIDC_CREATE_USER = False
 OIDC_TIMEOUT = 10
 OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:sso_callback"
 OIDC_VERIFY_SSL = env.bool("OIDC_VERIFY_SSL", default=True)
+
+# SAML 2.0 (pysaml2, signatures through xmlsec1): settings per account come from AccountSettings;
+# these are the fixed parts. An AuthnRequest, its answer and the answered assertions are kept in
+# the cache, which must be shared by every web process (CACHE_URL=redis://... in production).
+SAML_XMLSEC_BINARY = env.str("SAML_XMLSEC_BINARY", default=shutil.which("xmlsec1") or "/usr/bin/xmlsec1")
+SAML_CLOCK_SKEW_SECONDS = env.int("SAML_CLOCK_SKEW_SECONDS", default=60)
+SAML_REQUEST_SECONDS = 10 * 60  # how long the person may take at the identity provider
+SAML_METADATA_TIMEOUT = env.int("SAML_METADATA_TIMEOUT", default=10)
+SAML_METADATA_MAX_BYTES = 5 * 1024 * 1024  # a single provider's metadata is a few kilobytes
+SAML_METADATA_ALLOW_HTTP = env.bool("SAML_METADATA_ALLOW_HTTP", default=False)  # tests: a provider on loopback
 
 # Argon2id with OWASP's m=19456 (19 MiB), t=2, p=1 (accounts.hashers: about 25 ms of CPU per check, where
 # Django's 100 MiB and 8 lanes cost about 280 ms); hashes of other parameters or of PBKDF2 are redone at
@@ -430,7 +442,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # pysaml2 logs whole SAML documents (addresses, attributes) at INFO and DEBUG.
+        "saml2": {"level": "WARNING"},
+        # pysaml2's schema library announces each schema it loads, at every start.
+        "xmlschema": {"level": "WARNING"},
+    },
 }
 
 # ---------------------------------------------------------------------------
@@ -472,6 +490,7 @@ CELERY_BEAT_SCHEDULE = {
     "invites-remind": {"task": "onboarding.invites_remind", "schedule": 60 * 60.0},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": 60 * 60.0},
     "webhooks-sweep": {"task": "partners.webhooks_sweep", "schedule": float(OUTBOX_SWEEP_SECONDS)},
+    "saml-metadata-refresh": {"task": "partners.saml_metadata_refresh", "schedule": 24 * 60 * 60.0},
 }
 WEBHOOK_ALLOW_LOOPBACK_HTTP = env.bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", default=False)  # http:// to 127.0.0.1/localhost
 # SCIM's brake: within this many minutes, at most the connection's removal_brake_percent of the account's people

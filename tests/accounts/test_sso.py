@@ -27,7 +27,7 @@ from accounts.models import TOTPDevice, User
 from core.models import AuditEvent
 from directory_sync.models import DirectoryConnection, SourceKind
 from directory_sync.services.runs import directory_csv_import
-from partners.models import AccountDomain, AccountSettings, AuthMethod, TwoFactorPolicy
+from partners.models import AccountDomain, AccountSettings, AuthMethod, SsoProtocol, TwoFactorPolicy
 from tests.accounts.factories import UserFactory
 from tests.conftest import free_port, totp_code
 from tests.oidc import OidcProvider, login_with_requests
@@ -258,6 +258,24 @@ def test_a_used_callback_state_is_refused_with_a_message_and_an_audit_event(live
     assert "the answer from your provider could not be checked" in text_of(replay)
     assert signed_in_user(session) is None
     assert AuditEvent.objects.filter(action="signin.succeeded").count() == 1
+    assert AuditEvent.objects.filter(action="signin.failed", data__method=AuthMethod.SSO).count() == 1
+
+
+def test_a_flow_started_before_the_account_switched_to_saml_cannot_finish(live_server, idp, alice):
+    """The issuer and client stay stored after a switch to SAML: a callback of the old flow is refused all the same."""
+    session = requests.Session()
+    submit_email(session, live_server.url, "alice@partner-sso.example")
+    idp_form = session.get(f"{live_server.url}/accounts/sso/start/", timeout=10)
+    callback = f"{live_server.url}/accounts/sso/callback/"
+    answer = login_with_requests(session, idp_form, "alice", "alice-pass", stop_at=callback).headers["Location"]
+    AccountSettings.objects.filter(partner=alice.partner).update(
+        sso_protocol=SsoProtocol.SAML, saml_idp_metadata_url="https://idp.partner-sso.example/metadata")
+
+    landing = session.get(answer, timeout=10)
+
+    assert portal_page(landing, live_server.url) == "/accounts/login/"
+    assert signed_in_user(session) is None
+    assert not AuditEvent.objects.filter(action="signin.succeeded").exists()
     assert AuditEvent.objects.filter(action="signin.failed", data__method=AuthMethod.SSO).count() == 1
 
 
