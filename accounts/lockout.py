@@ -12,6 +12,10 @@ Both counts come from one query. A successful sign-in resets only its address's 
 when it may have some (expired attempts of everyone are deleted at the next failure; they count for
 nothing meanwhile); every sign-in is in the audit trail, so axes' own access log is off
 (AXES_DISABLE_ACCESS_LOG).
+
+A passwordless sign-in with a passkey names no address: its failures count against the client only
+(`passwordless_failure_record`, under PASSWORDLESS), in the same throttle, so that a client over
+SIGNIN_CLIENT_FAILURE_LIMIT can try neither passwords nor passkeys.
 """
 
 import logging
@@ -21,11 +25,18 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_credentials, get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from core.clients import client_ip
 
 logger = logging.getLogger(__name__)
 
 ADDRESS_FAILURES = "portal_address_failures"  # request attribute: the address's failures counted before the check
+# The "address" of failed passwordless sign-ins (no address is typed): never an email address, so never locked
+# as one, and visible as such in the admin's list of attempts.
+PASSWORDLESS = "(passwordless passkey)"
 
 
 def recent_failures(request, credentials=None) -> tuple[int, int]:
@@ -70,3 +81,38 @@ class PortalAxesHandler(AxesDatabaseHandler):
             return
         count = self.reset_user_attempts(request, credentials)
         logger.info("AXES: Deleted %d failed login attempts of an address that signed in.", count)
+
+
+def _cool_off_threshold():
+    return timezone.now() - settings.AXES_COOLOFF_TIME
+
+
+def client_throttled(request) -> bool:
+    """Whether the request's client has SIGNIN_CLIENT_FAILURE_LIMIT failed sign-ins (passwords or passkeys, any
+    address) within the cool-off time: then a passwordless sign-in is refused, as a password would be."""
+    client = client_ip(request)
+    if not client:
+        return False
+    counted = AccessAttempt.objects.filter(ip_address=client, attempt_time__gte=_cool_off_threshold())
+    failures = counted.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    return failures >= settings.SIGNIN_CLIENT_FAILURE_LIMIT
+
+
+def passwordless_failure_record(request) -> None:
+    """Count a failed passwordless sign-in against the request's client (axes' table, under PASSWORDLESS)."""
+    client = client_ip(request)
+    if not client:
+        return
+    with transaction.atomic():
+        attempt, created = AccessAttempt.objects.select_for_update().get_or_create(
+            username=PASSWORDLESS, ip_address=client, user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+            defaults={"http_accept": request.META.get("HTTP_ACCEPT", "")[:1025], "path_info": request.path[:255],
+                      "get_data": "", "post_data": "", "failures_since_start": 1},
+        )
+        if created:
+            return
+        # Failures before the cool-off time count for nothing: start again from this one.
+        expired = attempt.attempt_time < _cool_off_threshold()
+        attempt.failures_since_start = 1 if expired else F("failures_since_start") + 1
+        attempt.attempt_time = timezone.now()
+        attempt.save(update_fields=["failures_since_start", "attempt_time"])

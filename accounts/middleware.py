@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
+from accounts import selectors
 from accounts.flow import ENROL_REQUIRED, LAST_ACTIVITY, SIGNED_IN_AT
 from core.languages import supported_language
 
@@ -44,19 +45,33 @@ class SessionTimeoutMiddleware:
 
 
 class TwoFactorEnforcementMiddleware:
-    """People who must enrol in two-factor can reach only the enrolment pages until they do."""
+    """People who must enrol in two-factor can reach only the enrolment pages until they do.
+
+    Under a phishing-resistant policy, a session verified with anything but a passkey or security key
+    (selectors.passkey_required_now) reaches only the passkey list, its registration and sign-out: also a session
+    verified with an app code before the policy was switched on. Registering a passkey verifies the session with
+    it (accounts.views.passkeys), which ends this.
+    """
 
     ALLOWED_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/static/", "/healthz", "/favicon.ico")
+    PASSKEY_PREFIXES = ("/accounts/two-factor/passkeys/register/", "/accounts/logout/", "/static/", "/healthz",
+                        "/favicon.ico")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if not request.user.is_authenticated:
+            return self.get_response(request)
         if (
-            request.user.is_authenticated
-            and request.session.get(ENROL_REQUIRED)
-            and not request.path.startswith(self.ALLOWED_PREFIXES)
+            request.path != reverse("accounts:passkeys")
+            and not request.path.startswith(self.PASSKEY_PREFIXES)
+            and selectors.passkey_required_now(request.user, getattr(request.user, "otp_device", None))
         ):
+            if request.method == "GET":
+                messages.info(request, gettext("Your account needs a passkey or security key: register one now."))
+            return redirect("accounts:passkeys")
+        if request.session.get(ENROL_REQUIRED) and not request.path.startswith(self.ALLOWED_PREFIXES):
             return redirect("accounts:two_factor_setup")
         return self.get_response(request)
 

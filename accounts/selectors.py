@@ -16,13 +16,14 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 from django_otp_webauthn.models import WebAuthnCredential
+from webauthn.helpers import base64url_to_bytes
 
 from accounts.models import BackupCode, TOTPDevice, User
 from core.emails import InvalidEmail, normalize_email
 from directory_sync.models import DirectoryUserStatus
 from directory_sync.selectors import recipient_lookup
 from partners.models import AuthMethod, TwoFactorPolicy
-from partners.selectors import account_settings_for_address, account_settings_of
+from partners.selectors import account_requires_phishing_resistant, account_settings_for_address, account_settings_of
 
 # What the two-factor policy asks of a person now (see `two_factor_requirement`).
 REQUIRED, GRACE, OPTIONAL, OFF = "required", "grace", "optional", "off"
@@ -201,6 +202,14 @@ def passkey_of(*, user: User, pk) -> WebAuthnCredential | None:
     return WebAuthnCredential.objects.filter(user=user, pk=pk, confirmed=True).first()
 
 
+def passkey_owner_by_credential_id(raw_id: str) -> User | None:
+    """The owner of the credential a (refused) assertion names by its base64url id, or None: for the audit."""
+    try:
+        return WebAuthnCredential.get_by_credential_id(base64url_to_bytes(raw_id)).user
+    except (WebAuthnCredential.DoesNotExist, TypeError, ValueError):
+        return None
+
+
 def phishing_resistant_required(user: User) -> bool:
     """Whether only a passkey or security key counts as this person's second factor.
 
@@ -210,14 +219,24 @@ def phishing_resistant_required(user: User) -> bool:
     """
     if user.partner_id is None:
         return settings.VENDOR_STAFF_PHISHING_RESISTANT
-    policy = account_settings_of(user.partner)
-    return policy.two_factor_policy == TwoFactorPolicy.REQUIRED and policy.two_factor_phishing_resistant
+    # It runs on every signed-in request (TwoFactorEnforcementMiddleware): one read by primary key.
+    return account_requires_phishing_resistant(partner_id=user.partner_id)
 
 
 def has_required_factor(user: User) -> bool:
     """Whether the person has the kind of second factor their policy asks for (a passkey, where phishing-
     resistant; else any)."""
     return has_passkey(user) if phishing_resistant_required(user) else has_device(user)
+
+
+def passkey_required_now(user: User, device) -> bool:
+    """Whether a session verified with `device` (request.user.otp_device; None when not verified) must register a
+    passkey before anything else: the policy requires a phishing-resistant factor of this person now (not in a
+    grace period) and the session was not verified with a passkey or security key — a code given before the
+    policy was switched on, or by someone who had no passkey yet, proved who they are but is not that factor."""
+    if isinstance(device, WebAuthnCredential):
+        return False
+    return phishing_resistant_required(user) and two_factor_requirement(user) == REQUIRED
 
 
 def codes_accepted_at_signin(user: User) -> bool:

@@ -12,10 +12,12 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
+from django_otp_webauthn.settings import app_settings as webauthn_settings
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse
 from webauthn.helpers.structs import UserVerificationRequirement
 
 from accounts import selectors
@@ -25,8 +27,11 @@ from accounts.services import two_factor
 from core.audit import audit_record
 from core.errors import PortalError
 
-# How long after signing in a person may remove a passkey without giving a current code.
-RECENT_SIGNIN_SECONDS = 15 * 60
+# How long after signing in a person may add or remove a passkey without giving a current code (the same rule as
+# for adding an authenticator app beside passkeys, hence two_factor's).
+RECENT_SIGNIN_SECONDS = two_factor.RECENT_SIGNIN_SECONDS
+recent_signin = two_factor.recent_signin
+
 NAME_MAX_LENGTH = 64
 DEFAULT_NAME = "Passkey"
 
@@ -39,9 +44,19 @@ PASSKEY_CURRENT_FACTOR = _(
     "To remove a passkey, give a current code of your authenticator app or an unused backup code, or sign in "
     "again: removing one is possible without a code for 15 minutes after signing in."
 )
+PASSKEY_SIGN_IN_AGAIN = _(
+    "To add a passkey, sign in again: adding one is possible for 15 minutes after signing in."
+)
+PASSKEY_REMOVE_SIGN_IN_AGAIN = _(
+    "Your account requires a passkey: codes are not accepted here. Sign out and in again with your passkey, then "
+    "remove it within 15 minutes."
+)
 PASSKEY_CEREMONY_FAILED = _("The passkey or security key was not accepted. Try again, or use another one.")
 PASSKEY_SIGNIN_REFUSED = _(
     "This passkey cannot sign you in here. Sign in with your email address instead."
+)
+PASSKEY_THROTTLED = _(
+    "Too many failed attempts: signing in from here is paused for {minutes} minutes. Try again later."
 )
 CODES_REFUSED = _(
     "Your account requires a passkey or security key: codes from an authenticator app and backup codes are "
@@ -115,6 +130,43 @@ class PortalWebAuthnHelper(WebAuthnHelper):
                 "require_user_verification": getattr(self, "_require_user_verification", True)}
 
 
+# -- ceremony state ------------------------------------------------------------------------------
+
+# What a ceremony's state in the session is for: each has its own session key and says so inside as well, so
+# that a challenge issued for one ceremony (the second factor, which does not require user verification) is
+# never accepted by another (a passwordless sign-in, which does).
+REGISTER, VERIFY, SIGNIN = "register", "verify", "signin"
+SIGN_COUNT_WENT_BACKWARDS = "passkey: sign count went backwards (cloned?)"
+
+
+def ceremony_state(state: dict, *, purpose: str, user: User | None = None) -> dict:
+    """The package's state of a ceremony that begins, with its purpose, its person (None for a passwordless
+    sign-in) and when it was issued (`ceremony_state_valid` checks them)."""
+    return {**state, "purpose": purpose, "user": user.pk if user else None, "issued_at": time.time()}
+
+
+def ceremony_state_valid(state, *, purpose: str, user: User | None = None) -> bool:
+    """Whether a ceremony's state was issued for this purpose and person, within OTP_WEBAUTHN_TIMEOUT_SECONDS.
+
+    The browser gives up after that time too; a challenge kept longer (a session left open) is refused.
+    """
+    if not isinstance(state, dict) or state.get("purpose") != purpose:
+        return False
+    issued_at = state.get("issued_at")
+    if not isinstance(issued_at, (int, float)):
+        return False
+    if not 0 <= time.time() - issued_at <= webauthn_settings.OTP_WEBAUTHN_TIMEOUT_SECONDS:
+        return False
+    return state.get("user") == (user.pk if user else None)
+
+
+def sign_count_went_backwards(exc: BaseException) -> bool:
+    """Whether a refused assertion's cause is a signature counter at or below the one last seen: a sign that
+    the credential was copied (py_webauthn names it only in its message)."""
+    cause = exc.__cause__
+    return isinstance(cause, InvalidAuthenticationResponse) and "sign count" in str(cause)
+
+
 # -- writes -------------------------------------------------------------------------------------
 
 
@@ -127,21 +179,30 @@ def passkey_register(*, user: User, helper: PortalWebAuthnHelper, state: dict, d
                      request=None) -> WebAuthnCredential:
     """Verify a new credential's registration (django-otp-webauthn) and keep it under its name; audit, mail.
 
-    py_webauthn's errors pass through (the view answers them); nothing is kept then.
+    py_webauthn's errors pass through (the view answers them); nothing is kept then. A credential id that is
+    registered already (to this person or another) is refused (PasskeyError), not kept twice.
     """
-    with transaction.atomic():
-        credential = helper.register_complete(user=user, state=state, data=data)
-        credential.name = passkey_name_clean(name)
-        credential.save(update_fields=["name"])
-        audit_record(actor=user, action="two_factor.passkey_added", target=user, partner=user.partner,
-                     request=request, data={"passkey": credential.pk, "name": credential.name})
-        two_factor.notify_change(user, "passkey_added", name=credential.name)
+    try:
+        with transaction.atomic():
+            credential = helper.register_complete(user=user, state=state, data=data)
+            credential.name = passkey_name_clean(name)
+            credential.save(update_fields=["name"])
+            audit_record(actor=user, action="two_factor.passkey_added", target=user, partner=user.partner,
+                         request=request, data={"passkey": credential.pk, "name": credential.name})
+            two_factor.notify_change(user, "passkey_added", name=credential.name)
+    except IntegrityError as exc:
+        raise PasskeyError(str(PASSKEY_CEREMONY_FAILED)) from exc
     return credential
 
 
-def recent_signin(signed_in_at: float | None) -> bool:
-    """Whether the session signed in within RECENT_SIGNIN_SECONDS (then a passkey goes without a code)."""
-    return signed_in_at is not None and time.time() - signed_in_at <= RECENT_SIGNIN_SECONDS
+def _is_last_required_factor(user: User, credential: WebAuthnCredential) -> bool:
+    """Whether removing this passkey would leave the person without the second factor their policy requires
+    (read without locks: passkey_remove checks again under them)."""
+    if selectors.two_factor_requirement(user) not in (selectors.REQUIRED, selectors.GRACE):
+        return False
+    if WebAuthnCredential.objects.filter(user=user, confirmed=True).exclude(pk=credential.pk).exists():
+        return False
+    return selectors.phishing_resistant_required(user) or not selectors.has_authenticator_app(user)
 
 
 def passkey_remove(*, user: User, credential: WebAuthnCredential, signed_in_at: float | None, current: str = "",
@@ -149,11 +210,17 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, signed_in_at: 
     """Remove one of the person's passkeys; audit, mail.
 
     Needs a recent sign-in (RECENT_SIGNIN_SECONDS) or a current code of their authenticator app or an unused
-    backup code (SecondFactorRequired otherwise), as replacing an app does; and never removes the last
-    second factor their policy requires (PasskeyError).
+    backup code (SecondFactorRequired otherwise), as replacing an app does — under a phishing-resistant policy
+    only the recent sign-in, as codes are not the factor it requires; and never removes the last second factor
+    their policy requires (PasskeyError), checked before a code is, so that a refused removal uses none up.
     """
-    if not recent_signin(signed_in_at) and (not current or two_factor.verify(user=user, token=current) is None):
-        raise SecondFactorRequired(str(PASSKEY_CURRENT_FACTOR))
+    if not recent_signin(signed_in_at):
+        if selectors.phishing_resistant_required(user):
+            raise SecondFactorRequired(str(PASSKEY_REMOVE_SIGN_IN_AGAIN))
+        if _is_last_required_factor(user, credential):
+            raise PasskeyError(str(PASSKEY_LAST_FACTOR))
+        if not current or two_factor.verify(user=user, token=current) is None:
+            raise SecondFactorRequired(str(PASSKEY_CURRENT_FACTOR))
     with transaction.atomic():
         # All of the person's credentials are locked: two removals at once must not both pass the check below.
         locked = {c.pk: c for c in WebAuthnCredential.objects.select_for_update().filter(user=user).order_by("pk")}

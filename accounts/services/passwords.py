@@ -15,7 +15,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.selectors import may_use_cloud_password, signin_user, user_auth_method
+from accounts.selectors import may_use_cloud_password, passkeys_of, signin_user, user_auth_method
 from accounts.services.api_tokens import api_tokens_revoke_of
 from core.audit import audit_record
 from core.clients import client_ip
@@ -83,7 +83,8 @@ def password_reset_request(*, email: str, client_ip: str = "", user_agent: str =
 def password_changed(*, user: User, request=None, via: str) -> None:
     """Record a password change (`via` "reset" or "changed") and tell the person by mail.
 
-    Their other sessions ended already, with the old password hash.
+    Their other sessions ended already, with the old password hash. A passkey signs in without the password, so
+    the mail names theirs: one they do not recognise may be how someone got in.
     """
     with transaction.atomic():
         audit_record(actor=user, action=f"password.{via}", target=user, partner=user.partner, request=request)
@@ -91,4 +92,6 @@ def password_changed(*, user: User, request=None, via: str) -> None:
         mail_send_on_commit(to=user.display_email, subject=CHANGED_SUBJECT, template="password_changed",
                             partner=user.partner, context={
                                 "user": user, "via": via, "reset_url": absolute_url("accounts:password_reset"),
+                                "passkeys": [passkey.name for passkey in passkeys_of(user)],
+                                "security_url": absolute_url("accounts:security"),
                             })

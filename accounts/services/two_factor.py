@@ -11,6 +11,7 @@ What the policy asks of a person is read in accounts.selectors.
 import base64
 import io
 import secrets
+import time
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +30,12 @@ from core.links import absolute_url
 from core.mail import mail_send_on_commit
 
 BACKUP_DEVICE_NAME = "Backup codes"
+# How long after signing in a person may add or remove a passkey (or add an app beside passkeys) without a code.
+RECENT_SIGNIN_SECONDS = 15 * 60
+SIGN_IN_AGAIN_FOR_APP = _(
+    "To add an authenticator app beside your passkeys, sign in again: this is possible for 15 minutes after "
+    "signing in."
+)
 SUBJECTS = {
     "two_factor_replaced": _("Your Partner Portal sign-in: a new authenticator app"),
     "two_factor_backup_codes_renewed": _("Your Partner Portal sign-in: new backup codes"),
@@ -45,6 +52,11 @@ def grace_start(user: User) -> None:
         user.save(update_fields=["two_factor_required_since"])
 
 
+def recent_signin(signed_in_at: float | None) -> bool:
+    """Whether the session signed in within RECENT_SIGNIN_SECONDS (accounts.flow.SIGNED_IN_AT)."""
+    return signed_in_at is not None and time.time() - signed_in_at <= RECENT_SIGNIN_SECONDS
+
+
 def enrolment_start(*, user: User) -> TOTPDevice:
     """The unconfirmed authenticator for the person to scan: the one in progress, else a new one.
 
@@ -57,19 +69,24 @@ def enrolment_start(*, user: User) -> TOTPDevice:
 
 
 def enrolment_confirm(
-    *, user: User, device: TOTPDevice, token: str, current: str = "", request=None
+    *, user: User, device: TOTPDevice, token: str, current: str = "", signed_in_at: float | None = None,
+    request=None
 ) -> list[str] | None:
     """Confirm the authenticator with a code from it; return new backup codes, or None for a wrong code.
 
     When it replaces a confirmed authenticator, `current` must be a code of that one or an unused
     backup code (SecondFactorRequired otherwise, and nothing changes); the person is then mailed.
+    Someone whose only second factor is a passkey has no code to give: adding an app beside it needs a
+    recent sign-in (`signed_in_at`, RECENT_SIGNIN_SECONDS) instead, as adding a passkey does.
     """
     if not device.verify_token(_clean(token)):
         return None
-    replacing = selectors.has_device(user)
+    replacing = selectors.has_authenticator_app(user)
     # Checked after the new code, so that a mistyped new code never uses up a backup code.
     if replacing and verify(user=user, token=current) is None:
         raise SecondFactorRequired()
+    if not replacing and selectors.has_passkey(user) and not recent_signin(signed_in_at):
+        raise SecondFactorRequired(str(SIGN_IN_AGAIN_FOR_APP))
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True

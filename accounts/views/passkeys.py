@@ -11,6 +11,7 @@ from functools import cached_property
 from logging import getLogger
 
 import django_otp
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -28,7 +29,7 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from accounts import selectors
+from accounts import lockout, selectors
 from accounts.errors import SecondFactorRequired
 from accounts.flow import (
     AFTER_ENROLMENT,
@@ -46,6 +47,11 @@ logger = getLogger("django_otp_webauthn")
 # A passwordless sign-in is only for people whose first factor is a portal password (selectors.
 # passwordless_signin_allowed): the session is that backend's, which checks the person on every request.
 PASSWORDLESS_BACKEND = "accounts.backends.CloudPasswordBackend"
+# Each ceremony keeps its state under its own session key (not the package's shared ones): a challenge issued
+# for one is never found by another's complete view.
+REGISTER_STATE = "passkey_register_state"
+VERIFY_STATE = "passkey_verify_state"
+SIGNIN_STATE = "passkey_signin_state"
 
 
 class PasskeyRefused(webauthn_errors.OTPWebAuthnApiError):
@@ -55,21 +61,56 @@ class PasskeyRefused(webauthn_errors.OTPWebAuthnApiError):
     default_code = "passkey_refused"
 
 
+class PasskeyThrottled(PasskeyRefused):
+    """Too many failed sign-ins from this client (accounts.lockout): refused before any ceremony."""
+
+    status_code = 429
+    default_code = "passkey_throttled"
+
+
 def _refused(message) -> PasskeyRefused:
     return PasskeyRefused(detail=str(message))
+
+
+def _take_state(request: HttpRequest, key: str, *, purpose: str, user=None) -> dict:
+    """Pop a ceremony's state (saved at once: it is never used twice, whatever happens next) and check that it is
+    this ceremony's, for this person, and not older than OTP_WEBAUTHN_TIMEOUT_SECONDS."""
+    state = request.session.pop(key, None)
+    request.session.save()
+    if not state or not passkeys.ceremony_state_valid(state, purpose=purpose, user=user):
+        raise webauthn_errors.InvalidState()
+    return state
 
 
 # -- registration (signed in) -------------------------------------------------------------------
 
 
+class _RecentSignInMixin:
+    def check_can_register(self):
+        """Adding a passkey, which signs in, needs a sign-in within the last 15 minutes (as removing one does):
+        a session left open elsewhere cannot add a way in that would outlast a password reset."""
+        super().check_can_register()
+        if not passkeys.recent_signin(self.request.session.get(SIGNED_IN_AT)):
+            raise _refused(passkeys.PASSKEY_SIGN_IN_AGAIN)
+
+
 @method_decorator(login_required, name="dispatch")
-class PasskeyRegisterBegin(BeginCredentialRegistrationView):
+class PasskeyRegisterBegin(_RecentSignInMixin, BeginCredentialRegistrationView):
     """The options for a new credential (the package refuses a session not yet verified by an existing factor)."""
 
+    def post(self, *args, **kwargs):
+        user = self.get_user()
+        data, state = self.get_helper().register_begin(user=user)
+        self.request.session[REGISTER_STATE] = passkeys.ceremony_state(state, purpose=passkeys.REGISTER, user=user)
+        return JsonResponse(data)
+
 
 @method_decorator(login_required, name="dispatch")
-class PasskeyRegisterComplete(CompleteCredentialRegistrationView):
+class PasskeyRegisterComplete(_RecentSignInMixin, CompleteCredentialRegistrationView):
     """Verify and keep the new credential under the name the person gave it; audit and mail (the service)."""
+
+    def get_state(self):
+        return _take_state(self.request, REGISTER_STATE, purpose=passkeys.REGISTER, user=self.get_user())
 
     def post(self, *args, **kwargs):
         request = self.request
@@ -81,13 +122,16 @@ class PasskeyRegisterComplete(CompleteCredentialRegistrationView):
             with rewrite_exceptions(logger=logger):
                 credential = passkeys.passkey_register(user=user, helper=self.get_helper(), state=state, data=data,
                                                        name=name, request=request)
-        except webauthn_errors.OTPWebAuthnApiError as exc:
-            logger.info("passkey registration of %s refused: %s", user.pk, exc.code)
+        except (webauthn_errors.OTPWebAuthnApiError, passkeys.PasskeyError) as exc:
+            logger.info("passkey registration of %s refused: %s", user.pk, getattr(exc, "code", "duplicate"))
             raise _refused(passkeys.PASSKEY_CEREMONY_FAILED) from exc
-        if not request.user.is_verified():
-            # The new credential just proved itself: the session counts as verified with it.
+        confined = selectors.passkey_required_now(user, getattr(user, "otp_device", None))
+        if not request.user.is_verified() or selectors.phishing_resistant_required(user):
+            # The new credential just proved itself: the session counts as verified with it. Under the
+            # phishing-resistant policy even a session verified with an app code is (its code is not the factor
+            # the account requires: accounts.middleware confines such a session until this).
             django_otp.login(request, credential)
-        enrolling = bool(request.session.get(ENROL_REQUIRED) or request.session.get(AFTER_ENROLMENT))
+        enrolling = bool(confined or request.session.get(ENROL_REQUIRED) or request.session.get(AFTER_ENROLMENT))
         if selectors.has_required_factor(user):
             request.session.pop(ENROL_REQUIRED, None)
         messages.success(request, passkeys.PASSKEY_ADDED)
@@ -112,11 +156,24 @@ class _PendingUserMixin:
 
 
 class PasskeyVerifyBegin(_PendingUserMixin, BeginCredentialAuthenticationView):
-    """The options for the waiting person's own credentials (never the signed-in session's)."""
+    """The options for the waiting person's own credentials (never the signed-in session's).
+
+    User verification is not required here (a security key without a PIN is a second factor beside the
+    password): the state says so, and is only ever accepted by PasskeyVerifyComplete for this person.
+    """
+
+    def post(self, *args, **kwargs):
+        user = self.get_user()
+        data, state = self.get_helper().authenticate_begin(user=user, require_user_verification=False)
+        self.request.session[VERIFY_STATE] = passkeys.ceremony_state(state, purpose=passkeys.VERIFY, user=user)
+        return JsonResponse(data)
 
 
 class PasskeyVerifyComplete(_PendingUserMixin, CompleteCredentialAuthenticationView):
     """Check the assertion against the waiting person's credentials and complete their sign-in."""
+
+    def get_state(self):
+        return _take_state(self.request, VERIFY_STATE, purpose=passkeys.VERIFY, user=self.get_user())
 
     def post(self, *args, **kwargs):
         request = self.request
@@ -127,7 +184,9 @@ class PasskeyVerifyComplete(_PendingUserMixin, CompleteCredentialAuthenticationV
                 credential = self.get_helper().authenticate_complete(user=user, state=state, data=request.data)
             self.check_device_usable(credential)
         except webauthn_errors.OTPWebAuthnApiError as exc:
-            audit_signin_failure(request=request, email=user.email, method="passkey", reason=f"passkey: {exc.code}")
+            reason = (passkeys.SIGN_COUNT_WENT_BACKWARDS if passkeys.sign_count_went_backwards(exc)
+                      else f"passkey: {exc.code}")
+            audit_signin_failure(request=request, email=user.email, method="passkey", reason=reason)
             raise _refused(passkeys.PASSKEY_CEREMONY_FAILED) from exc
         response = complete_sign_in(request, user, backend=pending["backend"], method=pending["method"],
                                     device=credential)
@@ -144,15 +203,31 @@ class _SignedOutMixin:
     def check_can_authenticate(self):
         if self.request.user.is_authenticated:
             raise _refused(passkeys.PASSKEY_SIGNIN_REFUSED)
+        if lockout.client_throttled(self.request):
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            raise PasskeyThrottled(detail=str(passkeys.PASSKEY_THROTTLED).format(minutes=minutes))
         super().check_can_authenticate()
 
 
 class PasskeySignInBegin(_SignedOutMixin, BeginCredentialAuthenticationView):
     """Options for a discoverable credential: no address asked, none named (the authenticator offers its own)."""
 
+    def post(self, *args, **kwargs):
+        data, state = self.get_helper().authenticate_begin(user=None, require_user_verification=True)
+        self.request.session[SIGNIN_STATE] = passkeys.ceremony_state(state, purpose=passkeys.SIGNIN)
+        return JsonResponse(data)
+
 
 class PasskeySignInComplete(_SignedOutMixin, CompleteCredentialAuthenticationView):
-    """A passkey alone signs in (both factors), for those whose account allows it — checked here, not only hidden."""
+    """A passkey alone signs in (both factors), for those whose account allows it — checked here, not only hidden.
+
+    The authenticator must have verified the person (PIN, fingerprint): required here whatever the state says.
+    Every failure counts against the client in the sign-in throttle (accounts.lockout).
+    """
+
+    def get_state(self):
+        state = _take_state(self.request, SIGNIN_STATE, purpose=passkeys.SIGNIN)
+        return {**state, "require_user_verification": True}
 
     def post(self, *args, **kwargs):
         request = self.request
@@ -162,10 +237,18 @@ class PasskeySignInComplete(_SignedOutMixin, CompleteCredentialAuthenticationVie
                 credential = self.get_helper().authenticate_complete(user=None, state=state, data=request.data)
             self.check_device_usable(credential)
         except webauthn_errors.OTPWebAuthnApiError as exc:
-            audit_signin_failure(request=request, email="", method="passkey", reason=f"passkey: {exc.code}")
+            lockout.passwordless_failure_record(request)
+            if passkeys.sign_count_went_backwards(exc):
+                # The credential is known (its counter was read): the event names its owner.
+                owner = selectors.passkey_owner_by_credential_id(str(request.data.get("rawId", "")))
+                audit_signin_failure(request=request, email=owner.email if owner else "", method="passkey",
+                                     reason=passkeys.SIGN_COUNT_WENT_BACKWARDS)
+            else:
+                audit_signin_failure(request=request, email="", method="passkey", reason=f"passkey: {exc.code}")
             raise _refused(passkeys.PASSKEY_SIGNIN_REFUSED) from exc
         user = credential.user
         if not selectors.passwordless_signin_allowed(user):
+            lockout.passwordless_failure_record(request)
             audit_signin_failure(request=request, email=user.email, method="passkey",
                                  reason="passwordless sign-in not allowed for this person or account")
             raise _refused(passkeys.PASSKEY_SIGNIN_REFUSED)
@@ -187,7 +270,9 @@ def passkey_list(request: HttpRequest) -> HttpResponse:
         "phishing_resistant": selectors.phishing_resistant_required(user),
         "requirement": selectors.two_factor_requirement(user),
         "deadline": selectors.grace_deadline(user),
-        "mandatory": bool(request.session.get(ENROL_REQUIRED)),
+        "mandatory": bool(request.session.get(ENROL_REQUIRED))
+        or selectors.passkey_required_now(user, getattr(user, "otp_device", None)),
+        "may_add": passkeys.recent_signin(request.session.get(SIGNED_IN_AT)),
         "localhost_origin": passkeys.localhost_origin(),
     })
 
@@ -204,14 +289,21 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
     signed_in_at = request.session.get(SIGNED_IN_AT)
     code_needed = not passkeys.recent_signin(signed_in_at)
     # A bound form even for an empty POST: right after signing in, the button alone removes the passkey.
-    form = PasskeyRemoveForm(request.POST if request.method == "POST" else None, code_needed=code_needed)
+    # Under a phishing-resistant policy codes do not confirm a removal (only a recent sign-in does).
+    has_codes = not selectors.phishing_resistant_required(user) and (
+        selectors.has_authenticator_app(user) or selectors.backup_codes_left(user) > 0)
+    form = PasskeyRemoveForm(request.POST if request.method == "POST" else None,
+                             code_needed=code_needed and has_codes)
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
             passkeys.passkey_remove(user=user, credential=credential, signed_in_at=signed_in_at,
                                     current=form.cleaned_data["current"], request=request)
         except SecondFactorRequired as exc:
-            form.add_error("current", str(exc))
+            if has_codes:
+                form.add_error("current", str(exc))
+            else:
+                error = str(exc)
         except passkeys.PasskeyError as exc:
             error = str(exc)
         else:
@@ -219,5 +311,5 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("accounts:passkeys")
     return render(request, "accounts/passkey_remove.html", {
         "passkey": credential, "form": form, "code_needed": code_needed, "error": error,
-        "has_codes": selectors.has_authenticator_app(user) or selectors.backup_codes_left(user) > 0,
+        "has_codes": has_codes,
     }, status=400 if error else 200)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import errors, selectors
 from accounts.errors import SecondFactorRequired
-from accounts.flow import ENROL_REQUIRED, next_after_enrolment
+from accounts.flow import ENROL_REQUIRED, SIGNED_IN_AT, next_after_enrolment
 from accounts.forms import CurrentFactorForm, LanguageForm, ReplaceAuthenticatorForm, TimeZoneForm, TokenForm
 from accounts.services import two_factor
 from accounts.services.api_tokens import may_make_api_tokens
@@ -43,21 +43,26 @@ def setup(request: HttpRequest) -> HttpResponse:
     if device is None:
         device = two_factor.enrolment_start(user=user)
         request.session[SESSION_DEVICE] = device.pk
-    replacing = selectors.has_device(user)
+    # Replacing an app needs a code of it; someone whose second factor is a passkey has no code to give, and adds
+    # an app beside it within 15 minutes of signing in instead (the service checks both).
+    replacing = selectors.has_authenticator_app(user)
+    signed_in_at = request.session.get(SIGNED_IN_AT)
+    sign_in_again = not replacing and selectors.has_passkey(user) and not two_factor.recent_signin(signed_in_at)
     form = (ReplaceAuthenticatorForm if replacing else TokenForm)(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             codes = two_factor.enrolment_confirm(user=user, device=device, token=form.cleaned_data["token"],
-                                                 current=form.cleaned_data.get("current", ""), request=request)
+                                                 current=form.cleaned_data.get("current", ""),
+                                                 signed_in_at=signed_in_at, request=request)
         except SecondFactorRequired as exc:
-            form.add_error("current", str(exc))
+            form.add_error("current" if replacing else "token", str(exc))
         else:
             if codes is not None:
                 return _enrolled(request, device, codes, replaced=replacing)
             form.add_error("token", errors.NEW_APP_CODE_WRONG)
     return render(request, "accounts/two_factor_setup.html", {
         "form": form, "qr_svg": two_factor.qr_code_svg(device), "secret": two_factor.secret_text(device),
-        "mandatory": bool(request.session.get(ENROL_REQUIRED)), "replacing": replacing,
+        "mandatory": bool(request.session.get(ENROL_REQUIRED)), "replacing": replacing, "sign_in_again": sign_in_again,
         "requirement": selectors.two_factor_requirement(user), "deadline": selectors.grace_deadline(user),
     })
 
@@ -97,7 +102,8 @@ def _keep_codes_for_display(request: HttpRequest, codes: list[str]) -> None:
 @require_http_methods(["GET", "POST"])
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
     """New backup codes, given a code of the current second factor (an app code or an unused backup code)."""
-    if not selectors.has_device(request.user):
+    if not selectors.has_authenticator_app(request.user):
+        # Backup codes come with an app (a passkey alone has none to renew): setting one up makes them.
         return redirect("accounts:two_factor_setup")
     form = CurrentFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -357,7 +357,7 @@ def test_under_the_policy_someone_without_a_passkey_is_sent_to_register_one():
     response = client.post("/accounts/login/verify/", {"token": totp_code(app.bin_key)})
     assert response["Location"] == "/accounts/two-factor/passkeys/"
     assert client.session[ENROL_REQUIRED]
-    assert client.get("/")["Location"] == "/accounts/two-factor/setup/"
+    assert client.get("/")["Location"] == "/accounts/two-factor/passkeys/"
     assert client.get("/accounts/two-factor/setup/")["Location"] == "/accounts/two-factor/passkeys/"
     _, registered = register(client)
     assert registered.status_code == 200 and registered.json()["redirect_url"] == "/"
@@ -489,3 +489,293 @@ def test_removing_a_passkey_twice_removes_it_once():
     for _ in range(2):
         passkeys.passkey_remove(user=user, credential=passkey, signed_in_at=time.time())
     assert events("two_factor.passkey_removed", user).count() == 1
+
+
+# -- regressions of the security review ------------------------------------------------------------
+
+
+def test_a_challenge_of_the_second_step_cannot_sign_in_passwordless_without_user_verification():
+    """A security key without a PIN (no user verification) must not sign its owner in alone through a challenge
+    issued for the second step of someone else's sign-in (which does not require user verification)."""
+    victim = UserFactory()
+    victim_key = give_passkey(victim)
+    victim_key.user_verified = False
+    attacker = UserFactory()
+    give_passkey(attacker)
+    client = Client()
+    password_step(client, attacker.display_email)
+    options = post_json(client, VERIFY_BEGIN).json()
+    response = post_json(client, SIGNIN_COMPLETE, victim_key.assert_(options, origin=ORIGIN))
+    assert response.status_code == 400  # no passwordless state in the session: the second step's is its own
+    assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+def test_passwordless_sign_in_requires_user_verification_whatever_the_state_says():
+    user = UserFactory()
+    key = give_passkey(user)
+    key.user_verified = False
+    client = Client()
+    client.get("/accounts/login/")
+    options = post_json(client, SIGNIN_BEGIN).json()
+    session = client.session
+    session["passkey_signin_state"] = {**session["passkey_signin_state"], "require_user_verification": False}
+    session.save()
+    assert post_json(client, SIGNIN_COMPLETE, key.assert_(options, origin=ORIGIN)).status_code == 403
+    assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+def test_a_passwordless_challenge_is_not_accepted_at_the_second_step():
+    user = UserFactory()
+    key = give_passkey(user)
+    client = Client()
+    options = post_json(client, SIGNIN_BEGIN).json()
+    password_step(client, user.display_email)
+    assert post_json(client, VERIFY_COMPLETE, key.assert_(options, origin=ORIGIN)).status_code == 400
+
+
+def test_a_second_step_challenge_is_only_for_the_person_it_was_issued_to():
+    first, second = UserFactory(), UserFactory()
+    give_passkey(first)
+    second_key = give_passkey(second)
+    client = Client()
+    password_step(client, first.display_email)
+    options = post_json(client, VERIFY_BEGIN).json()
+    password_step(client, second.display_email)  # the same browser goes on with another address
+    assert post_json(client, VERIFY_COMPLETE, second_key.assert_(options, origin=ORIGIN)).status_code == 400
+
+
+@pytest.mark.parametrize("flow", ["signin", "verify"])
+def test_a_challenge_expires_after_the_ceremony_timeout(flow, settings):
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    user = UserFactory()
+    key = give_passkey(user)
+    client = Client()
+    if flow == "signin":
+        begin, complete = SIGNIN_BEGIN, SIGNIN_COMPLETE
+    else:
+        password_step(client, user.display_email)
+        begin, complete = VERIFY_BEGIN, VERIFY_COMPLETE
+    options = post_json(client, begin).json()
+    answer = key.assert_(options, origin=ORIGIN)
+    # Past the ceremony's timeout (5 minutes), within the second step's wait (flow.PENDING_SECONDS is 5 minutes too).
+    settings.OTP_WEBAUTHN_TIMEOUT_SECONDS = 60
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=90)):
+        assert post_json(client, complete, answer).status_code == 400
+        assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+def test_a_session_that_signed_in_long_ago_cannot_add_a_passkey():
+    user = UserFactory()
+    give_passkey(user)
+    device = WebAuthnCredential.objects.get(user=user)
+    stale = session_of(user, device=device, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    response = post_json(stale, REGISTER_BEGIN)
+    assert response.status_code == 403 and response.json()["detail"] == str(passkeys.PASSKEY_SIGN_IN_AGAIN)
+    page = stale.get("/accounts/two-factor/passkeys/").content.decode()
+    assert str(passkeys.PASSKEY_SIGN_IN_AGAIN) in page and 'id="passkey"' not in page
+    assert WebAuthnCredential.objects.filter(user=user).count() == 1
+
+
+def test_a_registration_begun_in_time_is_refused_when_completed_too_late():
+    user = UserFactory()
+    client = session_of(user)
+    options = post_json(client, REGISTER_BEGIN).json()
+    session = client.session
+    session[SIGNED_IN_AT] = time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60
+    session.save()
+    response = post_json(client, REGISTER_COMPLETE, {**SoftAuthenticator().register(options, origin=ORIGIN),
+                                                     "name": "Laptop"})
+    assert response.status_code == 403
+    assert not selectors.has_passkey(user)
+
+
+def test_the_password_changed_mail_names_the_passkeys(django_capture_on_commit_callbacks):
+    from accounts.services.passwords import password_changed
+
+    user = UserFactory()
+    give_passkey(user, name="Work laptop")
+    with django_capture_on_commit_callbacks(execute=True):
+        password_changed(user=user, via="reset")
+    mail = OutboundMail.objects.get(template="password_changed")
+    assert "- Work laptop" in mail.body and "/accounts/security/" in mail.body
+
+
+def test_a_duplicate_credential_id_is_refused_not_a_server_error():
+    owner, other = UserFactory(), UserFactory()
+    key = give_passkey(owner)
+    client = session_of(other)
+    options = post_json(client, REGISTER_BEGIN).json()
+    response = post_json(client, REGISTER_COMPLETE, {**key.register(options, origin=ORIGIN), "name": "x"})
+    assert response.status_code == 403 and response.json()["detail"] == str(passkeys.PASSKEY_CEREMONY_FAILED)
+    assert WebAuthnCredential.objects.get(credential_id_sha256=WebAuthnCredential.get_credential_id_sha256(
+        key.credential_id)).user == owner
+    assert not selectors.has_passkey(other)
+
+
+def test_under_the_policy_a_new_passkey_verifies_the_session_that_gave_an_app_code():
+    user = UserFactory()
+    app = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    require_passkeys(user.partner, grace_days=0)
+    client = session_of(user, device=app)
+    _, response = register(client)
+    assert response.status_code == 200, response.content
+    assert client.session[DEVICE_ID_SESSION_KEY] == selectors.passkeys_of(user)[0].persistent_id
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("has_passkey", [True, False])
+def test_under_the_policy_a_session_verified_by_a_code_before_it_reaches_only_passkey_registration(has_passkey):
+    user = UserFactory()
+    app = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    if has_passkey:
+        give_passkey(user)
+    client = session_of(user, device=app)
+    assert client.get("/").status_code == 200
+    require_passkeys(user.partner, grace_days=0)
+    if not has_passkey:
+        # Past the grace period (it starts at the first sign-in under the policy; during it codes still serve).
+        user.two_factor_required_since = user.date_joined
+        user.save()
+    for path in ("/", "/accounts/security/", "/accounts/two-factor/setup/", "/accounts/two-factor/backup-codes/renew/"):
+        assert client.get(path)["Location"] == "/accounts/two-factor/passkeys/", path
+    assert client.get("/accounts/two-factor/passkeys/").status_code == 200
+    _, response = register(client)
+    assert response.status_code == 200 and response.json()["redirect_url"] == "/"
+    assert client.get("/accounts/security/").status_code == 200
+
+
+def test_under_the_policy_a_session_verified_by_a_passkey_is_not_confined():
+    user = UserFactory()
+    give_passkey(user)
+    require_passkeys(user.partner, grace_days=0)
+    client = session_of(user, device=selectors.passkeys_of(user)[0])
+    assert client.get("/accounts/security/").status_code == 200
+
+
+def test_during_the_grace_period_a_session_verified_by_a_code_is_not_confined():
+    user = UserFactory()
+    app = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    require_passkeys(user.partner, grace_days=7)
+    client = session_of(user, device=app)
+    assert client.get("/accounts/security/").status_code == 200
+
+
+def test_someone_with_only_a_passkey_adds_an_app_right_after_signing_in():
+    user = UserFactory()
+    give_passkey(user)
+    client = session_of(user, device=selectors.passkeys_of(user)[0])
+    page = client.get("/accounts/two-factor/setup/").content.decode()
+    assert 'name="current"' not in page
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post("/accounts/two-factor/setup/", {"token": totp_code(device.bin_key)})
+    assert response["Location"] == "/accounts/two-factor/backup-codes/"
+    assert selectors.has_authenticator_app(user)
+
+
+def test_someone_with_only_a_passkey_adds_an_app_only_after_a_recent_sign_in():
+    user = UserFactory()
+    give_passkey(user)
+    client = session_of(user, device=selectors.passkeys_of(user)[0],
+                        signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    assert str(two_factor.SIGN_IN_AGAIN_FOR_APP) in client.get("/accounts/two-factor/setup/").content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post("/accounts/two-factor/setup/", {"token": totp_code(device.bin_key)})
+    assert response.status_code == 200 and str(two_factor.SIGN_IN_AGAIN_FOR_APP) in response.content.decode()
+    assert not selectors.has_authenticator_app(user)
+
+
+def test_someone_with_only_a_passkey_is_sent_to_set_up_an_app_for_backup_codes():
+    user = UserFactory()
+    give_passkey(user)
+    client = session_of(user, device=selectors.passkeys_of(user)[0])
+    assert client.get("/accounts/two-factor/backup-codes/renew/")["Location"] == "/accounts/two-factor/setup/"
+
+
+def test_failed_passwordless_sign_ins_count_in_the_client_throttle(settings):
+    from axes.models import AccessAttempt
+
+    from accounts import lockout
+
+    settings.SIGNIN_CLIENT_FAILURE_LIMIT = 2
+    user = UserFactory()
+    key = give_passkey(user)
+    client = Client()
+    options = post_json(client, SIGNIN_BEGIN).json()  # begun before the failures
+    stranger = SoftAuthenticator()  # a credential the portal does not know
+    stranger.credential_id, stranger.user_handle = b"unknown-credential", b"unknown"
+    for _ in range(2):
+        assert passkey_signin(Client(), stranger).status_code == 403
+    assert AccessAttempt.objects.get(username=lockout.PASSWORDLESS).failures_since_start == 2
+    response = post_json(Client(), SIGNIN_BEGIN)
+    assert response.status_code == 429 and "paused for" in response.json()["detail"]
+    # The right passkey is refused too while the client is throttled.
+    assert post_json(client, SIGNIN_COMPLETE, key.assert_(options, origin=ORIGIN)).status_code == 429
+    assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+def test_the_password_step_counts_failed_passwordless_sign_ins_of_the_client(settings):
+    settings.SIGNIN_CLIENT_FAILURE_LIMIT = 2
+    user = UserFactory()
+    stranger = SoftAuthenticator()
+    stranger.credential_id, stranger.user_handle = b"unknown-credential", b"unknown"
+    for _ in range(2):
+        assert passkey_signin(Client(), stranger).status_code == 403
+    assert password_step(Client(), user.display_email).status_code == 429
+
+
+def test_a_sign_count_that_went_backwards_is_audited_as_such():
+    user = UserFactory()
+    key = give_passkey(user)
+    assert passkey_signin(Client(), key).status_code == 200
+    key.sign_count = 0  # a copy of the key that has not seen the last use
+    assert passkey_signin(Client(), key).status_code == 403
+    failed = events("signin.failed").get()
+    assert failed.data["reason"] == passkeys.SIGN_COUNT_WENT_BACKWARDS
+    assert failed.target_id == str(user.pk)
+
+
+def test_a_sign_count_that_went_backwards_at_the_second_step_is_audited_as_such():
+    user = UserFactory()
+    key = give_passkey(user)
+    client = Client()
+    password_step(client, user.display_email)
+    assert passkey_verify(client, key).status_code == 200
+    key.sign_count = 0
+    client = Client()
+    password_step(client, user.display_email)
+    assert passkey_verify(client, key).status_code == 403
+    assert events("signin.failed", user).get().data["reason"] == passkeys.SIGN_COUNT_WENT_BACKWARDS
+
+
+def test_under_the_policy_a_code_does_not_confirm_removing_a_passkey():
+    user = UserFactory()
+    app = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    give_passkey(user)
+    give_passkey(user, name="Phone")
+    require_passkeys(user.partner)
+    passkey = selectors.passkeys_of(user)[0]
+    client = session_of(user, device=passkey, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    url = f"/accounts/two-factor/passkeys/{passkey.pk}/remove/"
+    assert 'name="current"' not in client.get(url).content.decode()
+    response = client.post(url, {"current": totp_code(app.bin_key)})
+    assert str(passkeys.PASSKEY_REMOVE_SIGN_IN_AGAIN) in response.content.decode()
+    assert len(selectors.passkeys_of(user)) == 2
+
+
+def test_a_backup_code_given_for_a_refused_removal_is_not_used_up():
+    user = UserFactory()
+    give_passkey(user)
+    codes = two_factor._new_backup_codes(user)  # backup codes without an app (a set kept from an earlier one)
+    account = user.partner.account_settings
+    account.two_factor_policy = TwoFactorPolicy.REQUIRED
+    account.save()
+    passkey = selectors.passkeys_of(user)[0]
+    client = session_of(user, device=passkey, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    response = client.post(f"/accounts/two-factor/passkeys/{passkey.pk}/remove/", {"current": codes[0]})
+    assert response.status_code == 400 and str(passkeys.PASSKEY_LAST_FACTOR) in response.content.decode()
+    assert selectors.backup_codes_left(user) == len(codes)
+    assert selectors.has_passkey(user)

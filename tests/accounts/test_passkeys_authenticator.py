@@ -6,12 +6,14 @@ import hashlib
 import json
 import os
 import struct
+import time
 
 import cbor2
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from accounts.flow import SIGNED_IN_AT
 from tests.accounts.factories import UserFactory
 
 FLAGS_UP, FLAGS_UV, FLAGS_AT = 0x01, 0x04, 0x40
@@ -80,6 +82,9 @@ def test_the_software_authenticator_registers_through_the_portals_ceremony(clien
     settings.PORTAL_URL = "http://localhost:8000"
     user = UserFactory()
     client.force_login(user)
+    session = client.session
+    session[SIGNED_IN_AT] = time.time()  # adding a passkey needs a recent sign-in
+    session.save()
     options = client.post("/accounts/two-factor/passkeys/register/begin/", content_type="application/json").json()
     answer = SoftAuthenticator().register(options, origin="http://localhost:8000")
     response = client.post("/accounts/two-factor/passkeys/register/complete/", {**answer, "name": "Laptop"},

@@ -225,3 +225,22 @@ def test_an_assertion_made_on_another_origin_is_refused_and_audited(portal, page
     assert failure.data["reason"] == "passkey: invalid_authentication_response"
     page.goto(f"{portal}/")
     page.wait_for_url(f"{portal}/accounts/login/**")  # not signed in
+
+
+def test_a_session_that_signed_in_long_ago_is_told_to_sign_in_again_to_add_a_passkey(portal, page, settings):
+    """The passkey page without its button (and the sign-in-again note, checked by axe-core as every page is)."""
+    from accounts.flow import SIGNED_IN_AT
+    from accounts.sessions import SessionStore
+
+    person = UserFactory(display_email="Sam.Stale@Browser-Partner.example")
+    sign_in_with_password(page, portal, person.display_email)
+    page.wait_for_url(f"{portal}/")
+    [cookie] = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session[SIGNED_IN_AT] = session[SIGNED_IN_AT] - passkeys.RECENT_SIGNIN_SECONDS - 60
+    session.save()
+    page.goto(f"{portal}/accounts/two-factor/passkeys/")
+    expect(page.locator("p.warn")).to_contain_text(str(passkeys.PASSKEY_SIGN_IN_AGAIN))
+    expect(page.get_by_role("button", name="Add a passkey")).to_have_count(0)
+    page.locator("main").get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/")
