@@ -23,7 +23,7 @@ from core.emails import InvalidEmail, normalize_email
 from directory_sync.models import DirectoryUserStatus
 from directory_sync.selectors import recipient_lookup
 from partners.models import AuthMethod, TwoFactorPolicy
-from partners.selectors import account_requires_phishing_resistant, account_settings_for_address, account_settings_of
+from partners.selectors import account_settings_for_address, account_settings_of
 
 # What the two-factor policy asks of a person now (see `two_factor_requirement`).
 REQUIRED, GRACE, OPTIONAL, OFF = "required", "grace", "optional", "off"
@@ -219,8 +219,8 @@ def phishing_resistant_required(user: User) -> bool:
     """
     if user.partner_id is None:
         return settings.VENDOR_STAFF_PHISHING_RESISTANT
-    # It runs on every signed-in request (TwoFactorEnforcementMiddleware): one read by primary key.
-    return account_requires_phishing_resistant(partner_id=user.partner_id)
+    policy = account_settings_of(user.partner)
+    return policy.two_factor_policy == TwoFactorPolicy.REQUIRED and policy.two_factor_phishing_resistant
 
 
 def has_required_factor(user: User) -> bool:

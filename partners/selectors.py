@@ -10,15 +10,7 @@ from django.utils.translation import gettext
 
 from core.emails import InvalidEmail, domain_of, normalize_email
 from partners.errors import INVITE_BLOCKED_NO_AGREEMENT, AgreementMissing
-from partners.models import (
-    AccountDomain,
-    AccountSettings,
-    Agreement,
-    AgreementVersion,
-    Partner,
-    SsoProtocol,
-    TwoFactorPolicy,
-)
+from partners.models import AccountDomain, AccountSettings, Agreement, AgreementVersion, Partner, SsoProtocol
 
 
 def current_agreement(*, partner: Partner) -> Agreement | None:
@@ -61,14 +53,6 @@ def account_settings_of(partner: Partner) -> AccountSettings:
         return partner.account_settings
     except AccountSettings.DoesNotExist:
         return AccountSettings(partner=partner)
-
-
-def account_requires_phishing_resistant(*, partner_id: int) -> bool:
-    """Whether the account's people must give a passkey or security key as their second factor: its two-factor
-    policy is *required* and it asks for a phishing-resistant factor (unsaved settings are the defaults: no)."""
-    return AccountSettings.objects.filter(
-        partner_id=partner_id, two_factor_policy=TwoFactorPolicy.REQUIRED, two_factor_phishing_resistant=True,
-    ).exists()
 
 
 def account_settings_for_address(*, email: str) -> AccountSettings | None:
