@@ -187,15 +187,9 @@ class AccountOIDCBackend(_ActiveUserMixin, OIDCAuthenticationBackend):
             # memory only, so that mozilla-django-oidc goes on; the callback hands them to that flow.
             expected.is_active = True
             return [expected]
-        user = signin_user(email=claims["email"])
-        if user is None or user.partner_id != self.provider.partner_id:
-            self.request.sso_failure = gettext(
-                "your address is not the primary address of a portal user of this account. "
-                "Aliases and forwarding addresses cannot sign in."
-            )
-            return User.objects.none()
-        if user_auth_method(user) != AuthMethod.SSO:
-            self.request.sso_failure = gettext("your account does not use single sign-on.")
+        user, refusal = sso.sso_user(email=claims["email"], partner_id=self.provider.partner_id)
+        if user is None:
+            self.request.sso_failure = refusal
             return User.objects.none()
         return User.objects.filter(pk=user.pk)
 

@@ -181,12 +181,22 @@ def sign_in_verified(request: HttpRequest, *, email: str, partner_id: int, backe
         # Not active yet: the flow that expected the person activates them, then signs them in.
         request.session[SESSION_VERIFIED] = {"user": expected.pk, "at": time.time(), "backend": backend}
         return redirect(flow["then"])
+    user, refusal = sso_user(email=email, partner_id=partner_id)
+    if user is None:
+        return sign_in_refused(request, refusal)
+    return first_factor_passed(request, user, backend=backend, method=AuthMethod.SSO)
+
+
+def sso_user(*, email: str, partner_id: int) -> tuple[User | None, str]:
+    """The person a provider's vouching for `email` signs in on the account `partner_id`, or why nobody (R7):
+    the address must be the primary address of an active person of that account who uses single sign-on.
+    OpenID Connect's backend and SAML apply this one rule."""
     user = selectors.signin_user(email=email)
     if user is None or user.partner_id != partner_id:
-        return sign_in_refused(request, NOT_PRIMARY)
+        return None, NOT_PRIMARY
     if selectors.user_auth_method(user) != AuthMethod.SSO:
-        return sign_in_refused(request, NOT_SSO)
-    return first_factor_passed(request, user, backend=backend, method=AuthMethod.SSO)
+        return None, NOT_SSO
+    return user, ""
 
 
 def _saml_start(request: HttpRequest, account: AccountSettings) -> HttpResponse:

@@ -29,8 +29,6 @@ from core.errors import PortalError
 
 # How long after signing in a person may add or remove a passkey without giving a current code (the same rule as
 # for adding an authenticator app beside passkeys, hence two_factor's).
-RECENT_SIGNIN_SECONDS = two_factor.RECENT_SIGNIN_SECONDS
-recent_signin = two_factor.recent_signin
 
 NAME_MAX_LENGTH = 64
 DEFAULT_NAME = "Passkey"
@@ -209,12 +207,12 @@ def passkey_remove(*, user: User, credential: WebAuthnCredential, signed_in_at: 
                    request=None) -> None:
     """Remove one of the person's passkeys; audit, mail.
 
-    Needs a recent sign-in (RECENT_SIGNIN_SECONDS) or a current code of their authenticator app or an unused
+    Needs a recent sign-in (two_factor.RECENT_SIGNIN_SECONDS) or a current code of their authenticator app or an unused
     backup code (SecondFactorRequired otherwise), as replacing an app does — under a phishing-resistant policy
     only the recent sign-in, as codes are not the factor it requires; and never removes the last second factor
     their policy requires (PasskeyError), checked before a code is, so that a refused removal uses none up.
     """
-    if not recent_signin(signed_in_at):
+    if not two_factor.recent_signin(signed_in_at):
         if selectors.phishing_resistant_required(user):
             raise SecondFactorRequired(str(PASSKEY_REMOVE_SIGN_IN_AGAIN))
         if _is_last_required_factor(user, credential):

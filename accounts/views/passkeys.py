@@ -40,7 +40,7 @@ from accounts.flow import (
     pending_user,
 )
 from accounts.forms import PasskeyNameForm, PasskeyRemoveForm
-from accounts.services import passkeys
+from accounts.services import passkeys, two_factor
 from accounts.services.audit import audit_signin_failure
 
 logger = getLogger("django_otp_webauthn")
@@ -90,7 +90,7 @@ class _RecentSignInMixin:
         """Adding a passkey, which signs in, needs a sign-in within the last 15 minutes (as removing one does):
         a session left open elsewhere cannot add a way in that would outlast a password reset."""
         super().check_can_register()
-        if not passkeys.recent_signin(self.request.session.get(SIGNED_IN_AT)):
+        if not two_factor.recent_signin(self.request.session.get(SIGNED_IN_AT)):
             raise _refused(passkeys.PASSKEY_SIGN_IN_AGAIN)
 
 
@@ -272,7 +272,7 @@ def passkey_list(request: HttpRequest) -> HttpResponse:
         "deadline": selectors.grace_deadline(user),
         "mandatory": bool(request.session.get(ENROL_REQUIRED))
         or selectors.passkey_required_now(user, getattr(user, "otp_device", None)),
-        "may_add": passkeys.recent_signin(request.session.get(SIGNED_IN_AT)),
+        "may_add": two_factor.recent_signin(request.session.get(SIGNED_IN_AT)),
         "localhost_origin": passkeys.localhost_origin(),
     })
 
@@ -287,7 +287,7 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if credential is None:
         return redirect("accounts:passkeys")
     signed_in_at = request.session.get(SIGNED_IN_AT)
-    code_needed = not passkeys.recent_signin(signed_in_at)
+    code_needed = not two_factor.recent_signin(signed_in_at)
     # A bound form even for an empty POST: right after signing in, the button alone removes the passkey.
     # Under a phishing-resistant policy codes do not confirm a removal (only a recent sign-in does).
     has_codes = not selectors.phishing_resistant_required(user) and (

@@ -398,7 +398,7 @@ def test_removing_a_passkey_later_needs_a_current_code():
     app = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     give_passkey(user)
     passkey = selectors.passkeys_of(user)[0]
-    client = session_of(user, device=app, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    client = session_of(user, device=app, signed_in_at=time.time() - two_factor.RECENT_SIGNIN_SECONDS - 60)
     url = f"/accounts/two-factor/passkeys/{passkey.pk}/remove/"
     response = client.post(url, {"current": ""})
     assert response.status_code == 200 and "enter a code of your authenticator app" in response.content.decode()
@@ -572,7 +572,7 @@ def test_a_session_that_signed_in_long_ago_cannot_add_a_passkey():
     user = UserFactory()
     give_passkey(user)
     device = WebAuthnCredential.objects.get(user=user)
-    stale = session_of(user, device=device, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    stale = session_of(user, device=device, signed_in_at=time.time() - two_factor.RECENT_SIGNIN_SECONDS - 60)
     response = post_json(stale, REGISTER_BEGIN)
     assert response.status_code == 403 and response.json()["detail"] == str(passkeys.PASSKEY_SIGN_IN_AGAIN)
     page = stale.get("/accounts/two-factor/passkeys/").content.decode()
@@ -585,7 +585,7 @@ def test_a_registration_begun_in_time_is_refused_when_completed_too_late():
     client = session_of(user)
     options = post_json(client, REGISTER_BEGIN).json()
     session = client.session
-    session[SIGNED_IN_AT] = time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60
+    session[SIGNED_IN_AT] = time.time() - two_factor.RECENT_SIGNIN_SECONDS - 60
     session.save()
     response = post_json(client, REGISTER_COMPLETE, {**SoftAuthenticator().register(options, origin=ORIGIN),
                                                      "name": "Laptop"})
@@ -680,7 +680,7 @@ def test_someone_with_only_a_passkey_adds_an_app_only_after_a_recent_sign_in():
     user = UserFactory()
     give_passkey(user)
     client = session_of(user, device=selectors.passkeys_of(user)[0],
-                        signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+                        signed_in_at=time.time() - two_factor.RECENT_SIGNIN_SECONDS - 60)
     assert str(two_factor.SIGN_IN_AGAIN_FOR_APP) in client.get("/accounts/two-factor/setup/").content.decode()
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     response = client.post("/accounts/two-factor/setup/", {"token": totp_code(device.bin_key)})
@@ -758,7 +758,7 @@ def test_under_the_policy_a_code_does_not_confirm_removing_a_passkey():
     give_passkey(user, name="Phone")
     require_passkeys(user.partner)
     passkey = selectors.passkeys_of(user)[0]
-    client = session_of(user, device=passkey, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    client = session_of(user, device=passkey, signed_in_at=time.time() - two_factor.RECENT_SIGNIN_SECONDS - 60)
     url = f"/accounts/two-factor/passkeys/{passkey.pk}/remove/"
     assert 'name="current"' not in client.get(url).content.decode()
     response = client.post(url, {"current": totp_code(app.bin_key)})
@@ -774,7 +774,7 @@ def test_a_backup_code_given_for_a_refused_removal_is_not_used_up():
     account.two_factor_policy = TwoFactorPolicy.REQUIRED
     account.save()
     passkey = selectors.passkeys_of(user)[0]
-    client = session_of(user, device=passkey, signed_in_at=time.time() - passkeys.RECENT_SIGNIN_SECONDS - 60)
+    client = session_of(user, device=passkey, signed_in_at=time.time() - two_factor.RECENT_SIGNIN_SECONDS - 60)
     response = client.post(f"/accounts/two-factor/passkeys/{passkey.pk}/remove/", {"current": codes[0]})
     assert response.status_code == 400 and str(passkeys.PASSKEY_LAST_FACTOR) in response.content.decode()
     assert selectors.backup_codes_left(user) == len(codes)

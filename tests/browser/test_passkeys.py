@@ -18,7 +18,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
 from accounts.models import TOTPDevice
-from accounts.services import passkeys
+from accounts.services import passkeys, two_factor
 from core.models import AuditEvent, OutboundMail
 from partners.models import TwoFactorPolicy
 from tests.accounts.factories import PASSWORD, UserFactory
@@ -237,7 +237,7 @@ def test_a_session_that_signed_in_long_ago_is_told_to_sign_in_again_to_add_a_pas
     page.wait_for_url(f"{portal}/")
     [cookie] = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
     session = SessionStore(session_key=cookie["value"])
-    session[SIGNED_IN_AT] = session[SIGNED_IN_AT] - passkeys.RECENT_SIGNIN_SECONDS - 60
+    session[SIGNED_IN_AT] = session[SIGNED_IN_AT] - two_factor.RECENT_SIGNIN_SECONDS - 60
     session.save()
     page.goto(f"{portal}/accounts/two-factor/passkeys/")
     expect(page.locator("p.warn")).to_contain_text(str(passkeys.PASSKEY_SIGN_IN_AGAIN))
